@@ -1,0 +1,1 @@
+"""Cardinal: Slack chat-ops for Proxmox VE."""

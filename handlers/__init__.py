@@ -1,0 +1,1 @@
+"""The Slack edge: parse, call a bot service, render."""
