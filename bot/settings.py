@@ -78,7 +78,9 @@ class Settings(BaseSettings):
         "auto", description="auto = console on a terminal, JSON otherwise."
     )
     sweep_interval: float = Field(3.0, gt=0, le=300, description="Seconds between task-tracker sweeps.")
-    create_deadline_minutes: int = Field(30, ge=1, description="Minutes before a create is reported timed out.")
+    create_deadline_minutes: int = Field(
+        30, ge=1, description="Minutes before a create is reported timed out."
+    )
     timezone: str = Field("UTC", description="Time zone for digests and expiry times (IANA name).")
 
     @field_validator("proxmox_token")

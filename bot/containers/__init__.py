@@ -1,0 +1,1 @@
+"""Container requests: validated specs and the parameters they turn into."""

@@ -1,0 +1,78 @@
+"""The notifier interface the domain needs, and a recording one for tests and the demo.
+
+``handlers/`` implements :class:`Notifier` with Slack. Posting is at-most-once per ``key`` thanks to
+:mod:`bot.outbox`, which records the intent before calling :meth:`Notifier.post` and asks
+:meth:`Notifier.find_posted` after a crash. Messages carry the key as metadata so they can be found.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from bot.events import Event
+
+
+class Notifier(Protocol):
+    """Where the domain's events go."""
+
+    async def post(self, *, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
+        """Post a new message tagged with ``key``; return its ``ts``."""
+        ...
+
+    async def update(self, *, channel: str, ts: str, event: Event) -> None:
+        """Replace an earlier message (idempotent)."""
+        ...
+
+    async def find_posted(self, *, channel: str, key: str, oldest: datetime) -> str | None:
+        """Return the ``ts`` of a message tagged with ``key`` posted since ``oldest``, if any."""
+        ...
+
+    async def whisper(self, *, channel: str, user: str, text: str) -> None:
+        """Say something only ``user`` sees (e.g. a generated password)."""
+        ...
+
+
+@dataclass
+class Recorded:
+    key: str | None
+    channel: str
+    thread_ts: str | None
+    ts: str
+    event: Event | str
+    user: str | None = None
+
+
+@dataclass
+class RecordingNotifier:
+    """Keeps every message in memory; used by tests before Slack is wired and by the domain's own tests."""
+
+    posts: list[Recorded] = field(default_factory=list)
+    updates: list[Recorded] = field(default_factory=list)
+    whispers: list[Recorded] = field(default_factory=list)
+    _seq: int = 0
+
+    def _next_ts(self) -> str:
+        self._seq += 1
+        return f"1700000000.{self._seq:06d}"
+
+    async def post(self, *, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
+        ts = self._next_ts()
+        self.posts.append(Recorded(key, channel, thread_ts, ts, event))
+        return ts
+
+    async def update(self, *, channel: str, ts: str, event: Event) -> None:
+        self.updates.append(Recorded(None, channel, None, ts, event))
+
+    async def find_posted(self, *, channel: str, key: str, oldest: datetime) -> str | None:
+        for rec in self.posts:
+            if rec.key == key and rec.channel == channel:
+                return rec.ts
+        return None
+
+    async def whisper(self, *, channel: str, user: str, text: str) -> None:
+        self.whispers.append(Recorded(None, channel, None, self._next_ts(), text, user))
+
+    def posts_with_key(self, key: str) -> list[Recorded]:
+        return [p for p in self.posts if p.key == key]
