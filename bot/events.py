@@ -8,35 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
+from bot.db.enums import RequestState
 
-class RequestState(StrEnum):
-    """The life of a container request, as shown on its thread's root message."""
-
-    REQUESTED = "requested"
-    PENDING_APPROVAL = "pending_approval"
-    APPROVED = "approved"
-    DENIED = "denied"
-    CREATING = "creating"
-    STARTING = "starting"
-    READY = "ready"
-    FAILED = "failed"
-    PARTIALLY_FAILED = "partially_failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def final(self) -> bool:
-        return self in _FINAL
-
-
-_FINAL = {
-    RequestState.DENIED,
-    RequestState.READY,
-    RequestState.FAILED,
-    RequestState.PARTIALLY_FAILED,
-    RequestState.CANCELLED,
-}
+FINAL_REQUEST_STATES = frozenset(
+    {
+        RequestState.DENIED,
+        RequestState.READY,
+        RequestState.FAILED,
+        RequestState.PARTIALLY_FAILED,
+        RequestState.CANCELLED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,13 +1,24 @@
 """The async Proxmox VE client: one pooled aiohttp session, typed operations, typed errors.
 
-INTERFACE CONTRACT (signatures are fixed; other modules code against them). Bodies are being written.
+Each method names one endpoint and turns its ``data`` into a model; the transport
+(:mod:`bot.proxmox.transport`) does auth, encoding, retries of GETs, the circuit breaker and error mapping.
+Path parameters are URL-encoded (UPIDs contain ``:``, ``@`` and ``!``); endpoint templates such as
+``/nodes/{node}/lxc/{vmid}/config`` are what metrics and errors see, never raw ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Literal
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self, get_args
+from urllib.parse import quote
 
+from pydantic import SecretStr, TypeAdapter
+
+from bot.proxmox.breaker import CircuitBreaker
+from bot.proxmox.errors import ProxmoxExistsError, ProxmoxServerError
 from bot.proxmox.models import (
     AplInfo,
     ClusterResource,
@@ -21,48 +32,331 @@ from bot.proxmox.models import (
     TaskLogLine,
     TaskStatus,
     Version,
+    parse_interfaces,
 )
-from bot.proxmox.upid import Upid
+from bot.proxmox.tls import build_ssl
+from bot.proxmox.transport import RequestHook, RetryPolicy, Timeouts, Transport
+from bot.proxmox.upid import Upid, UpidError
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
 
 PowerAction = Literal["start", "stop", "shutdown", "reboot", "suspend", "resume"]
 TaskSource = Literal["archive", "active", "all"]
 
+POWER_ACTIONS: frozenset[str] = frozenset(get_args(PowerAction))
+
+_NODES = TypeAdapter(list[NodeInfo])
+_RESOURCES = TypeAdapter(list[ClusterResource])
+_CONTAINERS = TypeAdapter(list[ContainerStatus])
+_TASKS = TypeAdapter(list[TaskListItem])
+_LOG = TypeAdapter(list[TaskLogLine])
+_CONTENT = TypeAdapter(list[StorageContent])
+_APLINFO = TypeAdapter(list[AplInfo])
+
+
+def _q(value: str | int) -> str:
+    return str(value) if isinstance(value, int) else quote(value, safe="")
+
+
+def _upid(data: Any, what: str) -> Upid:
+    try:
+        return Upid.parse(data) if isinstance(data, str) else Upid.parse(str(data))
+    except UpidError:
+        raise ProxmoxServerError(f"Proxmox accepted {what} but answered without a task id") from None
+
+
+def _upid_path(upid: Upid) -> str:
+    return f"/nodes/{_q(upid.node)}/tasks/{quote(str(upid), safe='')}"
+
 
 class ProxmoxClient:
-    """Use as ``async with ProxmoxClient.from_settings(settings) as px: ...`` or call ``close()``."""
+    """Use as ``async with ProxmoxClient.from_settings(settings) as px: ...`` or call ``close()``.
 
-    async def close(self) -> None: ...
-    async def version(self) -> Version: ...
-    async def nodes(self) -> list[NodeInfo]: ...
+    Auth is an API token (``token_id`` + ``token_secret``) or a ticket (``username`` + ``password``).
+    TLS is verified by default; ``ca_file`` adds a CA, ``fingerprint`` pins the certificate's SHA-256.
+    ``on_request(method, endpoint_template, status_or_None, seconds)`` is called once per HTTP attempt.
+    ``clock`` (monotonic seconds) decides ticket renewal after ``ticket_renew_after`` seconds.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token_id: str | None = None,
+        token_secret: SecretStr | None = None,
+        username: str | None = None,
+        password: SecretStr | None = None,
+        verify_tls: bool = True,
+        ca_file: Path | None = None,
+        fingerprint: str | None = None,
+        timeouts: Timeouts | None = None,
+        retries: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_connections: int = 20,
+        on_request: RequestHook | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        ticket_renew_after: float = 3600.0,
+    ) -> None:
+        self._t = Transport(
+            base_url,
+            token_id=token_id,
+            token_secret=token_secret,
+            username=username,
+            password=password,
+            ssl=build_ssl(verify_tls=verify_tls, ca_file=ca_file, fingerprint=fingerprint),
+            timeouts=timeouts,
+            retries=retries,
+            breaker=breaker,
+            max_connections=max_connections,
+            on_request=on_request,
+            clock=clock,
+            ticket_renew_after=ticket_renew_after,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> ProxmoxClient:
+        """A client for the configured host; an API token wins over username/password when both are set.
+
+        ``kwargs`` are passed on (e.g. ``on_request``, ``breaker``).
+        """
+        token = settings.uses_token
+        kwargs.setdefault(
+            "timeouts",
+            Timeouts(
+                read=settings.proxmox_timeout_read,
+                write=settings.proxmox_timeout_write,
+                long=settings.proxmox_timeout_long,
+            ),
+        )
+        return cls(
+            settings.proxmox_base_url,
+            token_id=settings.proxmox_token if token else None,
+            token_secret=settings.proxmox_secret if token else None,
+            username=None if token else settings.proxmox_username,
+            password=None if token else settings.proxmox_password,
+            verify_tls=settings.proxmox_verify_tls,
+            ca_file=settings.proxmox_ca_file,
+            fingerprint=settings.proxmox_fingerprint,
+            **kwargs,
+        )
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker (its ``state`` is exported as a metric)."""
+        return self._t.breaker
+
+    @property
+    def base_url(self) -> str:
+        """``https://host:8006/api2/json``."""
+        return self._t.base_url
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the pooled HTTP session."""
+        await self._t.close()
+
+    async def _get(self, path: str, template: str, params: Mapping[str, Any] | None = None) -> Any:
+        return (await self._t.request("GET", path, template, params))["data"]
+
+    # --- cluster ------------------------------------------------------------------------------
+
+    async def version(self) -> Version:
+        """``GET /version``."""
+        return Version.model_validate(await self._get("/version", "/version"))
+
+    async def nodes(self) -> list[NodeInfo]:
+        """``GET /nodes``: the cluster's nodes with their load (stats need Sys.Audit)."""
+        return _NODES.validate_python(await self._get("/nodes", "/nodes") or [])
+
     async def cluster_resources(
         self, type: Literal["vm", "storage", "node", "sdn"] | None = None
-    ) -> list[ClusterResource]: ...
-    async def next_vmid(self, vmid: int | None = None) -> int: ...
-    async def vmid_is_free(self, vmid: int) -> bool: ...
-    async def create_container(self, node: str, params: Mapping[str, Any]) -> Upid: ...
-    async def container_config(self, node: str, vmid: int) -> ContainerConfig: ...
-    async def update_config(self, node: str, vmid: int, params: Mapping[str, Any]) -> None: ...
+    ) -> list[ClusterResource]:
+        """``GET /cluster/resources[?type=…]``; ``vm`` covers both QEMU and LXC guests."""
+        data = await self._get("/cluster/resources", "/cluster/resources", {"type": type})
+        return _RESOURCES.validate_python(data or [])
+
+    async def next_vmid(self, vmid: int | None = None) -> int:
+        """``GET /cluster/nextid``: the lowest free VMID (or ``vmid`` itself when free). Not a reservation."""
+        data = await self._get("/cluster/nextid", "/cluster/nextid", {"vmid": vmid})
+        return int(str(data))
+
+    async def vmid_is_free(self, vmid: int) -> bool:
+        """True when no guest uses ``vmid`` right now (``nextid?vmid=N`` answers 400 when taken)."""
+        try:
+            await self.next_vmid(vmid)
+        except ProxmoxExistsError:
+            return False
+        return True
+
+    async def permissions(self, path: str | None = None) -> Permissions:
+        """``GET /access/permissions[?path=…]``: the privileges of Cardinal's own token or user."""
+        data = await self._get("/access/permissions", "/access/permissions", {"path": path})
+        return Permissions(paths=data or {})
+
+    # --- containers ---------------------------------------------------------------------------
+
+    async def create_container(self, node: str, params: Mapping[str, Any]) -> Upid:
+        """``POST /nodes/{node}/lxc`` → the ``vzcreate`` task. Never retried: an unclear outcome must be
+        checked (config / task list by vmid) before trying again."""
+        env = await self._t.request("POST", f"/nodes/{_q(node)}/lxc", "/nodes/{node}/lxc", params)
+        return _upid(env["data"], "the create")
+
+    async def container_config(self, node: str, vmid: int) -> ContainerConfig:
+        """``GET /nodes/{node}/lxc/{vmid}/config`` (pending changes applied, as Proxmox shows by default)."""
+        data = await self._get(f"/nodes/{_q(node)}/lxc/{vmid}/config", "/nodes/{node}/lxc/{vmid}/config")
+        if not isinstance(data, dict):
+            raise ProxmoxServerError(f"Proxmox returned no configuration for CT {vmid}")
+        return data
+
+    async def update_config(self, node: str, vmid: int, params: Mapping[str, Any]) -> None:
+        """``PUT /nodes/{node}/lxc/{vmid}/config``: synchronous, returns nothing."""
+        await self._t.request(
+            "PUT", f"/nodes/{_q(node)}/lxc/{vmid}/config", "/nodes/{node}/lxc/{vmid}/config", params
+        )
+
     async def destroy_container(
-        self, node: str, vmid: int, *, purge: bool = True, destroy_unreferenced_disks: bool = True,
+        self,
+        node: str,
+        vmid: int,
+        *,
+        purge: bool = True,
+        destroy_unreferenced_disks: bool = True,
         force: bool = False,
-    ) -> Upid: ...
-    async def container_status(self, node: str, vmid: int) -> ContainerStatus: ...
-    async def containers(self, node: str) -> list[ContainerStatus]: ...
-    async def power(self, node: str, vmid: int, action: PowerAction, **params: Any) -> Upid: ...
-    async def interfaces(self, node: str, vmid: int) -> list[Interface]: ...
-    async def task_status(self, upid: Upid) -> TaskStatus: ...
-    async def task_log(self, upid: Upid, *, start: int = 0, limit: int = 0) -> list[TaskLogLine]: ...
-    async def task_log_tail(self, upid: Upid, lines: int = 20) -> list[str]: ...
+    ) -> Upid:
+        """``DELETE /nodes/{node}/lxc/{vmid}`` (flags in the query string) → the ``vzdestroy`` task."""
+        params = {"purge": purge, "destroy-unreferenced-disks": destroy_unreferenced_disks, "force": force}
+        env = await self._t.request(
+            "DELETE", f"/nodes/{_q(node)}/lxc/{vmid}", "/nodes/{node}/lxc/{vmid}", params
+        )
+        return _upid(env["data"], f"destroying CT {vmid}")
+
+    async def container_status(self, node: str, vmid: int) -> ContainerStatus:
+        """``GET /nodes/{node}/lxc/{vmid}/status/current``."""
+        data = await self._get(
+            f"/nodes/{_q(node)}/lxc/{vmid}/status/current", "/nodes/{node}/lxc/{vmid}/status/current"
+        )
+        return ContainerStatus.model_validate(data)
+
+    async def containers(self, node: str) -> list[ContainerStatus]:
+        """``GET /nodes/{node}/lxc``: every CT on the node."""
+        return _CONTAINERS.validate_python(
+            await self._get(f"/nodes/{_q(node)}/lxc", "/nodes/{node}/lxc") or []
+        )
+
+    async def power(self, node: str, vmid: int, action: PowerAction, **params: Any) -> Upid:
+        """``POST /nodes/{node}/lxc/{vmid}/status/{action}`` → its task. LXC has no ``restart``: use
+        ``reboot``. Extra ``params`` (e.g. ``timeout``, ``forceStop``) go into the form body."""
+        if action not in POWER_ACTIONS:
+            raise ValueError(f"unknown container action {action!r}; use one of {sorted(POWER_ACTIONS)}")
+        env = await self._t.request(
+            "POST",
+            f"/nodes/{_q(node)}/lxc/{vmid}/status/{action}",
+            f"/nodes/{{node}}/lxc/{{vmid}}/status/{action}",
+            params,
+        )
+        return _upid(env["data"], f"{action} of CT {vmid}")
+
+    async def interfaces(self, node: str, vmid: int) -> list[Interface]:
+        """``GET /nodes/{node}/lxc/{vmid}/interfaces`` without ``lo``; ``[]`` for a stopped CT (API: null)."""
+        data = await self._get(
+            f"/nodes/{_q(node)}/lxc/{vmid}/interfaces", "/nodes/{node}/lxc/{vmid}/interfaces"
+        )
+        return parse_interfaces(data)
+
+    # --- tasks --------------------------------------------------------------------------------
+
+    async def task_status(self, upid: Upid) -> TaskStatus:
+        """``GET /nodes/{node}/tasks/{upid}/status``, asked of the node named in the UPID."""
+        data = await self._get(_upid_path(upid) + "/status", "/nodes/{node}/tasks/{upid}/status")
+        return TaskStatus.model_validate(data)
+
+    async def task_log(self, upid: Upid, *, start: int = 0, limit: int = 0) -> list[TaskLogLine]:
+        """``GET /nodes/{node}/tasks/{upid}/log``; ``start`` is a 0-based offset, ``limit=0`` = whole log."""
+        env = await self._t.request(
+            "GET",
+            _upid_path(upid) + "/log",
+            "/nodes/{node}/tasks/{upid}/log",
+            {"start": start, "limit": limit},
+            call="long" if limit == 0 else "read",
+        )
+        return _LOG.validate_python(env["data"] or [])
+
+    async def task_log_tail(self, upid: Upid, lines: int = 20) -> list[str]:
+        """The last ``lines`` log lines as text (one request for short logs, two for long ones)."""
+        if lines <= 0:
+            return []
+        path, template = _upid_path(upid) + "/log", "/nodes/{node}/tasks/{upid}/log"
+        env = await self._t.request("GET", path, template, {"start": 0, "limit": lines})
+        total = env.get("total")
+        if isinstance(total, int) and total > lines:
+            env = await self._t.request("GET", path, template, {"start": total - lines, "limit": lines})
+        return [line.t for line in _LOG.validate_python(env["data"] or [])][-lines:]
+
     async def node_tasks(
-        self, node: str, *, source: TaskSource = "archive", since: int | None = None,
-        vmid: int | None = None, typefilter: str | None = None, userfilter: str | None = None,
+        self,
+        node: str,
+        *,
+        source: TaskSource = "archive",
+        since: int | None = None,
+        vmid: int | None = None,
+        typefilter: str | None = None,
+        userfilter: str | None = None,
         limit: int | None = None,
-    ) -> list[TaskListItem]: ...
-    async def cluster_tasks(self) -> list[TaskListItem]: ...
-    async def stop_task(self, upid: Upid) -> None: ...
+    ) -> list[TaskListItem]:
+        """``GET /nodes/{node}/tasks``: newest first; ``source="archive"`` lists finished tasks only,
+        ``"active"`` the running ones, ``"all"`` both."""
+        params = {
+            "source": source,
+            "since": since,
+            "vmid": vmid,
+            "typefilter": typefilter,
+            "userfilter": userfilter,
+            "limit": limit,
+        }
+        data = await self._get(f"/nodes/{_q(node)}/tasks", "/nodes/{node}/tasks", params)
+        return _TASKS.validate_python(data or [])
+
+    async def cluster_tasks(self) -> list[TaskListItem]:
+        """``GET /cluster/tasks``: running plus recent finished tasks of every node (may lag a few s)."""
+        return _TASKS.validate_python(await self._get("/cluster/tasks", "/cluster/tasks") or [])
+
+    async def stop_task(self, upid: Upid) -> None:
+        """``DELETE /nodes/{node}/tasks/{upid}``: the task ends with ``received interrupt``."""
+        await self._t.request("DELETE", _upid_path(upid), "/nodes/{node}/tasks/{upid}")
+
+    # --- storage and templates ----------------------------------------------------------------
+
     async def storage_content(
         self, node: str, storage: str, content: str | None = "vztmpl"
-    ) -> list[StorageContent]: ...
-    async def aplinfo(self, node: str) -> list[AplInfo]: ...
-    async def download_template(self, node: str, storage: str, template: str) -> Upid: ...
-    async def permissions(self, path: str | None = None) -> Permissions: ...
+    ) -> list[StorageContent]:
+        """``GET /nodes/{node}/storage/{storage}/content[?content=…]``; ``volid`` is the ``ostemplate``."""
+        data = await self._get(
+            f"/nodes/{_q(node)}/storage/{_q(storage)}/content",
+            "/nodes/{node}/storage/{storage}/content",
+            {"content": content},
+        )
+        return _CONTENT.validate_python(data or [])
+
+    async def aplinfo(self, node: str) -> list[AplInfo]:
+        """``GET /nodes/{node}/aplinfo``: templates available for download."""
+        return _APLINFO.validate_python(
+            await self._get(f"/nodes/{_q(node)}/aplinfo", "/nodes/{node}/aplinfo") or []
+        )
+
+    async def download_template(self, node: str, storage: str, template: str) -> Upid:
+        """``POST /nodes/{node}/aplinfo`` → the ``download`` task writing ``template`` to ``storage``."""
+        env = await self._t.request(
+            "POST",
+            f"/nodes/{_q(node)}/aplinfo",
+            "/nodes/{node}/aplinfo",
+            {"storage": storage, "template": template},
+        )
+        return _upid(env["data"], f"the download of {template}")

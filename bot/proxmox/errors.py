@@ -71,6 +71,11 @@ class ProxmoxValidationError(ProxmoxError):
         detail = "; ".join(f"{k}: {v.strip()}" for k, v in sorted(self.errors.items()))
         return f"{self.what} ({detail})"
 
+    @property
+    def user_message(self) -> str:
+        """Includes the per-parameter messages, which say what Proxmox disliked."""
+        return f"{self}\n{self.hint}" if self.hint else str(self)
+
 
 class ProxmoxConflictError(ProxmoxError):
     """The container is in the wrong state for the action (already running, not running…)."""

@@ -255,3 +255,49 @@ class Permissions(_Model):
 
 ContainerConfig = dict[str, Any]
 """``GET /nodes/{node}/lxc/{vmid}/config``: the parsed config; property strings stay strings."""
+
+
+_FAMILY = {"inet": "inet", "inet6": "inet6", "ipv4": "inet", "ipv6": "inet6"}
+
+
+def _split_cidr(family: str, cidr: str) -> InterfaceAddress:
+    address, _, prefix = cidr.partition("/")
+    default = 32 if family == "inet" else 128
+    return InterfaceAddress(family=family, address=address, prefix=int(prefix) if prefix else default)
+
+
+def parse_interfaces(data: Any) -> list[Interface]:
+    """Interfaces from ``GET /nodes/{node}/lxc/{vmid}/interfaces``.
+
+    ``null`` (stopped CT) and ``[]`` both mean no interfaces; ``lo`` is skipped. ``ip-addresses``
+    (PVE 8.4+) lists every address; older versions only give the last ``inet``/``inet6`` CIDR.
+    """
+    result: list[Interface] = []
+    for item in data or ():
+        name = item.get("name")
+        if not name or name == "lo":
+            continue
+        listed = item.get("ip-addresses")
+        addresses: list[InterfaceAddress] = []
+        if isinstance(listed, list):
+            for entry in listed:
+                family = _FAMILY.get(str(entry.get("ip-address-type", "")))
+                if family is None or not entry.get("ip-address"):
+                    continue
+                default = 32 if family == "inet" else 128
+                prefix = entry.get("prefix")
+                addresses.append(
+                    InterfaceAddress(
+                        family=family,
+                        address=str(entry["ip-address"]),
+                        prefix=int(prefix) if prefix is not None else default,
+                    )
+                )
+        else:
+            for family in ("inet", "inet6"):
+                cidr = item.get(family)
+                if cidr:
+                    addresses.append(_split_cidr(family, str(cidr)))
+        hwaddr = item.get("hardware-address") or item.get("hwaddr")
+        result.append(Interface(name=name, hwaddr=hwaddr, addresses=tuple(addresses)))
+    return result
