@@ -1,0 +1,121 @@
+"""Approval cards and their one-time decision (the first click wins; later clicks change nothing)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.db.audit import AuditRepo
+from bot.db.enums import ApprovalStatus, RequestState
+from bot.db.records import Approval, ContainerRequest, PendingApproval
+from bot.db.requests import RequestRepo
+from bot.db.tables import approval as t
+from bot.db.tables import container_request as req
+
+
+class ApprovalRepo:
+    """Reads and writes ``approval``; decisions also move the request and write an audit event."""
+
+    def __init__(self, conn: AsyncConnection, *, requests: RequestRepo, audit: AuditRepo) -> None:
+        self._conn = conn
+        self._requests = requests
+        self._audit = audit
+
+    async def open_approval(
+        self,
+        request_id: str,
+        *,
+        now: datetime,
+        card_channel: str | None = None,
+        card_ts: str | None = None,
+        approval_id: str | None = None,
+    ) -> Approval:
+        """Open a pending approval; a ``requested`` request moves to ``pending_approval``."""
+        row = (
+            await self._conn.execute(
+                insert(t)
+                .values(
+                    id=approval_id or str(uuid.uuid4()),
+                    request_id=request_id,
+                    status=ApprovalStatus.PENDING.value,
+                    card_channel=card_channel,
+                    card_ts=card_ts,
+                    created_at=now,
+                )
+                .returning(*t.c)
+            )
+        ).one()
+        await self._requests.set_state(
+            request_id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
+        )
+        return Approval.from_row(row)
+
+    async def set_card(self, approval_id: str, *, channel: str, ts: str) -> bool:
+        """Remember where the approval card was posted (so it can be updated after the decision)."""
+        result = await self._conn.execute(
+            update(t).where(t.c.id == approval_id).values(card_channel=channel, card_ts=ts)
+        )
+        return result.rowcount == 1
+
+    async def get_approval(self, approval_id: str) -> Approval | None:
+        """The approval, or ``None``."""
+        row = (await self._conn.execute(select(t).where(t.c.id == approval_id))).first()
+        return None if row is None else Approval.from_row(row)
+
+    async def for_request(self, request_id: str) -> list[Approval]:
+        """All approvals of a request, oldest first."""
+        stmt = select(t).where(t.c.request_id == request_id).order_by(t.c.created_at)
+        return [Approval.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def decide(
+        self, approval_id: str, *, approve: bool, by: str, reason: str | None, now: datetime
+    ) -> bool:
+        """Decide a pending approval; True only for the first decision.
+
+        A compare-and-set ``UPDATE … WHERE id=:id AND status='pending'``: concurrent or repeated clicks
+        get False and change nothing. The winner, in the same transaction, moves the request to
+        approved/denied (if it is still awaiting a decision) and appends an audit event. Whether ``by``
+        may decide (approver, not the requester) is the caller's check, made before calling this.
+        """
+        status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
+        row = (
+            await self._conn.execute(
+                update(t)
+                .where(t.c.id == approval_id, t.c.status == ApprovalStatus.PENDING.value)
+                .values(status=status.value, decided_by=by, decided_at=now, reason=reason)
+                .returning(t.c.request_id)
+            )
+        ).first()
+        if row is None:
+            return False
+        request_id: str = row.request_id
+        await self._requests.record_decision(request_id, approved=approve, by=by, reason=reason, now=now)
+        await self._audit.append(
+            by,
+            f"request.{status.value}",
+            now=now,
+            request_id=request_id,
+            detail={"approval_id": approval_id, "reason": reason},
+        )
+        return True
+
+    async def pending_approvals(self, *, now: datetime, limit: int = 100) -> list[PendingApproval]:
+        """Open approvals with their requests and age (``now`` − opened), oldest first."""
+        stmt = (
+            select(t, req)
+            .join(req, req.c.id == t.c.request_id)
+            .where(t.c.status == ApprovalStatus.PENDING.value)
+            .order_by(t.c.created_at)
+            .limit(limit)
+        )
+        out: list[PendingApproval] = []
+        for row in await self._conn.execute(stmt):
+            cols = list(row)
+            n = len(t.c)
+            a = Approval(**dict(zip(t.c.keys(), cols[:n], strict=True)))
+            r = ContainerRequest(**dict(zip(req.c.keys(), cols[n:], strict=True)))
+            out.append(PendingApproval(approval=a, request=r, age=now - a.created_at))
+        return out

@@ -1,0 +1,88 @@
+"""Async engines for Cardinal's two backends, configured the way the ledger's concurrency needs.
+
+SQLite (aiosqlite, the default): WAL, a 10 s busy timeout, foreign keys on, and every transaction opened
+with ``BEGIN IMMEDIATE`` so a read-then-write transaction holds the write lock from its first statement
+(the driver's own BEGIN handling is switched off, per SQLAlchemy's "Transactions with SQLite" recipe).
+Read-only transactions may ask for a plain deferred ``BEGIN`` (execution option :data:`READONLY`).
+PostgreSQL (asyncpg): a pre-pinged pool; an optional ``schema`` becomes the connection's search_path.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from bot.errors import ConfigError
+
+BUSY_TIMEOUT_MS = 10_000
+READONLY = "cardinal_readonly"
+"""Execution option: on SQLite, begin the transaction DEFERRED instead of IMMEDIATE (reads only)."""
+
+_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+    """An :class:`AsyncEngine` for ``sqlite+aiosqlite://…`` or ``postgresql+asyncpg://…``.
+
+    For a SQLite file, its parent directory is created when missing. ``schema`` (PostgreSQL only)
+    puts Cardinal's tables in that schema by setting the connections' ``search_path``.
+    """
+    return build_engine(url, schema=schema)
+
+
+def build_engine(
+    url: str, *, schema: str | None = None, pooled: bool = True, sqlite_foreign_keys: bool = True
+) -> AsyncEngine:
+    """:func:`create_engine` with the knobs migrations need (no pool; SQLite FKs off during DDL)."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if not pooled:
+        kwargs["poolclass"] = NullPool
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.drivername != "sqlite+aiosqlite":
+            raise ConfigError([f"DATABASE_URL: use the sqlite+aiosqlite driver, not {parsed.drivername}"])
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed, **kwargs)
+        _install_sqlite_hooks(engine, foreign_keys=sqlite_foreign_keys)
+        return engine
+    if backend == "postgresql":
+        if parsed.drivername != "postgresql+asyncpg":
+            raise ConfigError([f"DATABASE_URL: use the postgresql+asyncpg driver, not {parsed.drivername}"])
+        server_settings = {"application_name": "cardinal"}
+        if schema is not None:
+            if not _SCHEMA_RE.match(schema):
+                raise ConfigError([f"database schema {schema!r} is not a plain SQL identifier"])
+            server_settings["search_path"] = schema
+        return create_async_engine(
+            parsed, pool_pre_ping=True, connect_args={"server_settings": server_settings}, **kwargs
+        )
+    raise ConfigError(["DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"])
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Take BEGIN out of the driver's hands; _on_begin emits our own.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        readonly = bool(conn.get_execution_options().get(READONLY, False))
+        conn.exec_driver_sql("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")

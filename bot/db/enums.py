@@ -1,0 +1,78 @@
+"""The closed sets of states stored in Cardinal's tables (values are the exact strings in the database)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RequestState(StrEnum):
+    """Life of a container request, from the modal to the last container."""
+
+    REQUESTED = "requested"
+    PENDING_APPROVAL = "pending_approval"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CREATING = "creating"
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+    PARTIALLY_FAILED = "partially_failed"
+    CANCELLED = "cancelled"
+
+
+class ApprovalStatus(StrEnum):
+    """An approval card's decision; only ``pending`` can change, and only once."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+
+
+class ContainerState(StrEnum):
+    """What Cardinal last knew about a container it owns."""
+
+    CREATING = "creating"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    DESTROYED = "destroyed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+class TaskStatus(StrEnum):
+    """A tracked Proxmox task: ``submitting`` until its UPID is recorded, then ``running`` until final."""
+
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the task will not change any more."""
+        return self not in (TaskStatus.SUBMITTING, TaskStatus.RUNNING)
+
+
+ACTIVE_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.SUBMITTING, TaskStatus.RUNNING)
+FINAL_TASK_STATUSES: tuple[TaskStatus, ...] = tuple(s for s in TaskStatus if s.is_final)
+
+
+class NotifyState(StrEnum):
+    """Whether the final message of a task has been delivered to Slack."""
+
+    PENDING = "pending"
+    FINAL = "final"
+
+
+class OutboxState(StrEnum):
+    """A Slack post: ``intent`` is recorded before calling Slack, ``posted`` once Slack returned its ts."""
+
+    INTENT = "intent"
+    POSTED = "posted"
+
+
+def sql_in(values: type[StrEnum] | tuple[StrEnum, ...]) -> str:
+    """``'a', 'b'`` for a CHECK constraint listing the allowed values."""
+    return ", ".join(f"'{v.value}'" for v in values)

@@ -1,0 +1,285 @@
+"""The pending-task ledger: every Proxmox task Cardinal follows, claimed by replicas through leases.
+
+A sweep claims due rows with :meth:`LedgerRepo.claim_due` (one statement; ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, the write lock of ``BEGIN IMMEDIATE`` on SQLite), polls Proxmox *outside* any transaction,
+then writes the outcome with a fenced update (:meth:`record_poll`, :meth:`reschedule`, :meth:`finish`)
+that only applies while the caller still owns the lease. A replica that dies leaves leases that expire,
+and the rows become claimable again. Finished rows stay claimable until :meth:`mark_notified`, so the
+final Slack message is retried until it is confirmed.
+
+``owner`` must identify one process uniquely (e.g. ``f"{hostname}:{pid}:{random}"``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.db.enums import ACTIVE_TASK_STATUSES, FINAL_TASK_STATUSES, NotifyState, TaskStatus
+from bot.db.errors import DuplicateUpid
+from bot.db.records import Task
+from bot.db.tables import tracked_task as t
+from bot.proxmox.upid import Upid
+
+_ACTIVE = [s.value for s in ACTIVE_TASK_STATUSES]
+_FINAL = [s.value for s in FINAL_TASK_STATUSES]
+_FAILED = [TaskStatus.FAILED.value, TaskStatus.TIMED_OUT.value, TaskStatus.UNKNOWN.value]
+
+
+class LedgerRepo:
+    """Reads and writes ``tracked_task``."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add_task(
+        self,
+        kind: str,
+        *,
+        node: str,
+        vmid: int | None,
+        request_id: str | None,
+        upid: str | None,
+        deadline_at: datetime,
+        now: datetime,
+        actor: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        lease_owner: str | None = None,
+        lease_seconds: float = 120.0,
+    ) -> Task:
+        """Add a task to follow and return it.
+
+        With ``upid=None`` the row is ``submitting``: add it *before* the Proxmox POST, then call
+        :meth:`set_upid`. Pass ``lease_owner`` so no sweep claims the row while the POST is in flight;
+        if the submitter dies, the lease runs out and recovery (looking the task up by vmid) takes over.
+        With a UPID the row is ``running`` and due for its first poll now.
+        """
+        started_at = Upid.parse(upid).starttime if upid is not None else None
+        values: dict[str, Any] = {
+            "id": str(uuid.uuid4()),
+            "kind": kind,
+            "upid": upid,
+            "node": node,
+            "vmid": vmid,
+            "request_id": request_id,
+            "actor": actor,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "status": (TaskStatus.RUNNING if upid else TaskStatus.SUBMITTING).value,
+            "lease_owner": lease_owner,
+            "lease_until": now + timedelta(seconds=lease_seconds) if lease_owner else None,
+            "next_poll_at": now,
+            "attempts": 0,
+            "consecutive_errors": 0,
+            "deadline_at": deadline_at,
+            "started_at": started_at,
+            "notify_state": NotifyState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            row = (await self._conn.execute(insert(t).values(values).returning(*t.c))).one()
+        except IntegrityError as exc:
+            if upid is not None:
+                raise DuplicateUpid(upid) from exc
+            raise
+        return Task.from_row(row)
+
+    async def set_upid(
+        self, task_id: str, upid: str, *, now: datetime, started_at: int | None = None
+    ) -> bool:
+        """Record the UPID of a ``submitting`` task: it becomes ``running``, due now, lease released.
+
+        ``started_at`` defaults to the start time encoded in the UPID. Returns False when the task is
+        not (or no longer) submitting. Raises :class:`DuplicateUpid` if another task has this UPID.
+        """
+        if started_at is None:
+            started_at = Upid.parse(upid).starttime
+        try:
+            result = await self._conn.execute(
+                update(t)
+                .where(t.c.id == task_id, t.c.status == TaskStatus.SUBMITTING.value)
+                .values(
+                    upid=upid,
+                    started_at=started_at,
+                    status=TaskStatus.RUNNING.value,
+                    next_poll_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                )
+            )
+        except IntegrityError as exc:
+            raise DuplicateUpid(upid) from exc
+        return result.rowcount == 1
+
+    async def claim_due(self, owner: str, *, now: datetime, lease_seconds: float, limit: int) -> list[Task]:
+        """Lease up to ``limit`` due tasks to ``owner`` and return them, most overdue first.
+
+        Due: active (submitting/running) or final-but-not-notified, ``next_poll_at <= now``, and no
+        live lease. One ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``, so
+        concurrent claimers never get the same row. Each claim increments ``attempts``.
+        """
+        due = (
+            select(t.c.id)
+            .where(
+                or_(
+                    t.c.status.in_(_ACTIVE),
+                    and_(t.c.status.in_(_FINAL), t.c.notify_state == NotifyState.PENDING.value),
+                ),
+                t.c.next_poll_at <= now,
+                or_(t.c.lease_until.is_(None), t.c.lease_until < now),
+            )
+            .order_by(t.c.next_poll_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(due.scalar_subquery()))
+            .values(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=t.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*t.c)
+        )
+        tasks = [Task.from_row(r) for r in await self._conn.execute(stmt)]
+        tasks.sort(key=lambda task: task.next_poll_at)
+        return tasks
+
+    async def _fenced(self, task_id: str, owner: str, **values: Any) -> bool:
+        result = await self._conn.execute(
+            update(t).where(t.c.id == task_id, t.c.lease_owner == owner).values(**values)
+        )
+        return result.rowcount == 1
+
+    async def record_poll(self, task_id: str, owner: str, *, now: datetime, next_poll_at: datetime) -> bool:
+        """Proxmox answered "still running": reset the error streak, schedule the next poll, drop the lease.
+
+        Applies only while ``owner`` holds the lease; returns False otherwise (someone else took over).
+        """
+        return await self._fenced(
+            task_id,
+            owner,
+            consecutive_errors=0,
+            next_poll_at=next_poll_at,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
+
+    async def reschedule(
+        self, task_id: str, owner: str, *, now: datetime, next_poll_at: datetime, error: str | None = None
+    ) -> bool:
+        """Try again at ``next_poll_at`` and drop the lease; with ``error``, count one more failed poll.
+
+        Applies only while ``owner`` holds the lease; returns False otherwise.
+        """
+        values: dict[str, Any] = {
+            "next_poll_at": next_poll_at,
+            "lease_owner": None,
+            "lease_until": None,
+            "updated_at": now,
+        }
+        if error is not None:
+            values["error"] = error
+            values["consecutive_errors"] = t.c.consecutive_errors + 1
+        return await self._fenced(task_id, owner, **values)
+
+    async def finish(
+        self,
+        task_id: str,
+        owner: str,
+        *,
+        status: TaskStatus,
+        now: datetime,
+        exitstatus: str | None = None,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record the final outcome (``status`` must be final). The lease is kept for the notification.
+
+        The row stays claimable for notification (``notify_state`` pending) once the lease runs out, so
+        a crash between here and :meth:`mark_notified` still gets the message sent. Fenced by ``owner``.
+        """
+        if not TaskStatus(status).is_final:
+            raise ValueError(f"finish() needs a final status, not {status!r}")
+        return await self._fenced(
+            task_id,
+            owner,
+            status=TaskStatus(status).value,
+            exitstatus=exitstatus,
+            error=error,
+            result=result,
+            next_poll_at=now,
+            updated_at=now,
+        )
+
+    async def mark_notified(self, task_id: str, *, now: datetime) -> bool:
+        """The final message is in Slack: stop claiming this task and release its lease."""
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.id == task_id, t.c.status.in_(_FINAL))
+            .values(notify_state=NotifyState.FINAL.value, lease_owner=None, lease_until=None, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def release_leases(self, owner: str, *, now: datetime) -> int:
+        """Give back every lease ``owner`` holds (graceful shutdown); returns how many were released."""
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None, updated_at=now)
+        )
+        return result.rowcount
+
+    async def get_task(self, task_id: str) -> Task | None:
+        """The task, or ``None``."""
+        row = (await self._conn.execute(select(t).where(t.c.id == task_id))).first()
+        return None if row is None else Task.from_row(row)
+
+    async def get_by_upid(self, upid: str) -> Task | None:
+        """The task with this UPID, or ``None``."""
+        row = (await self._conn.execute(select(t).where(t.c.upid == upid))).first()
+        return None if row is None else Task.from_row(row)
+
+    async def pending_tasks(self, *, limit: int = 100) -> list[Task]:
+        """Tasks still submitting or running, oldest first."""
+        stmt = select(t).where(t.c.status.in_(_ACTIVE)).order_by(t.c.created_at).limit(limit)
+        return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def recent_tasks(self, *, limit: int = 20) -> list[Task]:
+        """The most recently changed tasks, newest first."""
+        stmt = select(t).order_by(t.c.updated_at.desc(), t.c.created_at.desc()).limit(limit)
+        return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def failed_since(self, since: datetime, *, limit: int = 100) -> list[Task]:
+        """Tasks that ended failed, timed out or unknown at or after ``since`` (digest: last 24 h)."""
+        stmt = (
+            select(t)
+            .where(t.c.status.in_(_FAILED), t.c.updated_at >= since)
+            .order_by(t.c.updated_at.desc())
+            .limit(limit)
+        )
+        return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def tasks_for_request(self, request_id: str) -> list[Task]:
+        """All tasks of one request, oldest first."""
+        stmt = select(t).where(t.c.request_id == request_id).order_by(t.c.created_at)
+        return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def count_by_status(self) -> dict[TaskStatus, int]:
+        """How many tasks are in each status (for the ``cardinal_pending_tasks`` gauge)."""
+        stmt = select(t.c.status, func.count()).group_by(t.c.status)
+        counts = dict.fromkeys(TaskStatus, 0)
+        for status, n in await self._conn.execute(stmt):
+            counts[TaskStatus(status)] = int(n)
+        return counts

@@ -1,0 +1,137 @@
+"""Container requests: what was asked for, by whom, and where the request stands."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.db.enums import RequestState
+from bot.db.records import ContainerRequest
+from bot.db.tables import container_request as t
+
+
+def _states(expect: RequestState | Iterable[RequestState]) -> list[str]:
+    return (
+        [RequestState(expect).value] if isinstance(expect, str) else [RequestState(s).value for s in expect]
+    )
+
+
+class RequestRepo:
+    """Reads and writes ``container_request``. ``spec`` is plain JSON and must never hold secrets."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def create_request(
+        self,
+        *,
+        requester: str,
+        channel: str,
+        spec: dict[str, Any],
+        now: datetime,
+        count: int = 1,
+        purpose: str = "",
+        node: str | None = None,
+        state: RequestState = RequestState.REQUESTED,
+        expires_at: datetime | None = None,
+        thread_ts: str | None = None,
+        request_id: str | None = None,
+    ) -> ContainerRequest:
+        """Store a new request (id: a fresh UUID unless given) and return it."""
+        row = (
+            await self._conn.execute(
+                insert(t)
+                .values(
+                    id=request_id or str(uuid.uuid4()),
+                    requester=requester,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    spec=spec,
+                    count=count,
+                    purpose=purpose,
+                    node=node,
+                    state=RequestState(state).value,
+                    created_at=now,
+                    updated_at=now,
+                    expires_at=expires_at,
+                )
+                .returning(*t.c)
+            )
+        ).one()
+        return ContainerRequest.from_row(row)
+
+    async def get_request(self, request_id: str) -> ContainerRequest | None:
+        """The request, or ``None`` when there is no such id."""
+        row = (await self._conn.execute(select(t).where(t.c.id == request_id))).first()
+        return None if row is None else ContainerRequest.from_row(row)
+
+    async def set_state(
+        self,
+        request_id: str,
+        state: RequestState,
+        *,
+        now: datetime,
+        expect: RequestState | Iterable[RequestState] | None = None,
+    ) -> bool:
+        """Move the request to ``state``; with ``expect``, only from those states (compare-and-set).
+
+        Returns True when the row changed.
+        """
+        stmt = update(t).where(t.c.id == request_id)
+        if expect is not None:
+            stmt = stmt.where(t.c.state.in_(_states(expect)))
+        result = await self._conn.execute(stmt.values(state=RequestState(state).value, updated_at=now))
+        return result.rowcount == 1
+
+    async def record_decision(
+        self,
+        request_id: str,
+        *,
+        approved: bool,
+        by: str,
+        reason: str | None,
+        now: datetime,
+        expect: Iterable[RequestState] = (RequestState.REQUESTED, RequestState.PENDING_APPROVAL),
+    ) -> bool:
+        """Set the request to approved/denied with who decided and why, only from an ``expect`` state."""
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.id == request_id, t.c.state.in_(_states(expect)))
+            .values(
+                state=(RequestState.APPROVED if approved else RequestState.DENIED).value,
+                decided_by=by,
+                decided_at=now,
+                decision_reason=reason,
+                updated_at=now,
+            )
+        )
+        return result.rowcount == 1
+
+    async def set_thread_ts(self, request_id: str, thread_ts: str, *, now: datetime) -> bool:
+        """Remember the ts of the request's root message (the thread all progress goes to)."""
+        result = await self._conn.execute(
+            update(t).where(t.c.id == request_id).values(thread_ts=thread_ts, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def set_node(self, request_id: str, node: str, *, now: datetime) -> bool:
+        """Record the node placement chose for the request."""
+        result = await self._conn.execute(
+            update(t).where(t.c.id == request_id).values(node=node, updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def list_by_requester(self, requester: str, *, limit: int = 50) -> list[ContainerRequest]:
+        """The person's requests, newest first."""
+        stmt = select(t).where(t.c.requester == requester).order_by(t.c.created_at.desc()).limit(limit)
+        return [ContainerRequest.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def list_by_state(self, *states: RequestState, limit: int = 100) -> list[ContainerRequest]:
+        """Requests in any of ``states``, oldest first."""
+        stmt = select(t).where(t.c.state.in_(_states(states))).order_by(t.c.created_at).limit(limit)
+        return [ContainerRequest.from_row(r) for r in await self._conn.execute(stmt)]
