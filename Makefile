@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers tests bench
-	$(BIN)/ruff format --check bot handlers tests bench
+	$(BIN)/ruff check bot handlers tests bench scripts
+	$(BIN)/ruff format --check bot handlers tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot handlers
+	$(BIN)/mypy bot handlers scripts
+	$(BIN)/python scripts/gen_config_docs.py --check
 
 unit: $(STAMP)
 	$(BIN)/pytest --cov=bot --cov=handlers --cov-report=term:skip-covered

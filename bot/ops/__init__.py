@@ -1,0 +1,1 @@
+"""Operations: configuration checks, health/readiness endpoints and Prometheus metrics."""

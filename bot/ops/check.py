@@ -1,0 +1,628 @@
+"""``cardinal check``: verify the configuration end to end and say how to fix what is wrong.
+
+Each check yields a :class:`CheckResult`. Gathering (network calls) and judging (pure ``evaluate_*``
+functions over typed answers) are kept apart so the judgements can be tested on plain data. Order:
+settings → Slack (``auth.test`` + scopes) → Proxmox transport (reachable, TLS, clock) → Proxmox API
+(credentials, version ≥ 8.1, privileges from ``/access/permissions``, template storage, bridges).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import ssl
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+from yarl import URL
+
+from bot.errors import ConfigError
+from bot.ops.privileges import REQUIREMENTS, Requirement
+from bot.ops.scopes import REQUIRED_BOT_SCOPES
+from bot.policy import Policy, load_policy
+from bot.proxmox.errors import ProxmoxAuthError, ProxmoxError
+from bot.proxmox.models import ClusterResource, Permissions, StorageContent, Version
+from bot.settings import Settings, load_settings
+
+MIN_PROXMOX = (8, 1)
+MAX_CLOCK_SKEW = 30.0
+SETUP_DOC = "manifests/proxmox-setup.md"
+_API_CHECKS = ("Proxmox version", "Proxmox privileges", "Template storage", "Disk storage", "Bridges")
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One line of ``cardinal check``: ``ok`` or not, what was found, and how to fix it.
+
+    ``skipped`` marks a check that could not run because an earlier one failed; it does not pass.
+    """
+
+    name: str
+    ok: bool
+    detail: str
+    hint: str = ""
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckTargets:
+    """What the policy (``[placement]``) asks Cardinal to use on Proxmox."""
+
+    template_storage: str = "local"
+    rootfs_storages: tuple[str, ...] = ("local-lvm",)
+    bridges: tuple[str, ...] = ("vmbr0",)
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> CheckTargets:
+        """The storages and bridges of the policy's ``[placement]``."""
+        p = policy.placement
+        return cls(p.template_storage, tuple(p.storages), tuple(p.bridges))
+
+
+def skipped(name: str, reason: str) -> CheckResult:
+    """A check that did not run."""
+    return CheckResult(name, ok=False, detail=f"not checked ({reason})", skipped=True)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def passed(results: Iterable[CheckResult]) -> bool:
+    """True when every check ran and passed."""
+    return all(r.ok and not r.skipped for r in results)
+
+
+def render(results: Sequence[CheckResult]) -> str:
+    """One line per check (``✓``/``✗``, or ``-`` when skipped), hints indented beneath with ``→``,
+    then a summary line."""
+    lines: list[str] = []
+    for r in results:
+        mark = "-" if r.skipped else ("✓" if r.ok else "✗")
+        lines.append(f"{mark} {r.name}: {r.detail}")
+        if r.hint and not r.ok:
+            lines.extend(f"    → {h}" for h in r.hint.splitlines())
+    failed = sum(1 for r in results if not r.ok and not r.skipped)
+    not_run = sum(1 for r in results if r.skipped)
+    if failed == 0 and not_run == 0:
+        lines.append(f"All {len(results)} checks passed.")
+    else:
+        summary = f"{failed} of {len(results)} checks failed"
+        if not_run:
+            summary += f", {not_run} not checked"
+        lines.append(summary + ".")
+    return "\n".join(lines)
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def check_settings(env_file: Path | None = Path(".env")) -> tuple[Settings | None, list[CheckResult]]:
+    """Load the settings; one ✗ per problem (naming the variable, never its value) when they are bad."""
+    try:
+        settings = load_settings(_env_file=env_file)
+    except ConfigError as exc:
+        hint = "Set it in the environment or in .env; docs/configuration.md lists every variable."
+        return None, [CheckResult("Settings", False, problem, hint) for problem in exc.problems]
+    mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
+    auth = f"token {settings.proxmox_token}" if settings.uses_token else f"user {settings.proxmox_username}"
+    db = settings.database_url.split(":", 1)[0]
+    return settings, [CheckResult("Settings", True, f"valid ({mode}, Proxmox {auth}, database {db})")]
+
+
+def check_policy(settings: Settings) -> tuple[CheckTargets | None, list[CheckResult]]:
+    """Load ``POLICY_FILE`` (or the built-in defaults); one ✗ per problem, naming the TOML key."""
+    try:
+        policy = load_policy(settings.policy_file)
+    except ConfigError as exc:
+        hint = "Fix the policy file (examples/policy.toml shows every key)."
+        return None, [CheckResult("Policy", False, problem, hint) for problem in exc.problems]
+    source = str(settings.policy_file) if settings.policy_file else "built-in defaults"
+    targets = CheckTargets.from_policy(policy)
+    detail = (
+        f"{source} (templates on {targets.template_storage}, disks on {', '.join(targets.rootfs_storages)}, "
+        f"bridges {', '.join(targets.bridges)})"
+    )
+    return targets, [CheckResult("Policy", True, detail)]
+
+
+# --- Slack -------------------------------------------------------------------------------------
+
+
+def evaluate_scopes(granted: set[str] | None) -> CheckResult:
+    """Compare the token's scopes (``x-oauth-scopes``) with :data:`REQUIRED_BOT_SCOPES`."""
+    name = "Slack scopes"
+    if granted is None:
+        return CheckResult(
+            name,
+            False,
+            "Slack did not report the token's scopes (no x-oauth-scopes header)",
+            "Make sure SLACK_BOT_TOKEN is a bot token (xoxb-) of an installed app.",
+        )
+    missing = [s for s in REQUIRED_BOT_SCOPES if s not in granted]
+    if missing:
+        return CheckResult(
+            name,
+            False,
+            "missing " + ", ".join(missing),
+            "Add them under OAuth & Permissions → Bot Token Scopes (or re-create the app from "
+            "manifests/slack-app-*.yaml), then reinstall the app to the workspace.",
+        )
+    return CheckResult(name, True, "all granted: " + ", ".join(REQUIRED_BOT_SCOPES))
+
+
+async def check_slack(settings: Settings, *, limit: float = 10.0) -> list[CheckResult]:
+    """``auth.test`` with the bot token (and ``apps.connections.open`` with the app token in Socket
+    Mode), against ``SLACK_API_URL``."""
+    url = settings.slack_api_url
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=url, timeout=max(int(limit), 1)
+    )
+    try:
+        async with asyncio.timeout(limit):
+            resp = await client.auth_test()
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        return [
+            CheckResult(
+                "Slack auth.test",
+                False,
+                f"Slack refused the bot token ({error})",
+                "Copy the Bot User OAuth Token (xoxb-…) from the app's OAuth & Permissions page "
+                "into SLACK_BOT_TOKEN; reinstall the app if it was revoked.",
+            ),
+            skipped("Slack scopes", "the token was refused"),
+        ]
+    except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return [
+            CheckResult(
+                "Slack auth.test",
+                False,
+                f"cannot reach Slack at {url} ({_describe(exc)})",
+                "Check outbound HTTPS to slack.com (proxy, firewall) or SLACK_API_URL.",
+            ),
+            skipped("Slack scopes", "Slack is unreachable"),
+        ]
+    headers = {str(k).lower(): str(v) for k, v in dict(resp.headers).items()}
+    raw = headers.get("x-oauth-scopes")
+    granted = {s.strip() for s in raw.split(",") if s.strip()} if raw is not None else None
+    who = f"bot @{resp.get('user', '?')} in workspace {resp.get('team', '?')} ({resp.get('team_id', '?')})"
+    results = [CheckResult("Slack auth.test", True, who), evaluate_scopes(granted)]
+    if settings.slack_app_token is not None:
+        results.append(await _check_socket_mode(client, settings, limit))
+    return results
+
+
+async def _check_socket_mode(client: AsyncWebClient, settings: Settings, limit: float) -> CheckResult:
+    name = "Slack Socket Mode"
+    assert settings.slack_app_token is not None
+    try:
+        async with asyncio.timeout(limit):
+            await client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        return CheckResult(
+            name,
+            False,
+            f"Slack refused the app-level token ({error})",
+            "Create an app-level token with the connections:write scope (Basic Information → App-Level "
+            "Tokens) and enable Socket Mode; put it in SLACK_APP_TOKEN.",
+        )
+    except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return CheckResult(name, False, f"cannot reach Slack ({_describe(exc)})", "Check outbound HTTPS.")
+    return CheckResult(name, True, "app-level token accepted (connections:write)")
+
+
+# --- Proxmox transport: reachability, TLS, clock -------------------------------------------------
+
+
+@dataclass(slots=True)
+class ProxmoxProbe:
+    """What one unauthenticated HTTPS request to Proxmox showed."""
+
+    reachable: bool
+    error: str = ""
+    fingerprint: str | None = None
+    tls_ok: bool = False
+    tls_detail: str = ""
+    server_date: datetime | None = None
+    local_date: datetime | None = None
+
+
+def format_fingerprint(der: bytes) -> str:
+    """SHA-256 of a DER certificate as Proxmox shows it: ``AA:BB:…`` (upper case)."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+async def fetch_fingerprint(host: str, port: int, *, limit: float) -> str:
+    """Connect without verifying, only to read the certificate the server presents; return its SHA-256."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # reading the certificate is all this connection is for
+    async with asyncio.timeout(limit):
+        _, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+    try:
+        ssl_object = writer.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if not der:
+            raise ssl.SSLError("the server presented no certificate")
+        return format_fingerprint(der)
+    finally:
+        writer.close()
+        try:
+            async with asyncio.timeout(1.0):
+                await writer.wait_closed()
+        except (OSError, TimeoutError, ssl.SSLError):
+            pass
+
+
+def tls_parameter(settings: Settings) -> ssl.SSLContext | aiohttp.Fingerprint | bool:
+    """The aiohttp ``ssl=`` value the settings ask for: pinned fingerprint, CA file, system CA, or off."""
+    if settings.proxmox_fingerprint:
+        return aiohttp.Fingerprint(bytes.fromhex(settings.proxmox_fingerprint.replace(":", "")))
+    if not settings.proxmox_verify_tls:
+        return False
+    if settings.proxmox_ca_file is not None:
+        return ssl.create_default_context(cafile=str(settings.proxmox_ca_file))
+    return True
+
+
+def _tls_mode(settings: Settings) -> str:
+    if settings.proxmox_fingerprint:
+        return "pinned (PROXMOX_FINGERPRINT)"
+    if settings.proxmox_ca_file is not None:
+        return f"verified against PROXMOX_CA_FILE {settings.proxmox_ca_file}"
+    return "verified against the system CA store"
+
+
+async def _server_date(
+    url: URL, param: ssl.SSLContext | aiohttp.Fingerprint | bool, limit: float
+) -> tuple[datetime | None, datetime]:
+    """GET ``url`` (no credentials) and return (server ``Date``, local time at the answer)."""
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=limit)) as session,
+        session.get(url, ssl=param, allow_redirects=False) as resp,
+    ):
+        local = datetime.now(UTC)
+        try:
+            return parsedate_to_datetime(resp.headers.get("Date", "")), local
+        except (TypeError, ValueError):
+            return None, local
+
+
+async def probe_proxmox(settings: Settings, *, limit: float) -> ProxmoxProbe:
+    """Reach ``https://HOST:PORT/`` the way the settings say (no credentials sent) and record the
+    certificate's fingerprint, whether it verified, and the server's ``Date``."""
+    host, port = settings.proxmox_host, settings.proxmox_port
+    try:
+        fingerprint = await fetch_fingerprint(host, port, limit=limit)
+    except (OSError, TimeoutError) as exc:
+        if isinstance(exc, ssl.SSLError):
+            return ProxmoxProbe(reachable=True, error=f"TLS handshake failed: {_describe(exc)}")
+        return ProxmoxProbe(reachable=False, error=_describe(exc))
+    probe = ProxmoxProbe(reachable=True, fingerprint=fingerprint)
+    param: ssl.SSLContext | aiohttp.Fingerprint | bool
+    try:
+        param = tls_parameter(settings)
+    except OSError as exc:
+        probe.tls_detail = f"PROXMOX_CA_FILE cannot be read ({_describe(exc)})"
+        param = False
+    url = URL.build(scheme="https", host=host, port=port, path="/")
+    try:
+        probe.server_date, probe.local_date = await _server_date(url, param, limit)
+    except aiohttp.ServerFingerprintMismatch:
+        probe.tls_detail = "the certificate does not match PROXMOX_FINGERPRINT"
+    except aiohttp.ClientSSLError as exc:
+        probe.tls_detail = f"the certificate is not trusted ({_describe(exc)})"
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        probe.reachable = False
+        probe.error = _describe(exc)
+        return probe
+    else:
+        if not probe.tls_detail:
+            probe.tls_ok = param is not False
+            probe.tls_detail = (
+                _tls_mode(settings) if probe.tls_ok else "not verified (PROXMOX_VERIFY_TLS=false)"
+            )
+        return probe
+    # Untrusted certificate: still read the clock, over a connection that sends nothing secret.
+    with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+        probe.server_date, probe.local_date = await _server_date(url, False, limit)
+    return probe
+
+
+def evaluate_probe(settings: Settings, probe: ProxmoxProbe) -> list[CheckResult]:
+    """Reachability, TLS and clock skew from a :class:`ProxmoxProbe`."""
+    where = f"{settings.proxmox_host}:{settings.proxmox_port}"
+    if not probe.reachable:
+        return [
+            CheckResult(
+                "Proxmox reachable",
+                False,
+                f"cannot connect to {where} ({probe.error})",
+                "Check PROXMOX_HOST and PROXMOX_PORT (8006), that pveproxy runs, and that no firewall "
+                "blocks this host.",
+            ),
+            skipped("Proxmox TLS", "Proxmox is unreachable"),
+            skipped("Clock skew", "Proxmox is unreachable"),
+        ]
+    results = [CheckResult("Proxmox reachable", True, f"{where} answers")]
+    pin = f"PROXMOX_FINGERPRINT={probe.fingerprint}" if probe.fingerprint else ""
+    if probe.tls_ok:
+        results.append(CheckResult("Proxmox TLS", True, probe.tls_detail))
+    else:
+        detail = probe.tls_detail or probe.error or "TLS failed"
+        if pin:
+            detail += f"; the server presents SHA-256 {probe.fingerprint}"
+            hint = (
+                "If this is your Proxmox host's certificate (compare with the node's Certificates panel "
+                f"or `pvenode cert info`), pin it:\n{pin}\nor set PROXMOX_CA_FILE to the CA that signed it."
+            )
+        else:
+            hint = "Proxmox must serve HTTPS on this port; check PROXMOX_PORT."
+        results.append(CheckResult("Proxmox TLS", False, detail, hint))
+    results.append(evaluate_clock(probe.server_date, probe.local_date))
+    return results
+
+
+def evaluate_clock(server: datetime | None, local: datetime | None) -> CheckResult:
+    """Clock skew between this host and Proxmox (its HTTP ``Date``) must stay under 30 s."""
+    name = "Clock skew"
+    if server is None or local is None:
+        return skipped(name, "Proxmox sent no Date header")
+    skew = abs((local - server).total_seconds())
+    if skew >= MAX_CLOCK_SKEW:
+        return CheckResult(
+            name,
+            False,
+            f"{skew:.0f} s between this host and Proxmox (limit {MAX_CLOCK_SKEW:.0f} s)",
+            "Run NTP (chrony or systemd-timesyncd) on both this host and the Proxmox nodes; expiry "
+            "times and task ages depend on it.",
+        )
+    return CheckResult(name, True, f"{skew:.0f} s (limit {MAX_CLOCK_SKEW:.0f} s)")
+
+
+# --- Proxmox API: version, privileges, storage, bridges -----------------------------------------
+
+
+def evaluate_version(version: Version) -> CheckResult:
+    """Proxmox VE must be ≥ 8.1 (the LXC ``interfaces`` endpoint)."""
+    mm = version.major_minor
+    text = f"{version.release or version.version} ({version.version})"
+    if mm < MIN_PROXMOX:
+        return CheckResult(
+            "Proxmox version",
+            False,
+            f"{text} is older than 8.1",
+            "Upgrade Proxmox VE to 8.1 or newer (8.x and 9.x are supported).",
+        )
+    return CheckResult("Proxmox version", True, f"{text}, at least 8.1")
+
+
+def _expand(req: Requirement, nodes: Sequence[str], targets: CheckTargets) -> list[tuple[str, str]]:
+    """(path to test, path to show) pairs for one requirement."""
+    values: dict[str, Sequence[str]] = {
+        "template_storage": (targets.template_storage,),
+        "rootfs_storage": targets.rootfs_storages,
+        "node": nodes,
+        "bridge": targets.bridges,
+    }
+    if "{vmid}" in req.path:
+        # Containers get new VMIDs: the privilege must propagate to every child of the ACL path.
+        return [(req.path.replace("{vmid}", "100"), req.acl)]
+    for key, options in values.items():
+        token = "{" + key + "}"
+        if token in req.path:
+            if not options:  # e.g. no node listed: the ACL path itself must carry the privilege
+                return [(req.acl, req.acl)]
+            paths = [req.path.replace(token, option) for option in options]
+            return [(p, p) for p in paths]
+    return [(req.path, req.path)]
+
+
+def missing_privileges(
+    perms: Permissions, nodes: Sequence[str], targets: CheckTargets
+) -> dict[str, list[str]]:
+    """Shown path → privileges missing there (empty when the token has everything)."""
+    missing: dict[str, list[str]] = {}
+    for req in REQUIREMENTS:
+        for test_path, shown in _expand(req, nodes, targets):
+            if not perms.has(test_path, req.privilege) and req.privilege not in missing.get(shown, []):
+                missing.setdefault(shown, []).append(req.privilege)
+    return missing
+
+
+def evaluate_privileges(
+    perms: Permissions, nodes: Sequence[str], targets: CheckTargets, principal: str
+) -> CheckResult:
+    """Every privilege of :data:`bot.ops.privileges.REQUIREMENTS`, on its path."""
+    missing = missing_privileges(perms, nodes, targets)
+    if not missing:
+        return CheckResult("Proxmox privileges", True, f"{principal} has every privilege Cardinal uses")
+    detail = "missing " + "; ".join(f"{', '.join(privs)} on {path}" for path, privs in missing.items())
+    flag = _principal_flag(principal)
+    first = next(iter(missing))
+    acl = "/nodes" if first.startswith("/nodes/") else first
+    hint = (
+        f"Grant the CardinalRole from {SETUP_DOC} on each path, e.g.\n"
+        f"pveum acl modify {acl} {flag} '{principal}' --roles CardinalRole"
+    )
+    if "!" in principal:
+        hint += "\n(with privilege separation, the token's user needs the same ACLs)"
+    return CheckResult("Proxmox privileges", False, detail, hint)
+
+
+def _principal_flag(principal: str) -> str:
+    return "--tokens" if "!" in principal else "--users"
+
+
+def evaluate_template_storage(
+    storages: Sequence[ClusterResource], templates: Sequence[StorageContent] | None, targets: CheckTargets
+) -> CheckResult:
+    """The template storage exists (is visible) and holds container templates (``vztmpl`` content)."""
+    name, store = "Template storage", targets.template_storage
+    found = [s for s in storages if s.type == "storage" and s.storage == store]
+    if not found:
+        visible = sorted({s.storage for s in storages if s.storage})
+        return CheckResult(
+            name,
+            False,
+            f"storage '{store}' not found (visible: {', '.join(visible) or 'none'})",
+            f"Create it, pick a visible one in the policy, or grant Datastore.Audit on /storage/{store} "
+            "(Proxmox hides storages the token cannot audit).",
+        )
+    with_tmpl = sorted({s.node or "?" for s in found if "vztmpl" in (s.content or "").split(",")})
+    if not with_tmpl:
+        return CheckResult(
+            name,
+            False,
+            f"storage '{store}' does not hold container templates (content: {found[0].content})",
+            f"Enable the 'Container template' content type: pvesm set {store} --content vztmpl,<others>",
+        )
+    count = ""
+    if templates is not None:
+        count = f", {len(templates)} template(s)" if templates else ", no templates yet (/lxc templates)"
+    return CheckResult(name, True, f"'{store}' holds templates on {', '.join(with_tmpl)}{count}")
+
+
+def evaluate_rootfs_storages(storages: Sequence[ClusterResource], targets: CheckTargets) -> CheckResult:
+    """Each storage allowed for root disks exists (is visible) and accepts container disks (``rootdir``)."""
+    name = "Disk storage"
+    problems: list[str] = []
+    for store in targets.rootfs_storages:
+        found = [s for s in storages if s.type == "storage" and s.storage == store]
+        if not found:
+            problems.append(f"'{store}' not found")
+        elif not any("rootdir" in (s.content or "").split(",") for s in found):
+            problems.append(f"'{store}' does not accept container disks (content: {found[0].content})")
+    if problems:
+        return CheckResult(
+            name,
+            False,
+            "; ".join(problems),
+            "Fix [placement] storages in the policy, enable the 'Container' content type "
+            "(pvesm set <storage> --content rootdir,<others>), or grant Datastore.Audit on "
+            "/storage/<storage> (Proxmox hides storages the token cannot audit).",
+        )
+    return CheckResult(name, True, f"{', '.join(targets.rootfs_storages)} accept container disks")
+
+
+def evaluate_bridges(
+    perms: Permissions, sdn: Sequence[ClusterResource], targets: CheckTargets, principal: str = "<token>"
+) -> CheckResult:
+    """Each allowed bridge is usable: ``SDN.Use`` on ``/sdn/zones/localnetwork/<bridge>`` (PVE 8+), and the
+    ``localnetwork`` zone is present on the nodes when Proxmox lists SDN zones."""
+    name = "Bridges"
+    denied = [b for b in targets.bridges if not perms.has(f"/sdn/zones/localnetwork/{b}", "SDN.Use")]
+    if denied:
+        return CheckResult(
+            name,
+            False,
+            "SDN.Use missing for " + ", ".join(denied),
+            f"pveum acl modify /sdn/zones/localnetwork {_principal_flag(principal)} '{principal}' "
+            "--roles CardinalRole "
+            f"(see {SETUP_DOC})",
+        )
+    zones = [r for r in sdn if r.type == "sdn" and r.id.rsplit("/", 1)[-1] == "localnetwork"]
+    where = f"; localnetwork zone on {', '.join(sorted({z.node or '?' for z in zones}))}" if zones else ""
+    return CheckResult(name, True, f"{', '.join(targets.bridges)} usable (SDN.Use){where}")
+
+
+async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit: float) -> list[CheckResult]:
+    """Credentials, version, privileges, template storage and bridges through the Proxmox client."""
+    from bot.proxmox.client import ProxmoxClient
+
+    names = _API_CHECKS
+    principal = settings.proxmox_token or settings.proxmox_username or "?"
+    results: list[CheckResult] = []
+    async with ProxmoxClient.from_settings(settings) as px:
+        try:
+            version = await _bounded(px.version(), limit)
+        except ProxmoxError as exc:
+            auth = isinstance(exc, ProxmoxAuthError)
+            hint = (
+                f"Check PROXMOX_TOKEN and PROXMOX_SECRET (or PROXMOX_USERNAME/PASSWORD); {SETUP_DOC} "
+                "shows how to create the token."
+                if auth
+                else exc.hint
+            )
+            results.append(CheckResult("Proxmox credentials", False, _describe(exc), hint))
+            return results + [skipped(n, "the Proxmox login failed") for n in names]
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+            results.append(CheckResult("Proxmox credentials", False, _describe(exc), "Try again."))
+            return results + [skipped(n, "Proxmox did not answer") for n in names]
+        results.append(CheckResult("Proxmox credentials", True, f"{principal} accepted"))
+        results.append(evaluate_version(version))
+
+        try:
+            perms = await _bounded(px.permissions(), limit)
+            nodes = [n.node for n in await _bounded(px.nodes(), limit)]
+            storages = await _bounded(px.cluster_resources("storage"), limit)
+            sdn = await _bounded(px.cluster_resources("sdn"), limit)
+        except (ProxmoxError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+            hint = exc.hint if isinstance(exc, ProxmoxError) else "Try again."
+            results.append(CheckResult("Proxmox privileges", False, _describe(exc), hint))
+            return results + [skipped(n, "reading Proxmox failed") for n in names[2:]]
+        results.append(evaluate_privileges(perms, nodes, targets, principal))
+
+        templates: list[StorageContent] | None = None
+        node = next((s.node for s in storages if s.storage == targets.template_storage and s.node), None)
+        if node is not None:
+            try:
+                templates = await _bounded(px.storage_content(node, targets.template_storage), limit)
+            except (ProxmoxError, TimeoutError, OSError, aiohttp.ClientError):
+                templates = None
+        results.append(evaluate_template_storage(storages, templates, targets))
+        results.append(evaluate_rootfs_storages(storages, targets))
+        results.append(evaluate_bridges(perms, sdn, targets, principal))
+    return results
+
+
+async def _bounded(aw: Awaitable[_T], limit: float) -> _T:
+    async with asyncio.timeout(limit):
+        return await aw
+
+
+# --- orchestration -----------------------------------------------------------------------------
+
+
+async def check_proxmox(settings: Settings, targets: CheckTargets, *, limit: float) -> list[CheckResult]:
+    """Transport first; the API checks run only when Proxmox answered."""
+    probe = await probe_proxmox(settings, limit=limit)
+    results = evaluate_probe(settings, probe)
+    api_names = ("Proxmox credentials", *_API_CHECKS)
+    if not probe.reachable:
+        return results + [skipped(n, "Proxmox is unreachable") for n in api_names]
+    if probe.fingerprint is None or (not probe.tls_ok and settings.proxmox_verify_tls):
+        return results + [skipped(n, "TLS is not trusted") for n in api_names]
+    return results + await check_proxmox_api(settings, targets, limit=limit)
+
+
+async def run_checks(
+    settings: Settings, targets: CheckTargets | None = None, *, limit: float | None = None
+) -> list[CheckResult]:
+    """Every check after the settings, Slack and Proxmox concurrently, in a stable order."""
+    targets = targets or CheckTargets()
+    limit = limit if limit is not None else settings.proxmox_timeout_read
+    slack, proxmox = await asyncio.gather(
+        check_slack(settings, limit=max(limit, 5.0)), check_proxmox(settings, targets, limit=limit)
+    )
+    return [*slack, *proxmox]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return "timed out"
+    if isinstance(exc, ProxmoxError):
+        return str(exc)
+    text = getattr(exc, "strerror", None) or str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

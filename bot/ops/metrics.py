@@ -1,0 +1,131 @@
+"""Cardinal's Prometheus series, in one registry owned by :class:`Metrics`.
+
+Labels are low-cardinality by design: never a vmid, UPID, Slack user or channel ("Do not use labels to
+store dimensions with high cardinality", prometheus.io naming practices). Proxmox endpoints are counted by
+their template (``/nodes/{node}/lxc/{vmid}/status/current``), never by the concrete path.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Callable
+from importlib import metadata
+from typing import Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+BreakerState = Literal["closed", "half_open", "half-open", "open"]
+_BREAKER_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
+
+_NUMERIC_SEGMENT = re.compile(r"^\d+$")
+
+# Seconds from a few milliseconds (API calls) to minutes (sweeps); approvals wait for people: minutes to days.
+_FAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+_APPROVAL_BUCKETS = (10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 4 * 3600.0, 12 * 3600.0, 86400.0)
+
+
+def endpoint_template(endpoint: str) -> str:
+    """Guard against concrete paths sneaking into labels: numeric segments become ``{vmid}``, UPIDs
+    ``{upid}``. Templates pass through unchanged; query strings are dropped."""
+    path = endpoint.split("?", 1)[0]
+    parts: list[str] = []
+    for seg in path.split("/"):
+        if _NUMERIC_SEGMENT.match(seg):
+            parts.append("{vmid}")
+        elif seg.startswith("UPID:") or seg.startswith("UPID%3A"):
+            parts.append("{upid}")
+        else:
+            parts.append(seg)
+    return "/".join(parts)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cardinal")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Metrics:
+    """Owns a :class:`CollectorRegistry` and every ``cardinal_*`` series.
+
+    Create one per process (tests create their own) and pass ``observe_proxmox`` to the Proxmox client's
+    ``on_request`` hook.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.commands = Counter(
+            "cardinal_commands", "Slash commands handled.", ["command", "outcome"], registry=r
+        )
+        self.actions = Counter(
+            "cardinal_actions",
+            "Container actions requested (create, start, destroy…).",
+            ["action", "outcome"],
+            registry=r,
+        )
+        self.approvals = Counter("cardinal_approvals", "Approval decisions.", ["decision"], registry=r)
+        self.approval_decision_seconds = Histogram(
+            "cardinal_approval_decision_seconds",
+            "Time from an approval card being posted to its decision.",
+            buckets=_APPROVAL_BUCKETS,
+            registry=r,
+        )
+        self.tasks = Counter(
+            "cardinal_tasks", "Proxmox tasks followed to their end.", ["kind", "outcome"], registry=r
+        )
+        self.sweep_duration_seconds = Histogram(
+            "cardinal_sweep_duration_seconds",
+            "Duration of one task-tracker sweep.",
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.proxmox_requests = Counter(
+            "cardinal_proxmox_requests",
+            "Proxmox API requests by endpoint template and HTTP status (error = no response).",
+            ["method", "endpoint", "status"],
+            registry=r,
+        )
+        self.proxmox_request_seconds = Histogram(
+            "cardinal_proxmox_request_seconds",
+            "Proxmox API request latency by endpoint template.",
+            ["method", "endpoint"],
+            buckets=_FAST_BUCKETS,
+            registry=r,
+        )
+        self.proxmox_breaker_state = Gauge(
+            "cardinal_proxmox_breaker_state",
+            "Proxmox circuit breaker: 0 closed, 1 half-open, 2 open.",
+            registry=r,
+        )
+        self.slack_api_errors = Counter(
+            "cardinal_slack_api_errors",
+            "Slack Web API calls that failed, by Slack error code.",
+            ["method", "error"],
+            registry=r,
+        )
+        self.slack_retries = Counter(
+            "cardinal_slack_retries",
+            "Slack Web API retries (ratelimited, server_error, connection).",
+            ["method", "reason"],
+            registry=r,
+        )
+        self.build_info = Info("cardinal_build", "Cardinal build information.", registry=r)
+        self.build_info.info({"version": _version(), "python": platform.python_version()})
+
+    def observe_proxmox(self, method: str, endpoint: str, status: int | None, seconds: float) -> None:
+        """The Proxmox client's ``on_request`` hook: one finished request (``status`` None = no answer)."""
+        template = endpoint_template(endpoint)
+        method = method.upper()
+        self.proxmox_requests.labels(method, template, "error" if status is None else str(status)).inc()
+        self.proxmox_request_seconds.labels(method, template).observe(max(seconds, 0.0))
+
+    def set_breaker_state(self, state: BreakerState) -> None:
+        """Record the Proxmox circuit breaker's state."""
+        self.proxmox_breaker_state.set(_BREAKER_VALUES[state])
+
+    def watch_breaker(self, state: Callable[[], str]) -> None:
+        """Read the breaker's state at every scrape, e.g. ``watch_breaker(lambda: client.breaker.state)``."""
+        self.proxmox_breaker_state.set_function(lambda: float(_BREAKER_VALUES.get(state(), 0)))
