@@ -1,0 +1,473 @@
+"""Block Kit builders: key content, Slack's limits, and slack_sdk's own validation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.policy import Policy
+from handlers import blocks as b
+from tests.fakes.signing import checked, number, plain, selected
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+DEBIAN = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"
+
+
+def walk_text(node: Any) -> list[str]:
+    """Every text string inside a block structure."""
+    if isinstance(node, dict):
+        out = [node["text"]] if isinstance(node.get("text"), str) else []
+        return out + [t for k, v in node.items() for t in walk_text(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in walk_text(v)]
+    return []
+
+
+def text_of(msg: dict[str, Any]) -> str:
+    """All visible text of a message or view, joined."""
+    return "\n".join(walk_text(msg["blocks"]))
+
+
+def assert_valid_message(msg: dict[str, Any]) -> None:
+    """The message passes slack_sdk validation unchanged and respects Slack's message limits."""
+    assert msg["text"]
+    assert len(msg["text"]) <= 4000
+    assert 1 <= len(msg["blocks"]) <= 50
+    assert sum(len(t) for t in walk_text(msg["blocks"])) <= 12_000
+    for block in msg["blocks"]:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        assert parsed.to_dict() == block  # validates, and nothing unknown was silently dropped
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+
+
+def assert_valid_view(view: dict[str, Any]) -> None:
+    """The view passes slack_sdk's View validation (title, blocks ≤ 100, private_metadata ≤ 3000)."""
+    View(**view).to_dict()
+    assert len(view["blocks"]) <= 100
+    for block in view["blocks"]:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        assert parsed.to_dict() == block
+
+
+def request(**changes: Any) -> b.RequestSummary:
+    """A typical request, with changes."""
+    base: dict[str, Any] = {
+        "request_id": "req-7f3a",
+        "requester_id": "U012AB3CD",
+        "hostname": "web",
+        "template": DEBIAN,
+        "cores": 1,
+        "memory_mib": 1024,
+        "disk_gib": 8,
+        "lifetime": timedelta(days=7),
+        "purpose": "load test for the shop",
+        "count": 3,
+        "preset": "small",
+        "requested_at": NOW,
+    }
+    base.update(changes)
+    return b.RequestSummary(**base)
+
+
+CHECKS = [
+    b.PreflightCheck("template present", True, "debian-12-standard"),
+    b.PreflightCheck("storage headroom", True, "local-lvm: 410 GiB free"),
+    b.PreflightCheck("node headroom", True, "pve1: 48 GiB free"),
+    b.PreflightCheck("hostname free", False, "web-1 already exists (10007)"),
+    b.PreflightCheck("VMID available", True, "10042–10044"),
+]
+
+
+class TestHelpAndErrors:
+    def test_help_lists_every_subcommand(self) -> None:
+        """Help shows each subcommand with its arguments, escaped so <vmid> is not a link."""
+        msg = b.help_message()
+        assert_valid_message(msg)
+        text = text_of(msg)
+        for name in ("create", "list", "status", "reboot", "destroy", "extend", "resize", "rollback"):
+            assert f"`/lxc {name}" in text
+        assert "&lt;vmid&gt;" in text
+        assert "<vmid>" not in text
+
+    def test_error_message_has_what_hint_and_ref(self) -> None:
+        """An error says what happened, what to do, and a reference id when there is one."""
+        msg = b.error_message("Container 10042 is locked.", "Wait for the backup to finish.", "a1b2c3")
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "Container 10042 is locked." in text
+        assert "Wait for the backup to finish." in text
+        assert "`a1b2c3`" in text
+        assert "a1b2c3" in msg["text"]
+
+    def test_error_message_escapes_and_truncates(self) -> None:
+        """Error text cannot ping the channel and never breaks the section limit."""
+        msg = b.error_message("<!channel> " + "x" * 10_000)
+        assert_valid_message(msg)
+        assert "<!channel>" not in text_of(msg)
+        assert "<!channel>" not in msg["text"]
+        assert text_of(msg).endswith("…")
+
+
+class TestCreateModal:
+    def test_loading_variant(self) -> None:
+        """The modal opens at once with a loading template field; it is valid for Slack."""
+        view = b.create_modal(Policy(), templates=None, metadata={"channel": "C0123ABCD"})
+        assert_valid_view(view)
+        assert view["callback_id"] == "lxc_create"
+        ids = [blk.get("block_id") for blk in view["blocks"]]
+        assert b.TEMPLATE_UNAVAILABLE_BLOCK in ids
+        assert "template" not in ids
+        assert "Loading templates" in text_of(view)
+
+    def test_full_variant_has_every_field(self) -> None:
+        """With templates, the modal asks for everything SPEC §3 lists, under stable block ids."""
+        view = b.create_modal(Policy(), templates=[DEBIAN], nodes=["pve1", "pve2"])
+        assert_valid_view(view)
+        ids = {blk.get("block_id") for blk in view["blocks"] if blk["type"] == "input"}
+        assert ids == set(b.CREATE_FIELDS)
+        assert all(blk["element"]["action_id"] == "value" for blk in view["blocks"] if blk["type"] == "input")
+
+    def _element(self, view: dict[str, Any], block_id: str) -> dict[str, Any]:
+        return next(blk["element"] for blk in view["blocks"] if blk.get("block_id") == block_id)
+
+    def test_choices_follow_the_policy(self) -> None:
+        """Count, presets, bridges, lifetimes and nodes come from the policy."""
+        policy = Policy.model_validate(
+            {
+                "limits": {"max_count": 3, "default_lifetime": "2d", "max_lifetime": "14d"},
+                "placement": {"bridges": ["vmbr1", "vmbr2"], "nodes": ["pve1"]},
+            }
+        )
+        view = b.create_modal(policy, templates=[DEBIAN], nodes=["pve1", "pve2"], preset="medium")
+        assert self._element(view, "count")["max_value"] == "3"
+        presets = [o["value"] for o in self._element(view, "preset")["options"]]
+        assert presets == ["small", "medium", "large", "custom"]
+        assert self._element(view, "preset")["initial_option"]["value"] == "medium"
+        assert [o["value"] for o in self._element(view, "bridge")["options"]] == ["vmbr1", "vmbr2"]
+        lifetimes = [o["value"] for o in self._element(view, "lifetime")["options"]]
+        assert lifetimes == ["1d", "2d", "3d", "7d", "14d"]
+        assert self._element(view, "lifetime")["initial_option"]["value"] == "2d"
+        assert [o["value"] for o in self._element(view, "node")["options"]] == ["auto", "pve1"]
+        vlan = self._element(view, "vlan")
+        assert (vlan["min_value"], vlan["max_value"]) == ("1", "4094")
+
+    def test_many_templates_are_capped_at_100_options(self) -> None:
+        """A storage with hundreds of templates still gives a valid select."""
+        templates = [f"local:vztmpl/t{i}-{'x' * 90}.tar.zst" for i in range(250)]
+        view = b.create_modal(Policy(), templates=templates)
+        assert_valid_view(view)
+        assert len(self._element(view, "template")["options"]) == 100
+
+    def test_no_templates(self) -> None:
+        """An empty template storage says so instead of offering an empty list."""
+        view = b.create_modal(Policy(), templates=[])
+        assert_valid_view(view)
+        assert "No templates on storage local" in text_of(view)
+
+    def test_private_metadata_stays_small(self) -> None:
+        """Realistic metadata is compact JSON well under Slack's 3000 characters; too much is refused."""
+        meta = {"channel": "C0123ABCD", "thread_ts": "1700000001.000001", "user": "U012AB3CD", "v": 1}
+        view = b.create_modal(Policy(), templates=[DEBIAN], metadata=meta)
+        assert len(view["private_metadata"]) < 3000
+        assert b.read_private_metadata(view["private_metadata"]) == meta
+        with pytest.raises(ValueError, match="3000"):
+            b.create_modal(Policy(), metadata={"x": "y" * 3000})
+
+    def test_read_submission(self) -> None:
+        """The submission reader returns raw values per field, by block id."""
+        values = {
+            "hostname": {"value": plain(" web ")},
+            "count": {"value": number("3")},
+            "template": {"value": selected(DEBIAN)},
+            "preset": {"value": selected("custom")},
+            "cores": {"value": number("2")},
+            "memory_mib": {"value": number("2048")},
+            "swap_mib": {"value": number(None)},
+            "disk_gib": {"value": number("20")},
+            "net_mode": {"value": selected("static", "radio_buttons")},
+            "ipv4": {"value": plain("192.0.2.10/24")},
+            "gateway": {"value": plain("192.0.2.1")},
+            "bridge": {"value": selected("vmbr0")},
+            "vlan": {"value": number(None)},
+            "ssh_key": {"value": plain("")},
+            "password": {"value": checked("generate")},
+            "lifetime": {"value": selected("7d")},
+            "node": {"value": selected("auto")},
+            "purpose": {"value": plain("testing")},
+        }
+        raw = b.read_create_submission(values)
+        assert raw["hostname"] == "web"
+        assert raw["count"] == "3"
+        assert raw["template"] == DEBIAN
+        assert raw["preset"] == "custom"
+        assert (raw["cores"], raw["memory_mib"], raw["swap_mib"], raw["disk_gib"]) == (
+            "2",
+            "2048",
+            None,
+            "20",
+        )
+        assert (raw["net_mode"], raw["ipv4"], raw["gateway"]) == ("static", "192.0.2.10/24", "192.0.2.1")
+        assert raw["vlan"] is None
+        assert raw["ssh_key"] is None
+        assert raw["password"] is True
+        assert (raw["lifetime"], raw["node"], raw["purpose"]) == ("7d", "auto", "testing")
+
+    def test_read_submission_while_loading(self) -> None:
+        """Submitting before templates arrived yields no template, and missing fields are None."""
+        raw = b.read_create_submission({b.TEMPLATE_UNAVAILABLE_BLOCK: {"value": selected("__unavailable__")}})
+        assert raw["template"] is None
+        assert raw["hostname"] is None
+        assert raw["password"] is False
+        assert set(raw) == set(b.CREATE_FIELDS)
+
+    def test_private_metadata_garbage(self) -> None:
+        """Unreadable private_metadata gives an empty dict, not an exception."""
+        assert b.read_private_metadata("") == {}
+        assert b.read_private_metadata("not json") == {}
+        assert b.read_private_metadata("[1]") == {}
+
+
+class TestApproval:
+    def test_card_shows_who_what_why_and_checks(self) -> None:
+        """The card names the requester, the request, the purpose and every pre-flight result."""
+        msg = b.approval_card(request(), CHECKS, "appr-42")
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "<@U012AB3CD>" in text
+        assert "`web-1` … `web-3`" in text
+        assert "debian-12-standard_12.7-1_amd64" in text
+        assert "small (1 vCPU · 1024 MiB RAM · 8 GiB disk)" in text
+        assert "load test for the shop" in text
+        assert "✓ template present" in text
+        assert "✗ hostname free — web-1 already exists (10007)" in text
+        assert "req-7f3a" in text
+
+    def test_buttons_carry_only_the_approval_id(self) -> None:
+        """Approve is primary, Deny is danger, and both values are just the approval id."""
+        msg = b.approval_card(request(), CHECKS, "appr-42")
+        actions = next(blk for blk in msg["blocks"] if blk["type"] == "actions")
+        buttons = {el["action_id"]: el for el in actions["elements"]}
+        assert buttons[b.ACTION_APPROVE]["style"] == "primary"
+        assert buttons[b.ACTION_DENY]["style"] == "danger"
+        assert {el["value"] for el in buttons.values()} == {"appr-42"}
+
+    @pytest.mark.parametrize("bad", ["", "a b", "x" * 256])
+    def test_bad_approval_id(self, bad: str) -> None:
+        """An approval id that could not round-trip through a button is refused."""
+        with pytest.raises(ValueError, match="approval_id"):
+            b.approval_card(request(), CHECKS, bad)
+
+    def test_decided_variant_has_no_buttons(self) -> None:
+        """Once decided the card shows who decided and when, and the buttons are gone."""
+        decision = b.Decision(False, "U0APPROVER", NOW, reason="use the <staging> pool")
+        msg = b.approval_card(request(), CHECKS, "appr-42", decision)
+        assert_valid_message(msg)
+        assert not [blk for blk in msg["blocks"] if blk["type"] == "actions"]
+        text = text_of(msg)
+        assert "🚫 Denied by <@U0APPROVER>" in text
+        assert f"<!date^{int(NOW.timestamp())}^" in text
+        assert "use the &lt;staging&gt; pool" in text
+        approved = b.approval_card(request(), CHECKS, "appr-42", b.Decision(True, "U0APPROVER", NOW))
+        assert "✅ Approved by <@U0APPROVER>" in text_of(approved)
+
+    def test_huge_purpose_and_checks_stay_within_limits(self) -> None:
+        """A 10k-character purpose and many checks still give a valid message."""
+        checks = [b.PreflightCheck(f"check {i}", i % 2 == 0, "d" * 200) for i in range(40)]
+        msg = b.approval_card(request(purpose="p" * 10_000, hostname="h" * 300), checks, "appr-42")
+        assert_valid_message(msg)
+        assert any(blk["type"] == "actions" for blk in msg["blocks"])
+
+    def test_deny_reason_modal(self) -> None:
+        """The deny modal asks for a reason and carries the approval id in private_metadata."""
+        view = b.deny_reason_modal("appr-42", "web")
+        assert_valid_view(view)
+        assert view["callback_id"] == "lxc_deny_reason"
+        assert b.read_private_metadata(view["private_metadata"]) == {"approval_id": "appr-42"}
+        assert b.read_deny_reason({"reason": {"value": plain("  too big  ")}}) == "too big"
+        assert b.read_deny_reason({"reason": {"value": plain("   ")}}) is None
+
+
+class TestThread:
+    @pytest.mark.parametrize(
+        ("state", "emoji", "progress"),
+        [
+            ("requested", "📝", "✔ requested → ○ approved"),
+            ("pending_approval", "⏳", "⏳ *awaiting approval*"),
+            ("approved", "👍", "✔ approved → ○ creating"),
+            ("creating", "🛠️", "✔ approved → ⏳ *creating* → ○ starting"),
+            ("starting", "🚀", "✔ creating → ⏳ *starting* → ○ ready"),
+            ("ready", "✅", "✔ starting → ✔ ready"),
+            ("failed", "❌", "❌ failed"),
+            ("denied", "🚫", "🚫 denied"),
+        ],
+    )
+    def test_root_message_per_state(self, state: b.RequestState, emoji: str, progress: str) -> None:
+        """The thread root shows the state with its emoji and where the request is in its progress."""
+        msg = b.request_thread_root(request(), state)
+        assert_valid_message(msg)
+        assert msg["text"].startswith(emoji)
+        assert progress in text_of(msg)
+
+    def test_ready_result(self) -> None:
+        """The ready reply has the addresses, an ssh line for the IPv4, node, vmid and a UI link."""
+        url = b.proxmox_ui_link("https://pve.example.com:8006/", 10042)
+        msg = b.ready_result(b.ReadyInfo("web-1", 10042, "pve1", ["fd00::5/64", "10.0.0.5/24"], url))
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "```ssh root@10.0.0.5```" in text
+        assert "`fd00::5/64`" in text
+        assert "pve1" in text
+        assert "10042" in text
+        assert "<https://pve.example.com:8006/#v1:0:=lxc%2F10042|Open in the Proxmox UI>" in text
+
+    def test_ready_without_address(self) -> None:
+        """Without an address yet the reply says how to look again instead of a broken ssh line."""
+        msg = b.ready_result(b.ReadyInfo("web-1", 10042, "pve1", [], "https://pve:8006"))
+        assert "ssh root@" not in text_of(msg)
+        assert "`/lxc ip 10042`" in text_of(msg)
+
+    def test_failure_result_keeps_the_last_log_lines(self) -> None:
+        """A failure shows the error and the end of the task log in a code block, within limits."""
+        log = [f"line {i}: " + "x" * 250 for i in range(1000)] + ["TASK ERROR: storage 'local-lvm' is full"]
+        msg = b.failure_result("web-1", "Creating the container failed.", log, vmid=10042)
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "Creating the container failed." in text
+        assert "TASK ERROR: storage 'local-lvm' is full" in text
+        assert "line 0:" not in text
+        assert "```…\n" in text
+
+    def test_failure_without_log(self) -> None:
+        """A failure with no task log still explains the error."""
+        msg = b.failure_result("web-1", "Proxmox is unreachable.")
+        assert_valid_message(msg)
+        assert "```" not in text_of(msg)
+
+
+class TestLists:
+    def test_container_list_row(self) -> None:
+        """Each row shows status, vmid, hostname, node, IP, owner and expiry."""
+        row = b.ContainerInfo(
+            10042, "web-1", "running", "pve1", ["10.0.0.5/24"], "U012AB3CD", NOW + timedelta(hours=2)
+        )
+        msg = b.container_list([row], now=NOW)
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "🟢 *10042* `web-1` · pve1 · `10.0.0.5` · <@U012AB3CD> · ⚠️ expires" in text
+
+    def test_expired_and_stopped(self) -> None:
+        """Stopped containers and past expiries are marked."""
+        row = b.ContainerInfo(10042, "web-1", "stopped", "pve1", [], None, NOW - timedelta(days=1))
+        text = text_of(b.container_list([row], scope="all", now=NOW))
+        assert "🔴" in text
+        assert "⚠️ expired" in text
+        assert "no IP" in text
+        assert "unowned" in text
+
+    def test_empty_list_tells_how_to_start(self) -> None:
+        """An empty personal list points to /lxc create."""
+        msg = b.container_list([])
+        assert_valid_message(msg)
+        assert "`/lxc create`" in text_of(msg)
+
+    def test_thousands_of_containers_fit(self) -> None:
+        """A huge list is cut with a note of how many were left out, within every limit."""
+        rows = [
+            b.ContainerInfo(10000 + i, f"host-{i}-" + "a" * 50, "running", "pve1", ["10.0.0.1/24"], "U1", NOW)
+            for i in range(5000)
+        ]
+        msg = b.container_list(rows, scope="all", now=NOW)
+        assert_valid_message(msg)
+        assert "more not shown" in text_of(msg)
+        assert "(5000)" in text_of(msg)
+
+    def test_hostile_hostname_is_escaped(self) -> None:
+        """A hostname from Proxmox cannot mention @channel or form a link."""
+        row = b.ContainerInfo(10042, "<!channel>", "running", "pve1")
+        assert "<!channel>" not in text_of(b.container_list([row]))
+
+    def test_status_detail(self) -> None:
+        """The detail view shows the fields a person needs."""
+        info = b.ContainerInfo(
+            10042,
+            "web-1",
+            "running",
+            "pve1",
+            ["10.0.0.5/24"],
+            "U012AB3CD",
+            NOW,
+            cores=2,
+            memory_mib=2048,
+            disk_gib=16,
+            template=DEBIAN,
+            uptime=timedelta(hours=5),
+            purpose="shop",
+            ui_url="https://pve:8006/#v1:0:=lxc%2F10042",
+        )
+        msg = b.container_status(info)
+        assert_valid_message(msg)
+        text = text_of(msg)
+        for part in (
+            "web-1 (10042)",
+            "🟢 running",
+            "`10.0.0.5/24`",
+            "2 vCPU · 2048 MiB · 16 GiB",
+            "5h",
+            "shop",
+        ):
+            assert part in text
+
+    def test_templates_list(self) -> None:
+        """Templates on storage and downloadable ones are listed separately."""
+        msg = b.templates_list(
+            [b.TemplateInfo("debian", DEBIAN, 126 * 1024**2)],
+            [b.TemplateInfo("alpine-3.20-default_20240908_amd64.tar.xz", description="Alpine Linux")],
+            storage="local",
+        )
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "`debian-12-standard_12.7-1_amd64` · 126 MiB" in text
+        assert "*Downloadable*" in text
+        assert "Alpine Linux" in text
+
+    def test_many_templates_fit(self) -> None:
+        """Hundreds of templates are cut within limits."""
+        many = [b.TemplateInfo(f"t{i}", f"local:vztmpl/t{i}-{'x' * 100}.tar.zst") for i in range(600)]
+        msg = b.templates_list(many, many)
+        assert_valid_message(msg)
+
+    def test_tasks_list(self) -> None:
+        """Tasks show their state, kind, vmid, node and, for failures, the exit status."""
+        tasks = [
+            b.TaskInfo("UPID:a", "vzcreate", "pve1", "running", NOW, vmid=10042, user_id="U012AB3CD"),
+            b.TaskInfo(
+                "UPID:b",
+                "vzstart",
+                "pve2",
+                "failed",
+                NOW,
+                vmid=10043,
+                exitstatus="startup for container failed",
+            ),
+        ]
+        msg = b.tasks_list(tasks)
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "⏳ *vzcreate 10042* on pve1" in text
+        assert "❌ *vzstart 10043* on pve2" in text
+        assert "startup for container failed" in text
+        assert msg["text"] == "Tasks: 1 running, 1 finished"
+        assert_valid_message(b.tasks_list([]))
+
+    def test_metadata_json_is_compact(self) -> None:
+        """private_metadata uses compact JSON so more fits."""
+        view = b.create_modal(Policy(), metadata={"a": 1, "b": "c"})
+        assert view["private_metadata"] == json.dumps({"a": 1, "b": "c"}, separators=(",", ":"))
