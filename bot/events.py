@@ -7,7 +7,7 @@ The domain (``bot/``) decides *what* to say and emits these events; the Slack ed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.db.enums import RequestState
 
@@ -35,7 +35,12 @@ class ContainerLine:
 
 @dataclass(frozen=True, slots=True)
 class RequestSummary:
-    """A request as the thread root shows it."""
+    """A request as its thread root and approval card show it.
+
+    ``requester`` and ``decided_by`` are Slack user ids. The optional fields default to "not known / the
+    usual": ``ipv4=None`` means DHCP, ``node=None`` automatic placement, ``lifetime=None`` unknown (then
+    ``expires_at`` is shown if set). How many containers is :attr:`count`, derived from ``hostnames``.
+    """
 
     request_id: str
     requester: str
@@ -50,6 +55,20 @@ class RequestSummary:
     decided_by: str | None = None
     decision_reason: str | None = None
     containers: tuple[ContainerLine, ...] = ()
+    swap_mib: int = 0
+    preset: str | None = None
+    ipv4: str | None = None  # None = DHCP
+    gateway: str | None = None
+    bridge: str = "vmbr0"
+    vlan: int | None = None
+    node: str | None = None  # None = automatic placement
+    lifetime: timedelta | None = None
+    requested_at: datetime | None = None
+
+    @property
+    def count(self) -> int:
+        """How many containers the request asks for (one per hostname)."""
+        return len(self.hostnames)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +119,37 @@ class TaskSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A short plain message (expiry reminders, announcements, passwords go ephemeral elsewhere)."""
+    """A short message (expiry reminders, announcements; passwords go ephemeral elsewhere).
+
+    ``text`` is mrkdwn written by the domain; user mentions ``<@U…>`` in it stay mentions, anything else
+    that looks like markup (links, ``<!channel>``) is shown literally. Button values must be bare ids.
+    """
 
     text: str
     actions: tuple[tuple[str, str, str], ...] = field(default=())  # (action_id, label, value)
 
 
-Event = RequestProgress | ContainerReady | TaskFailed | TaskSucceeded | Notice
+@dataclass(frozen=True, slots=True)
+class PreflightCheck:
+    """One pre-flight result shown on an approval card."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalCard:
+    """Ask approvers to decide on a request; ``decided_by`` set means the decided variant (no buttons)."""
+
+    approval_id: str
+    summary: RequestSummary
+    preflight: tuple[PreflightCheck, ...]
+    decided_by: str | None = None
+    approved: bool | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+
+#: Everything the domain can ask the Slack edge to show; ``handlers.blocks.render_event`` covers each one.
+Event = RequestProgress | ContainerReady | TaskFailed | TaskSucceeded | Notice | ApprovalCard

@@ -25,8 +25,11 @@ class Notifier(Protocol):
         """Replace an earlier message (idempotent)."""
         ...
 
-    async def find_posted(self, *, channel: str, key: str, oldest: datetime) -> str | None:
-        """Return the ``ts`` of a message tagged with ``key`` posted since ``oldest``, if any."""
+    async def find_posted(
+        self, *, channel: str, key: str, oldest: datetime, thread_ts: str | None = None
+    ) -> str | None:
+        """Return the ``ts`` of a message tagged with ``key`` posted since ``oldest`` (in the thread
+        ``thread_ts`` when given), if any."""
         ...
 
     async def whisper(self, *, channel: str, user: str, text: str) -> None:
@@ -65,7 +68,9 @@ class RecordingNotifier:
     async def update(self, *, channel: str, ts: str, event: Event) -> None:
         self.updates.append(Recorded(None, channel, None, ts, event))
 
-    async def find_posted(self, *, channel: str, key: str, oldest: datetime) -> str | None:
+    async def find_posted(
+        self, *, channel: str, key: str, oldest: datetime, thread_ts: str | None = None
+    ) -> str | None:
         for rec in self.posts:
             if rec.key == key and rec.channel == channel:
                 return rec.ts

@@ -7,18 +7,32 @@ enforced here because slack_sdk does not check plain dicts: at most 50 blocks pe
 note of what was left out. Every piece of text that came from a person or from Proxmox is escaped
 (``&``, ``<``, ``>``) so it cannot turn into a mention or a link.
 
-The inputs are small frozen dataclasses defined here (``RequestSummary``, ``ContainerInfo``, …): the seam
-where the services' models are mapped to what a person sees.
+Domain events (:mod:`bot.events`) are rendered directly — :func:`render_event` turns any
+:data:`bot.events.Event` into a message. ``ContainerInfo``, ``TemplateInfo`` and ``TaskInfo`` are the
+inputs of the list and detail views (to be aligned with the services' models later).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
+from bot.db.enums import RequestState
+from bot.events import (
+    ApprovalCard,
+    ContainerLine,
+    ContainerReady,
+    Event,
+    Notice,
+    RequestProgress,
+    RequestSummary,
+    TaskFailed,
+    TaskSucceeded,
+)
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
 from handlers.parsing import COMMANDS
 
@@ -66,78 +80,55 @@ TEMPLATE_UNAVAILABLE_BLOCK = "template_unavailable"
 _UNAVAILABLE = "__unavailable__"
 NODE_AUTO = "auto"
 
-RequestState = Literal[
-    "requested", "pending_approval", "approved", "creating", "starting", "ready", "failed", "denied"
-]
+MAX_ACTION_ELEMENTS = 25
+
 STATE_EMOJI: dict[str, str] = {
-    "requested": "📝",
-    "pending_approval": "⏳",
-    "approved": "👍",
+    RequestState.REQUESTED: "📝",
+    RequestState.PENDING_APPROVAL: "⏳",
+    RequestState.APPROVED: "👍",
+    RequestState.CREATING: "🛠️",
+    RequestState.STARTING: "🚀",
+    RequestState.READY: "✅",
+    RequestState.FAILED: "❌",
+    RequestState.PARTIALLY_FAILED: "⚠️",
+    RequestState.DENIED: "🚫",
+    RequestState.CANCELLED: "🗑️",
+}
+STATE_LABEL: dict[str, str] = {
+    RequestState.REQUESTED: "Requested",
+    RequestState.PENDING_APPROVAL: "Waiting for approval",
+    RequestState.APPROVED: "Approved",
+    RequestState.CREATING: "Creating",
+    RequestState.STARTING: "Starting",
+    RequestState.READY: "Ready",
+    RequestState.FAILED: "Failed",
+    RequestState.PARTIALLY_FAILED: "Partially failed",
+    RequestState.DENIED: "Denied",
+    RequestState.CANCELLED: "Cancelled",
+}
+#: Emoji for a container line of a request (``ContainerLine.state``: progress words or Proxmox states).
+CONTAINER_EMOJI: dict[str, str] = {
+    "queued": "🕓",
     "creating": "🛠️",
     "starting": "🚀",
     "ready": "✅",
+    "running": "🟢",
+    "stopped": "🔴",
     "failed": "❌",
-    "denied": "🚫",
+    "destroyed": "🗑️",
 }
-STATE_LABEL: dict[str, str] = {
-    "requested": "Requested",
-    "pending_approval": "Waiting for approval",
-    "approved": "Approved",
-    "creating": "Creating",
-    "starting": "Starting",
-    "ready": "Ready",
-    "failed": "Failed",
-    "denied": "Denied",
-}
-_PROGRESS: tuple[str, ...] = ("requested", "approved", "creating", "starting", "ready")
+_PROGRESS: tuple[RequestState, ...] = (
+    RequestState.REQUESTED,
+    RequestState.APPROVED,
+    RequestState.CREATING,
+    RequestState.STARTING,
+    RequestState.READY,
+)
 STATUS_EMOJI: dict[str, str] = {"running": "🟢", "stopped": "🔴", "paused": "⏸️"}
 CHECK_OK, CHECK_FAIL = "✓", "✗"
 
 
 # --- inputs -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequestSummary:
-    """What was asked for, as shown on the approval card and the thread root."""
-
-    request_id: str
-    requester_id: str
-    hostname: str
-    template: str
-    cores: int
-    memory_mib: int
-    disk_gib: int
-    lifetime: timedelta
-    purpose: str = ""
-    count: int = 1
-    preset: str | None = None
-    swap_mib: int = 0
-    ipv4: str | None = None  # None = DHCP
-    gateway: str | None = None
-    bridge: str = "vmbr0"
-    vlan: int | None = None
-    node: str | None = None  # None = automatic placement
-    requested_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class PreflightCheck:
-    """One pre-flight result on the approval card, e.g. ``("hostname free", True, "web-1")``."""
-
-    name: str
-    ok: bool
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Who decided an approval, when, and why (deny reason)."""
-
-    approved: bool
-    decider_id: str
-    decided_at: datetime
-    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,17 +176,6 @@ class TaskInfo:
     user_id: str | None = None
 
 
-@dataclass(frozen=True)
-class ReadyInfo:
-    """A finished creation: where it runs and how to reach it."""
-
-    hostname: str
-    vmid: int
-    node: str
-    ips: Sequence[str]
-    ui_url: str
-
-
 # --- text helpers ---------------------------------------------------------------------------------------
 
 
@@ -219,6 +199,30 @@ def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
 def proxmox_ui_link(base_url: str, vmid: int) -> str:
     """Deep link to a container in the Proxmox web UI."""
     return f"{base_url.rstrip('/')}/#v1:0:=lxc%2F{vmid}"
+
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,30})&gt;")
+
+
+def mention(user_id: str) -> str:
+    """``<@U…>`` for a Slack user id; anything that is not a user id is shown as escaped text."""
+    return f"<@{user_id}>" if _USER_ID.fullmatch(user_id) else escape(user_id)
+
+
+def safe_mrkdwn(text: str) -> str:
+    """Domain-written mrkdwn: escaped like :func:`escape`, except well-formed user mentions stay mentions.
+
+    So a deny reason embedded in a notice cannot ping ``<!channel>`` or form a link.
+    """
+    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+
+
+def _link(url: str, label: str) -> str:
+    """A mrkdwn link for an http(s) URL; other URLs are shown as escaped text."""
+    if not url.startswith(("https://", "http://")) or any(ch.isspace() for ch in url):
+        return escape(url) or "_none_"
+    return f"<{escape(url).replace('|', '%7C')}|{label}>"
 
 
 def _plain(text: str, limit: int = 75) -> dict[str, Any]:
@@ -592,6 +596,8 @@ def read_private_metadata(text: str) -> dict[str, Any]:
 
 def _size_text(req: RequestSummary) -> str:
     size = f"{req.cores} vCPU · {req.memory_mib} MiB RAM · {req.disk_gib} GiB disk"
+    if req.swap_mib:
+        size += f" · {req.swap_mib} MiB swap"
     return f"{escape(req.preset)} ({size})" if req.preset else f"custom ({size})"
 
 
@@ -604,20 +610,34 @@ def _network_text(req: RequestSummary) -> str:
 
 
 def _names(req: RequestSummary) -> str:
-    host = escape(req.hostname)
-    if req.count <= 1:
-        return f"`{host}`"
-    return f"{req.count} × `{host}-1` … `{host}-{req.count}`"
+    """The hostnames: one, two, or ``N × `first` … `last```."""
+    names = [f"`{escape(clip(h, 63))}`" for h in req.hostnames] or ["_no hostname_"]
+    if len(names) <= 2:
+        return ", ".join(names)
+    return f"{len(names)} × {names[0]} … {names[-1]}"
+
+
+def _title(req: RequestSummary) -> str:
+    """Plain-text name of a request for headers and fallback text."""
+    first = req.hostnames[0] if req.hostnames else "?"
+    return first if req.count <= 1 else f"{first} (+{req.count - 1})"
+
+
+def _lifetime_text(req: RequestSummary) -> str:
+    parts = [format_duration(req.lifetime)] if req.lifetime is not None else []
+    if req.expires_at is not None:
+        parts.append(f"until {slack_date(req.expires_at)}")
+    return " ".join(parts) or "not set"
 
 
 def _request_fields(req: RequestSummary) -> Block:
     return _fields(
         [
-            ("Template", f"`{escape(template_label(req.template))}`"),
+            ("Template", f"`{escape(template_label(req.template))}`" if req.template else "_none_"),
             ("Size", _size_text(req)),
             ("Network", _network_text(req)),
             ("Node", escape(req.node) if req.node else "automatic"),
-            ("Lifetime", format_duration(req.lifetime)),
+            ("Lifetime", _lifetime_text(req)),
             ("Count", str(req.count)),
         ]
     )
@@ -628,69 +648,75 @@ def _purpose(req: RequestSummary) -> Block:
     return _section("*Purpose*\n" + clip(text, MAX_SECTION_TEXT - 20))
 
 
-def approval_card(
-    req: RequestSummary,
-    checks: Sequence[PreflightCheck],
-    approval_id: str,
-    decision: Decision | None = None,
-) -> Message:
+def _approval_buttons(approval_id: str) -> Block:
+    return {
+        "type": "actions",
+        "block_id": APPROVAL_ACTIONS_BLOCK,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": ACTION_APPROVE,
+                "text": _plain("Approve"),
+                "style": "primary",
+                "value": approval_id,
+            },
+            {
+                "type": "button",
+                "action_id": ACTION_DENY,
+                "text": _plain("Deny"),
+                "style": "danger",
+                "value": approval_id,
+            },
+        ],
+    }
+
+
+def approval_card(card: ApprovalCard) -> Message:
     """The approval card for the approval channel.
 
-    Undecided: Approve (primary) and Deny (danger) buttons whose ``value`` is only ``approval_id``.
-    Decided (``decision`` given): who decided and when, the deny reason, and no buttons.
+    Pending (``card.decided_by`` unset): Approve (primary) and Deny (danger) buttons whose ``value`` is
+    only ``card.approval_id``. Decided: who decided, when, the reason, and no buttons. ValueError when
+    the approval id could not round-trip through a button value.
     """
-    _ensure_id(approval_id, "approval_id")
-    ok_all = all(c.ok for c in checks)
+    _ensure_id(card.approval_id, "approval_id")
+    req = card.summary
     lines = [
         f"{CHECK_OK if c.ok else CHECK_FAIL} {escape(c.name)}"
         + (f" — {escape(c.detail)}" if c.detail else "")
-        for c in checks
+        for c in card.preflight
     ]
     blocks: list[Block] = [
-        _header(clip(f"Approval: {req.hostname}", 150)),
-        _section(f"<@{req.requester_id}> asks for {_names(req)}."),
+        _header(f"Approval: {_title(req)}"),
+        _section(f"{mention(req.requester)} asks for {_names(req)}."),
         _request_fields(req),
         _purpose(req),
-        _section("*Pre-flight*\n" + ("\n".join(lines) if lines else "_no checks ran_")),
     ]
-    if decision is None:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": APPROVAL_ACTIONS_BLOCK,
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": ACTION_APPROVE,
-                        "text": _plain("Approve"),
-                        "style": "primary",
-                        "value": approval_id,
-                    },
-                    {
-                        "type": "button",
-                        "action_id": ACTION_DENY,
-                        "text": _plain("Deny"),
-                        "style": "danger",
-                        "value": approval_id,
-                    },
-                ],
-            }
-        )
-        text = f"Approval needed: {escape(req.hostname)} for <@{req.requester_id}>"
+    if lines or card.decided_by is None:
+        checks, left = _lines_to_sections(lines, max_sections=1, budget=MAX_SECTION_TEXT - 100)
+        text = checks[0]["text"]["text"] if checks else "_no checks ran_"
+        if left:
+            text += f"\n… and {left} more check(s)"
+        blocks.append(_section("*Pre-flight*\n" + text))
+    if card.decided_by is None:
+        blocks.append(_approval_buttons(card.approval_id))
+        fallback = f"Approval needed: {escape(_title(req))} for {mention(req.requester)}"
     else:
-        verb = f"{STATE_EMOJI['ready']} Approved" if decision.approved else f"{STATE_EMOJI['denied']} Denied"
-        line = f"{verb} by <@{decision.decider_id}> {slack_date(decision.decided_at)}"
-        if decision.reason:
-            line += f"\n> {escape(clip(decision.reason, 1000))}"
+        verb = "Decided" if card.approved is None else "Approved" if card.approved else "Denied"
+        emoji = {"Approved": STATE_EMOJI["ready"], "Denied": STATE_EMOJI["denied"]}.get(verb, "☑️")
+        line = f"{emoji} {verb} by {mention(card.decided_by)}"
+        if card.decided_at is not None:
+            line += f" {slack_date(card.decided_at)}"
+        if card.reason:
+            line += f"\n> {escape(clip(card.reason, 1000))}"
         blocks.append(_section(line))
-        text = f"{verb.split(' ', 1)[1]}: {escape(req.hostname)} for <@{req.requester_id}>"
-    notes = [f"Request `{escape(req.request_id)}`"]
+        fallback = f"{verb}: {escape(_title(req))} for {mention(req.requester)}"
+    notes = [f"Request `{escape(clip(req.request_id, 100))}`"]
     if req.requested_at is not None:
         notes.append(f"requested {slack_date(req.requested_at)}")
-    if not ok_all:
+    if not all(c.ok for c in card.preflight):
         notes.append(f"{CHECK_FAIL} some pre-flight checks failed")
     blocks.append(_context(" · ".join(notes)))
-    return _message(text, blocks)
+    return _message(fallback, blocks)
 
 
 def deny_reason_modal(approval_id: str, hostname: str) -> dict[str, Any]:
@@ -720,37 +746,73 @@ def read_deny_reason(view_state_values: Mapping[str, Any]) -> str | None:
 
 # --- the request thread ---------------------------------------------------------------------------------
 
+_FINAL_WORDS = {
+    RequestState.FAILED,
+    RequestState.PARTIALLY_FAILED,
+    RequestState.DENIED,
+    RequestState.CANCELLED,
+}
+
 
 def progress_line(state: RequestState) -> str:
     """``✔ requested → ✔ approved → ⏳ creating → ○ starting → ○ ready`` for the current state."""
-    if state in {"failed", "denied"}:
+    if state in _FINAL_WORDS:
         return f"{STATE_EMOJI[state]} {STATE_LABEL[state].lower()}"
+    current = RequestState.REQUESTED if state == RequestState.PENDING_APPROVAL else state
     parts = []
     for step in _PROGRESS:
-        done = _PROGRESS.index(step) <= _PROGRESS.index("requested" if state == "pending_approval" else state)
-        if state == "pending_approval" and step == "approved":
+        done = _PROGRESS.index(step) <= _PROGRESS.index(current)
+        if state == RequestState.PENDING_APPROVAL and step == RequestState.APPROVED:
             parts.append("⏳ *awaiting approval*")
-        elif done and step == state and state in {"creating", "starting"}:
-            parts.append(f"⏳ *{step}*")
+        elif done and step == state and state in {RequestState.CREATING, RequestState.STARTING}:
+            parts.append(f"⏳ *{step.value}*")
         elif done:
-            parts.append(f"✔ {step}")
+            parts.append(f"✔ {step.value}")
         else:
-            parts.append(f"○ {step}")
+            parts.append(f"○ {step.value}")
     return " → ".join(parts)
 
 
-def request_thread_root(req: RequestSummary, state: RequestState, *, detail: str | None = None) -> Message:
-    """The thread's root message, updated in place as the request moves through its states."""
+def _container_line(c: ContainerLine) -> str:
+    emoji = CONTAINER_EMOJI.get(c.state, "⚪")
+    vmid = f"*{c.vmid}*" if c.vmid is not None else "_no vmid yet_"
+    node = escape(c.node) if c.node else "_node pending_"
+    ips = ", ".join(f"`{escape(clip(ip, 60))}`" for ip in c.ips[:4]) or "no IP"
+    if len(c.ips) > 4:
+        ips += f" (+{len(c.ips) - 4})"
+    return f"{emoji} `{escape(clip(c.hostname, 63))}` · {vmid} · {node} · {escape(c.state)} · {ips}"
+
+
+def request_thread_root(summary: RequestSummary) -> Message:
+    """The thread's root message, updated in place as the request moves through its states.
+
+    Shows the state (``summary.state``) and progress, what was asked for, the decision if any, and one
+    line per container (hostname, vmid, node, state, IPs).
+    """
+    state = summary.state
     emoji, label = STATE_EMOJI[state], STATE_LABEL[state]
+    who = mention(summary.requester)
     blocks: list[Block] = [
-        _section(f"{emoji} *{label}*: {_names(req)} for <@{req.requester_id}>"),
+        _section(f"{emoji} *{label}*: {_names(summary)} for {who}"),
         _context(progress_line(state)),
-        _request_fields(req),
+        _request_fields(summary),
     ]
-    if detail:
-        blocks.append(_section(escape(detail)))
-    blocks.append(_context(f"Request `{escape(req.request_id)}` · updates follow in this thread"))
-    return _message(f"{emoji} {label}: {escape(req.hostname)} for <@{req.requester_id}>", blocks)
+    if summary.decided_by:
+        verb = "Denied" if state == RequestState.DENIED else "Decided"
+        line = f"{verb} by {mention(summary.decided_by)}"
+        if summary.decision_reason:
+            line += f"\n> {escape(clip(summary.decision_reason, 1000))}"
+        blocks.append(_section(line))
+    if summary.containers:
+        lines = [_container_line(c) for c in summary.containers]
+        sections, left = _lines_to_sections(lines, max_sections=10, budget=MAX_MESSAGE_CHARS // 3)
+        blocks += sections
+        if left:
+            blocks.append(_context(f"… and {left} more container(s) not shown."))
+    blocks.append(
+        _context(f"Request `{escape(clip(summary.request_id, 100))}` · updates follow in this thread")
+    )
+    return _message(f"{emoji} {label}: {escape(_title(summary))} for {who}", blocks)
 
 
 def _ssh_target(ips: Sequence[str]) -> str | None:
@@ -760,46 +822,95 @@ def _ssh_target(ips: Sequence[str]) -> str | None:
     return candidates[0] if candidates else None
 
 
-def ready_result(info: ReadyInfo) -> Message:
+def ready_result(event: ContainerReady) -> Message:
     """The thread reply once a container is up: addresses, the ssh line, node, vmid and a UI link."""
-    target = _ssh_target(info.ips)
-    addresses = ", ".join(f"`{escape(ip)}`" for ip in info.ips[:20]) or "_none reported yet_"
-    blocks: list[Block] = [
-        _section(f"{STATE_EMOJI['ready']} *{escape(info.hostname)}* is ready."),
-        _fields(
-            [
-                ("Addresses", addresses),
-                ("Node", escape(info.node)),
-                ("VMID", str(info.vmid)),
-                ("Proxmox", f"<{info.ui_url}|Open in the Proxmox UI>"),
-            ]
-        ),
+    target = _ssh_target(event.ips)
+    host = escape(clip(event.hostname, 63))
+    addresses = ", ".join(f"`{escape(clip(ip, 60))}`" for ip in event.ips[:20]) or "_none reported yet_"
+    pairs = [
+        ("Addresses", addresses),
+        ("Node", escape(event.node)),
+        ("VMID", str(event.vmid)),
+        ("Proxmox", _link(event.ui_url, "Open in the Proxmox UI")),
     ]
+    if event.expires_at is not None:
+        pairs.append(("Expires", slack_date(event.expires_at)))
+    blocks: list[Block] = [_section(f"{STATE_EMOJI['ready']} *{host}* is ready."), _fields(pairs)]
     if target is not None:
-        blocks.append(_section(f"```ssh root@{escape(target)}```"))
-    else:
-        blocks.append(_context(f"No address yet; `/lxc ip {info.vmid}` looks again."))
-    ssh = f" — ssh root@{escape(target)}" if target else ""
-    return _message(
-        f"{STATE_EMOJI['ready']} {escape(info.hostname)} is ready (vmid {info.vmid}){ssh}", blocks
-    )
+        blocks.append(_section(f"```ssh root@{escape(clip(target, 100))}```"))
+    notes = [escape(clip(event.note, 1000))] if event.note else []
+    if target is None and not event.note:
+        notes.append(f"No address yet; `/lxc ip {event.vmid}` looks again.")
+    if event.request_id:
+        notes.append(f"Request `{escape(clip(event.request_id, 100))}`")
+    if notes:
+        blocks.append(_context(*notes))
+    ssh = f" — ssh root@{escape(clip(target, 100))}" if target else ""
+    return _message(f"{STATE_EMOJI['ready']} {host} is ready (vmid {event.vmid}){ssh}", blocks)
 
 
-def failure_result(
-    hostname: str, error: str, log_lines: Sequence[str] = (), *, vmid: int | None = None, keep_lines: int = 20
-) -> Message:
-    """The thread reply when something failed: the error and the last lines of the Proxmox task log."""
-    what = f"{STATE_EMOJI['failed']} *{escape(hostname)}* failed" + (f" (vmid {vmid})" if vmid else "")
-    blocks: list[Block] = [_section(f"{what}\n{escape(clip(error, 1500))}")]
-    tail = [escape(clip(line, 300)) for line in list(log_lines)[-keep_lines:]]
+def _what(action: str, vmid: int | None) -> str:
+    return escape(clip(action, 100)) + (f" of {vmid}" if vmid is not None else "")
+
+
+def failure_result(event: TaskFailed, *, keep_lines: int = 20) -> Message:
+    """The thread reply when a task failed or timed out: the error and the last lines of its task log."""
+    what = _what(event.action, event.vmid)
+    emoji, verb = ("⏱️", "timed out") if event.timed_out else (STATE_EMOJI["failed"], "failed")
+    head = f"{emoji} *{what}* {verb}"
+    if event.node:
+        head += f" on {escape(clip(event.node, 100))}"
+    blocks: list[Block] = [_section(f"{head}\n{escape(clip(event.error, 1500))}")]
+    tail = [escape(clip(line, 300)) for line in list(event.log_tail)[-keep_lines:]]
     budget = MAX_SECTION_TEXT - 60
     while tail and sum(len(t) + 1 for t in tail) > budget:
         tail.pop(0)
     if tail:
-        if len(tail) < len(log_lines):
+        if len(tail) < len(event.log_tail):
             tail.insert(0, "…")
         blocks.append(_section("*Last lines of the task log*\n```" + "\n".join(tail) + "```"))
-    return _message(f"{STATE_EMOJI['failed']} {escape(hostname)} failed: {escape(clip(error, 500))}", blocks)
+    notes = []
+    if event.upid:
+        notes.append(f"Task `{escape(clip(event.upid, 300))}`")
+    if event.request_id:
+        notes.append(f"Request `{escape(clip(event.request_id, 100))}`")
+    if notes:
+        blocks.append(_context(" · ".join(notes)))
+    return _message(f"{emoji} {what} {verb}: {escape(clip(event.error, 500))}", blocks)
+
+
+# --- notifications --------------------------------------------------------------------------------------
+
+
+def task_succeeded(event: TaskSucceeded) -> Message:
+    """A day-2 task (start, stop, reboot, destroy…) finished well: what, where, and who asked."""
+    line = f"✅ *{_what(event.action, event.vmid)}* done on {escape(clip(event.node, 100))}"
+    blocks: list[Block] = [_section(f"{line} (by {mention(event.actor)})")]
+    if event.detail:
+        blocks.append(_context(escape(clip(event.detail, 1500))))
+    return _message(f"✅ {_what(event.action, event.vmid)} done on {escape(clip(event.node, 100))}", blocks)
+
+
+def notice(event: Notice) -> Message:
+    """A short message with optional buttons (``(action_id, label, value)``; values must be bare ids).
+
+    ``event.text`` keeps user mentions; other markup is shown literally (see :func:`safe_mrkdwn`).
+    ValueError when a button's action_id or value is not an id.
+    """
+    text = safe_mrkdwn(event.text.strip()) or "_(empty notice)_"
+    blocks: list[Block] = [_section(clip(text, MAX_SECTION_TEXT))]
+    if event.actions:
+        buttons = [
+            {
+                "type": "button",
+                "action_id": _ensure_id(action_id, "action_id"),
+                "text": _plain(label or action_id),
+                "value": _ensure_id(value, "button value"),
+            }
+            for action_id, label, value in event.actions[:MAX_ACTION_ELEMENTS]
+        ]
+        blocks.append({"type": "actions", "elements": buttons})
+    return _message(clip(text, 500), blocks)
 
 
 # --- lists and detail -----------------------------------------------------------------------------------
@@ -924,3 +1035,28 @@ def tasks_list(tasks: Sequence[TaskInfo]) -> Message:
         blocks.append(_context(f"… and {left} older task(s) not shown."))
     running = sum(t.state == "running" for t in tasks)
     return _message(f"Tasks: {running} running, {len(tasks) - running} finished", blocks)
+
+
+# --- events ---------------------------------------------------------------------------------------------
+
+
+def render_event(event: Event) -> Message:
+    """The Slack message for any domain event (:data:`bot.events.Event`), ready for ``chat.postMessage``.
+
+    Exhaustive: a new event type that is not handled here is a mypy error (``assert_never``).
+    """
+    match event:
+        case RequestProgress():
+            return request_thread_root(event.summary)
+        case ApprovalCard():
+            return approval_card(event)
+        case ContainerReady():
+            return ready_result(event)
+        case TaskFailed():
+            return failure_result(event)
+        case TaskSucceeded():
+            return task_succeeded(event)
+        case Notice():
+            return notice(event)
+        case _:
+            assert_never(event)

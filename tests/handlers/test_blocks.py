@@ -10,6 +10,15 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.db.enums import RequestState
+from bot.events import (
+    ApprovalCard,
+    ContainerLine,
+    ContainerReady,
+    PreflightCheck,
+    RequestSummary,
+    TaskFailed,
+)
 from bot.policy import Policy
 from handlers import blocks as b
 from tests.fakes.signing import checked, number, plain, selected
@@ -31,6 +40,16 @@ def walk_text(node: Any) -> list[str]:
 def text_of(msg: dict[str, Any]) -> str:
     """All visible text of a message or view, joined."""
     return "\n".join(walk_text(msg["blocks"]))
+
+
+def mrkdwn_of(node: Any) -> list[str]:
+    """Every mrkdwn text inside a block structure (plain_text cannot form mentions or links)."""
+    if isinstance(node, dict):
+        out = [node["text"]] if node.get("type") == "mrkdwn" else []
+        return out + [t for v in node.values() for t in mrkdwn_of(v)]
+    if isinstance(node, list):
+        return [t for v in node for t in mrkdwn_of(v)]
+    return []
 
 
 def assert_valid_message(msg: dict[str, Any]) -> None:
@@ -57,33 +76,41 @@ def assert_valid_view(view: dict[str, Any]) -> None:
         assert parsed.to_dict() == block
 
 
-def request(**changes: Any) -> b.RequestSummary:
-    """A typical request, with changes."""
+def request(**changes: Any) -> RequestSummary:
+    """A typical request for three containers, with changes."""
     base: dict[str, Any] = {
         "request_id": "req-7f3a",
-        "requester_id": "U012AB3CD",
-        "hostname": "web",
+        "requester": "U012AB3CD",
+        "state": RequestState.PENDING_APPROVAL,
+        "hostnames": ("web-1", "web-2", "web-3"),
         "template": DEBIAN,
         "cores": 1,
         "memory_mib": 1024,
         "disk_gib": 8,
-        "lifetime": timedelta(days=7),
         "purpose": "load test for the shop",
-        "count": 3,
+        "expires_at": None,
+        "lifetime": timedelta(days=7),
         "preset": "small",
         "requested_at": NOW,
     }
     base.update(changes)
-    return b.RequestSummary(**base)
+    return RequestSummary(**base)
 
 
-CHECKS = [
-    b.PreflightCheck("template present", True, "debian-12-standard"),
-    b.PreflightCheck("storage headroom", True, "local-lvm: 410 GiB free"),
-    b.PreflightCheck("node headroom", True, "pve1: 48 GiB free"),
-    b.PreflightCheck("hostname free", False, "web-1 already exists (10007)"),
-    b.PreflightCheck("VMID available", True, "10042–10044"),
-]
+def card(summary: RequestSummary | None = None, **changes: Any) -> ApprovalCard:
+    """A pending approval card for :func:`request`, with changes."""
+    base: dict[str, Any] = {"approval_id": "appr-42", "summary": summary or request(), "preflight": CHECKS}
+    base.update(changes)
+    return ApprovalCard(**base)
+
+
+CHECKS = (
+    PreflightCheck("template present", True, "debian-12-standard"),
+    PreflightCheck("storage headroom", True, "local-lvm: 410 GiB free"),
+    PreflightCheck("node headroom", True, "pve1: 48 GiB free"),
+    PreflightCheck("hostname free", False, "web-1 already exists (10007)"),
+    PreflightCheck("VMID available", True, "10042–10044"),
+)
 
 
 class TestHelpAndErrors:
@@ -238,21 +265,35 @@ class TestCreateModal:
 class TestApproval:
     def test_card_shows_who_what_why_and_checks(self) -> None:
         """The card names the requester, the request, the purpose and every pre-flight result."""
-        msg = b.approval_card(request(), CHECKS, "appr-42")
+        msg = b.approval_card(card())
         assert_valid_message(msg)
         text = text_of(msg)
         assert "<@U012AB3CD>" in text
-        assert "`web-1` … `web-3`" in text
+        assert "3 × `web-1` … `web-3`" in text
         assert "debian-12-standard_12.7-1_amd64" in text
         assert "small (1 vCPU · 1024 MiB RAM · 8 GiB disk)" in text
+        assert "DHCP on vmbr0" in text
+        assert "automatic" in text
+        assert "7d" in text
         assert "load test for the shop" in text
         assert "✓ template present" in text
         assert "✗ hostname free — web-1 already exists (10007)" in text
         assert "req-7f3a" in text
 
+    def test_static_network_swap_and_node(self) -> None:
+        """A static address, VLAN, swap and a chosen node are shown as asked."""
+        summary = request(
+            ipv4="192.0.2.10/24", gateway="192.0.2.1", vlan=20, swap_mib=512, node="pve2", hostnames=("db",)
+        )
+        text = text_of(b.approval_card(card(summary)))
+        assert "192.0.2.10/24 via 192.0.2.1 on vmbr0, VLAN 20" in text
+        assert "512 MiB swap" in text
+        assert "pve2" in text
+        assert "`db`" in text
+
     def test_buttons_carry_only_the_approval_id(self) -> None:
         """Approve is primary, Deny is danger, and both values are just the approval id."""
-        msg = b.approval_card(request(), CHECKS, "appr-42")
+        msg = b.approval_card(card())
         actions = next(blk for blk in msg["blocks"] if blk["type"] == "actions")
         buttons = {el["action_id"]: el for el in actions["elements"]}
         assert buttons[b.ACTION_APPROVE]["style"] == "primary"
@@ -263,27 +304,45 @@ class TestApproval:
     def test_bad_approval_id(self, bad: str) -> None:
         """An approval id that could not round-trip through a button is refused."""
         with pytest.raises(ValueError, match="approval_id"):
-            b.approval_card(request(), CHECKS, bad)
+            b.approval_card(card(approval_id=bad))
 
     def test_decided_variant_has_no_buttons(self) -> None:
-        """Once decided the card shows who decided and when, and the buttons are gone."""
-        decision = b.Decision(False, "U0APPROVER", NOW, reason="use the <staging> pool")
-        msg = b.approval_card(request(), CHECKS, "appr-42", decision)
+        """Once decided the card shows who decided, when and why, and the buttons are gone."""
+        denied = card(
+            decided_by="U0APPROVER", approved=False, decided_at=NOW, reason="use the <staging> pool"
+        )
+        msg = b.approval_card(denied)
         assert_valid_message(msg)
         assert not [blk for blk in msg["blocks"] if blk["type"] == "actions"]
         text = text_of(msg)
         assert "🚫 Denied by <@U0APPROVER>" in text
         assert f"<!date^{int(NOW.timestamp())}^" in text
         assert "use the &lt;staging&gt; pool" in text
-        approved = b.approval_card(request(), CHECKS, "appr-42", b.Decision(True, "U0APPROVER", NOW))
+        assert msg["text"].startswith("Denied:")
+        approved = b.approval_card(card(preflight=(), decided_by="U0APPROVER", approved=True, decided_at=NOW))
+        assert_valid_message(approved)
         assert "✅ Approved by <@U0APPROVER>" in text_of(approved)
+        assert "Pre-flight" not in text_of(approved)  # the decided card is rebuilt without checks
+
+    def test_user_text_cannot_ping_or_link(self) -> None:
+        """Hostnames, purpose and a forged requester id are escaped."""
+        summary = request(
+            hostnames=("<!channel>",), purpose="<https://evil.example|click>", requester="<!here>"
+        )
+        msg = b.approval_card(card(summary))
+        text = "\n".join(mrkdwn_of(msg["blocks"])) + msg["text"]
+        assert "&lt;!channel&gt;" in text
+        for bad in ("<!channel>", "<!here>", "<https://evil"):
+            assert bad not in text
 
     def test_huge_purpose_and_checks_stay_within_limits(self) -> None:
-        """A 10k-character purpose and many checks still give a valid message."""
-        checks = [b.PreflightCheck(f"check {i}", i % 2 == 0, "d" * 200) for i in range(40)]
-        msg = b.approval_card(request(purpose="p" * 10_000, hostname="h" * 300), checks, "appr-42")
+        """A 10k-character purpose, long hostnames and many checks still give a valid message."""
+        checks = tuple(PreflightCheck(f"check {i}", i % 2 == 0, "d" * 200) for i in range(40))
+        summary = request(purpose="p" * 10_000, hostnames=tuple("h" * 300 + str(i) for i in range(500)))
+        msg = b.approval_card(card(summary, preflight=checks))
         assert_valid_message(msg)
         assert any(blk["type"] == "actions" for blk in msg["blocks"])
+        assert "more check(s)" in text_of(msg)
 
     def test_deny_reason_modal(self) -> None:
         """The deny modal asks for a reason and carries the approval id in private_metadata."""
@@ -293,6 +352,33 @@ class TestApproval:
         assert b.read_private_metadata(view["private_metadata"]) == {"approval_id": "appr-42"}
         assert b.read_deny_reason({"reason": {"value": plain("  too big  ")}}) == "too big"
         assert b.read_deny_reason({"reason": {"value": plain("   ")}}) is None
+
+
+def ready(**changes: Any) -> ContainerReady:
+    """A ready container with an IPv6 and an IPv4 address, with changes."""
+    base: dict[str, Any] = {
+        "request_id": "req-7f3a",
+        "hostname": "web-1",
+        "vmid": 10042,
+        "node": "pve1",
+        "ips": ("fd00::5/64", "10.0.0.5/24"),
+        "ui_url": b.proxmox_ui_link("https://pve.example.com:8006/", 10042),
+    }
+    base.update(changes)
+    return ContainerReady(**base)
+
+
+def failed(**changes: Any) -> TaskFailed:
+    """A failed creation, with changes."""
+    base: dict[str, Any] = {
+        "request_id": "req-7f3a",
+        "action": "create",
+        "vmid": 10042,
+        "node": "pve1",
+        "error": "Creating the container failed.",
+    }
+    base.update(changes)
+    return TaskFailed(**base)
 
 
 class TestThread:
@@ -306,20 +392,57 @@ class TestThread:
             ("starting", "🚀", "✔ creating → ⏳ *starting* → ○ ready"),
             ("ready", "✅", "✔ starting → ✔ ready"),
             ("failed", "❌", "❌ failed"),
+            ("partially_failed", "⚠️", "⚠️ partially failed"),
             ("denied", "🚫", "🚫 denied"),
+            ("cancelled", "🗑️", "🗑️ cancelled"),
         ],
     )
-    def test_root_message_per_state(self, state: b.RequestState, emoji: str, progress: str) -> None:
+    def test_root_message_per_state(self, state: str, emoji: str, progress: str) -> None:
         """The thread root shows the state with its emoji and where the request is in its progress."""
-        msg = b.request_thread_root(request(), state)
+        msg = b.request_thread_root(request(state=RequestState(state)))
         assert_valid_message(msg)
         assert msg["text"].startswith(emoji)
         assert progress in text_of(msg)
 
+    def test_every_request_state_has_an_emoji_and_label(self) -> None:
+        """No request state can make the thread root fail."""
+        for state in RequestState:
+            assert_valid_message(b.request_thread_root(request(state=state)))
+
+    def test_root_lists_each_container(self) -> None:
+        """Each container line shows hostname, vmid, node, state emoji and addresses."""
+        lines = (
+            ContainerLine("web-1", 10042, "pve1", "running", ("10.0.0.5/24",)),
+            ContainerLine("web-2", None, None, "queued"),
+            ContainerLine("web-3", 10044, "pve2", "failed"),
+        )
+        msg = b.request_thread_root(request(state=RequestState.PARTIALLY_FAILED, containers=lines))
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "🟢 `web-1` · *10042* · pve1 · running · `10.0.0.5/24`" in text
+        assert "🕓 `web-2` · _no vmid yet_ · _node pending_ · queued · no IP" in text
+        assert "❌ `web-3` · *10044* · pve2 · failed" in text
+
+    def test_root_shows_the_denial(self) -> None:
+        """A denied request says who denied it and why, escaped."""
+        summary = request(state=RequestState.DENIED, decided_by="U0APPROVER", decision_reason="<!here> no")
+        text = text_of(b.request_thread_root(summary))
+        assert "Denied by <@U0APPROVER>" in text
+        assert "&lt;!here&gt; no" in text
+
+    def test_root_with_thousands_of_containers_fits(self) -> None:
+        """A huge request is cut with a note, within every limit."""
+        lines = tuple(
+            ContainerLine(f"host-{i}-" + "a" * 50, 10000 + i, "pve1", "running", ("10.0.0.1/24",) * 9)
+            for i in range(3000)
+        )
+        msg = b.request_thread_root(request(containers=lines, hostnames=tuple(c.hostname for c in lines)))
+        assert_valid_message(msg)
+        assert "more container(s) not shown" in text_of(msg)
+
     def test_ready_result(self) -> None:
         """The ready reply has the addresses, an ssh line for the IPv4, node, vmid and a UI link."""
-        url = b.proxmox_ui_link("https://pve.example.com:8006/", 10042)
-        msg = b.ready_result(b.ReadyInfo("web-1", 10042, "pve1", ["fd00::5/64", "10.0.0.5/24"], url))
+        msg = b.ready_result(ready(expires_at=NOW))
         assert_valid_message(msg)
         text = text_of(msg)
         assert "```ssh root@10.0.0.5```" in text
@@ -327,29 +450,54 @@ class TestThread:
         assert "pve1" in text
         assert "10042" in text
         assert "<https://pve.example.com:8006/#v1:0:=lxc%2F10042|Open in the Proxmox UI>" in text
+        assert "ssh root@10.0.0.5" in msg["text"]
 
     def test_ready_without_address(self) -> None:
         """Without an address yet the reply says how to look again instead of a broken ssh line."""
-        msg = b.ready_result(b.ReadyInfo("web-1", 10042, "pve1", [], "https://pve:8006"))
+        msg = b.ready_result(ready(ips=()))
+        assert_valid_message(msg)
         assert "ssh root@" not in text_of(msg)
         assert "`/lxc ip 10042`" in text_of(msg)
 
+    def test_ready_note_is_shown(self) -> None:
+        """The domain's note replaces the default hint."""
+        msg = b.ready_result(ready(ips=(), note="no address yet — `/lxc ip 10042`"))
+        assert "no address yet — `/lxc ip 10042`" in text_of(msg)
+        assert "looks again" not in text_of(msg)
+
+    def test_ready_with_a_bad_url_shows_no_link(self) -> None:
+        """A UI URL that is not http(s) is shown as text, never as a link."""
+        text = text_of(b.ready_result(ready(ui_url="javascript:<!channel>")))
+        assert "<!channel>" not in text
+        assert "|Open in the Proxmox UI>" not in text
+
     def test_failure_result_keeps_the_last_log_lines(self) -> None:
         """A failure shows the error and the end of the task log in a code block, within limits."""
-        log = [f"line {i}: " + "x" * 250 for i in range(1000)] + ["TASK ERROR: storage 'local-lvm' is full"]
-        msg = b.failure_result("web-1", "Creating the container failed.", log, vmid=10042)
+        log = (*(f"line {i}: " + "x" * 250 for i in range(1000)), "TASK ERROR: storage 'local-lvm' is full")
+        msg = b.failure_result(failed(log_tail=log, upid="UPID:pve1:0001:create"))
         assert_valid_message(msg)
         text = text_of(msg)
+        assert "❌ *create of 10042* failed on pve1" in text
         assert "Creating the container failed." in text
         assert "TASK ERROR: storage 'local-lvm' is full" in text
         assert "line 0:" not in text
         assert "```…\n" in text
+        assert "UPID:pve1:0001:create" in text
 
     def test_failure_without_log(self) -> None:
         """A failure with no task log still explains the error."""
-        msg = b.failure_result("web-1", "Proxmox is unreachable.")
+        msg = b.failure_result(failed(error="Proxmox is unreachable.", vmid=None, node=None))
         assert_valid_message(msg)
         assert "```" not in text_of(msg)
+        assert "Proxmox is unreachable." in text_of(msg)
+
+    def test_timeout_says_timed_out(self) -> None:
+        """A task that never finished is reported as timed out, not as failed."""
+        msg = b.failure_result(failed(timed_out=True, error="No answer after 10 minutes."))
+        assert_valid_message(msg)
+        assert "timed out" in text_of(msg)
+        assert "timed out" in msg["text"]
+        assert "failed" not in text_of(msg)
 
 
 class TestLists:

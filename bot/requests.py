@@ -1,0 +1,578 @@
+"""Container requests: validate what a person asked for, route it through approval, start provisioning.
+
+This is the service the create modal and the Approve / Deny buttons call. It never talks Slack: it
+emits events through the :class:`~bot.outbox.Outbox` and hands creations to the tracker's queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from bot.containers.spec import ContainerSpec, Limits, NetSpec, check_limits, field_errors
+from bot.db import ContainerRequest, Database, RequestState
+from bot.db.audit import SYSTEM_ACTOR
+from bot.errors import CardinalError, InputError
+from bot.events import (
+    ApprovalCard,
+    ContainerLine,
+    Notice,
+    RequestProgress,
+    RequestSummary,
+)
+from bot.ownership import ownership_line, ownership_tags
+from bot.placement import allowed, choose_node
+from bot.policy import CUSTOM_PRESET, Policy, format_duration
+from bot.preflight import PreflightInput, run_preflight
+from bot.proxmox.client import ProxmoxClient
+from bot.proxmox.errors import ProxmoxError
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class FormErrors(InputError):
+    """The create form has problems; ``errors`` maps each form field to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(errors.values()), hint="Correct the marked fields.")
+        self.errors = errors
+
+
+class ApproverDirectory(Protocol):
+    """Who may approve. The Slack edge answers it from user groups (cached briefly)."""
+
+    async def is_approver(self, user_id: str) -> bool:
+        """True when ``user_id`` may approve or deny requests and act on any container."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StaticApprovers:
+    """Approvers given as user ids only (no Slack lookup needed)."""
+
+    user_ids: frozenset[str]
+
+    async def is_approver(self, user_id: str) -> bool:
+        return user_id in self.user_ids
+
+
+@dataclass(frozen=True, slots=True)
+class CreationItem:
+    """One container to create, with its VMID reserved and its node chosen."""
+
+    request_id: str
+    hostname: str
+    vmid: int
+    node: str
+    params: dict[str, str | int]
+    generate_password: bool
+    requester: str
+    channel: str
+    thread_ts: str | None
+
+
+class CreationQueue(Protocol):
+    """The tracker's provisioning queue (a work-conserving pool bounded by Proxmox concurrency)."""
+
+    async def enqueue_creations(self, request_id: str, items: list[CreationItem]) -> None:
+        """Queue the creations; they are submitted as Proxmox capacity frees."""
+        ...
+
+
+class Publisher(Protocol):
+    """Post-once delivery (implemented by :class:`bot.outbox.Outbox`)."""
+
+    async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Any) -> str: ...
+
+    async def revise(self, channel: str, ts: str, event: Any) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CreateForm:
+    """The create modal's values, already read from Slack's view state (strings parsed, nothing checked)."""
+
+    hostname: str
+    template: str
+    count: int = 1
+    preset: str | None = None  # None or CUSTOM_PRESET: custom sizes below
+    cores: int | None = None
+    memory_mib: int | None = None
+    swap_mib: int | None = None
+    disk_gib: int | None = None
+    network: Literal["dhcp", "static"] = "dhcp"
+    ipv4_cidr: str | None = None
+    gateway: str | None = None
+    bridge: str | None = None
+    vlan: int | None = None
+    ssh_key: str | None = None
+    generate_password: bool = False
+    lifetime: timedelta | None = None
+    node: str | None = None
+    purpose: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidRequest:
+    """A form that passed every rule; ready to be submitted."""
+
+    form: CreateForm
+    spec: ContainerSpec
+    hostnames: tuple[str, ...]
+    lifetime: timedelta
+    needs_approval: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a click on Approve / Deny did."""
+
+    applied: bool
+    message: str
+
+
+@dataclass
+class RequestService:
+    """Create requests, decide approvals, queue provisioning."""
+
+    db: Database
+    proxmox: ProxmoxClient
+    outbox: Publisher
+    queue: CreationQueue
+    policy: Policy
+    approvers: ApproverDirectory
+    clock: Clock
+    limits: Limits = field(default_factory=Limits)
+
+    # ----------------------------------------------------------------------------- validation
+    async def validate(self, form: CreateForm, requester: str) -> ValidRequest:
+        """Check every field against its rule, the policy and the requester's quota.
+
+        Raises :class:`FormErrors` naming each bad field; nothing invalid goes further.
+        """
+        errors: dict[str, str] = {}
+        p = self.policy
+        if not 1 <= form.count <= p.limits.max_count:
+            errors["count"] = f"count: must be between 1 and {p.limits.max_count}"
+        lifetime = form.lifetime or p.limits.default_lifetime
+        if lifetime <= timedelta(0) or lifetime > p.limits.max_lifetime:
+            errors["lifetime"] = f"lifetime: at most {format_duration(p.limits.max_lifetime)}"
+        bridge = form.bridge or p.placement.bridges[0]
+        if bridge not in p.placement.bridges:
+            errors["bridge"] = f"bridge: must be one of {', '.join(p.placement.bridges)}"
+        if form.node and not allowed(form.node, p.placement.nodes):
+            errors["node"] = "node: not allowed by policy; choose “auto” or another node"
+        template_name = form.template.split("/", 1)[-1]
+        if not form.template.startswith(f"{p.placement.template_storage}:vztmpl/") or not allowed(
+            template_name, p.placement.templates
+        ):
+            errors["template"] = "template: choose a template from the list"
+        if form.network == "static" and form.count > 1:
+            errors["ipv4"] = "IPv4 address: a static address works for one container; use DHCP"
+        sizes = self._sizes(form, errors)
+        hostnames = _hostnames(form.hostname, form.count)
+        spec = self._spec(form, sizes, bridge, errors)
+        if spec is not None:
+            for problem in check_limits(spec, self.limits):
+                errors.setdefault(_FIELD_OF.get(problem.field or "", "preset"), problem.what)
+        if not errors:
+            await self._check_hostnames_free(hostnames, errors)
+            await self._check_quota(requester, sizes, form.count, errors)
+        if errors or spec is None:
+            raise FormErrors(errors)
+        preset = None if form.preset in (None, CUSTOM_PRESET) else form.preset
+        needs_approval = p.needs_approval(
+            preset=preset, count=form.count, lifetime=lifetime, within_quota=True
+        )
+        return ValidRequest(form, spec, hostnames, lifetime, needs_approval)
+
+    def _sizes(self, form: CreateForm, errors: dict[str, str]) -> dict[str, int]:
+        if form.preset and form.preset != CUSTOM_PRESET:
+            preset = self.policy.preset(form.preset)
+            if preset is None:
+                errors["preset"] = f"size: unknown preset {form.preset!r}"
+                return {"cores": 1, "memory_mib": 512, "swap_mib": 512, "disk_gib": 8}
+            return {
+                "cores": preset.cores,
+                "memory_mib": preset.memory_mib,
+                "swap_mib": preset.swap_mib,
+                "disk_gib": preset.disk_gib,
+            }
+        missing = [
+            name
+            for name, value in (
+                ("cores", form.cores),
+                ("memory_mib", form.memory_mib),
+                ("disk_gib", form.disk_gib),
+            )
+            if value is None
+        ]
+        for name in missing:
+            errors[name] = f"{_LABELS[name]}: required for a custom size"
+        return {
+            "cores": form.cores or 1,
+            "memory_mib": form.memory_mib or 512,
+            "swap_mib": form.swap_mib if form.swap_mib is not None else 512,
+            "disk_gib": form.disk_gib or 8,
+        }
+
+    def _spec(
+        self, form: CreateForm, sizes: dict[str, int], bridge: str, errors: dict[str, str]
+    ) -> ContainerSpec | None:
+        net: dict[str, Any] = {"name": "eth0", "bridge": bridge, "mode": form.network, "vlan": form.vlan}
+        if form.network == "static":
+            net["ipv4_cidr"] = form.ipv4_cidr
+            net["gateway"] = form.gateway
+        try:
+            return ContainerSpec(
+                hostname=_hostnames(form.hostname, form.count)[-1],
+                template=form.template,
+                storage=self.policy.placement.storages[0],
+                nets=[NetSpec(**net)],
+                ssh_public_keys=[form.ssh_key.strip()] if form.ssh_key and form.ssh_key.strip() else [],
+                generate_password=form.generate_password,
+                **sizes,
+            )
+        except ValidationError as exc:
+            for path, message in field_errors(exc).items():
+                errors.setdefault(_FIELD_OF.get(path.split(".")[-1], "hostname"), message)
+            return None
+
+    async def _check_hostnames_free(self, hostnames: tuple[str, ...], errors: dict[str, str]) -> None:
+        async with self.db.transaction(readonly=True) as tx:
+            for h in hostnames:
+                existing = await tx.containers.get_by_hostname(h)
+                if existing is not None:
+                    errors["hostname"] = f"hostname: {h} is already used by CT {existing.vmid}"
+                    return
+        try:
+            guests = await self.proxmox.cluster_resources("vm")
+        except ProxmoxError:
+            return  # the approval card's pre-flight shows it; creation would fail with a clear message
+        names = {g.name for g in guests if g.name}
+        clash = [h for h in hostnames if h in names]
+        if clash:
+            errors["hostname"] = f"hostname: {clash[0]} is already used on the cluster"
+
+    async def _check_quota(
+        self, requester: str, sizes: dict[str, int], count: int, errors: dict[str, str]
+    ) -> None:
+        q = self.policy.quota
+        async with self.db.transaction(readonly=True) as tx:
+            owned = await tx.containers.list_by_owner(requester)
+            requests = await tx.requests.list_by_requester(requester, limit=200)
+        active = [r for r in requests if r.state in _IN_FLIGHT]
+        in_flight = sum(r.count for r in active)
+        mem = sum(int(r.spec.get("memory_mib", 0)) * r.count for r in active)
+        disk = sum(int(r.spec.get("disk_gib", 0)) * r.count for r in active)
+        specs = {r.id: r.spec for r in requests}
+        for c in owned:
+            spec = specs.get(c.request_id or "", {})
+            mem += int(spec.get("memory_mib", 0))
+            disk += int(spec.get("disk_gib", 0))
+        n = len(owned) + in_flight + count
+        if n > q.max_containers:
+            errors["count"] = (
+                f"quota: you would have {n} containers; your quota is {q.max_containers}. "
+                "Destroy one you no longer need or ask an approver."
+            )
+        elif mem + sizes["memory_mib"] * count > q.total_memory_mib:
+            errors["memory_mib"] = f"quota: total memory would exceed your {q.total_memory_mib} MiB"
+        elif disk + sizes["disk_gib"] * count > q.total_disk_gib:
+            errors["disk_gib"] = f"quota: total disk would exceed your {q.total_disk_gib} GiB"
+
+    # ----------------------------------------------------------------------------- submission
+    async def submit(self, valid: ValidRequest, *, requester: str, channel: str) -> ContainerRequest:
+        """Record the request, open its thread, and either ask approvers or start provisioning."""
+        now = self.clock()
+        spec_json = valid.spec.model_dump(mode="json")
+        spec_json["hostnames"] = list(valid.hostnames)
+        spec_json["preset"] = None if valid.form.preset in (None, CUSTOM_PRESET) else valid.form.preset
+        async with self.db.transaction() as tx:
+            req = await tx.requests.create_request(
+                requester=requester,
+                channel=channel,
+                spec=spec_json,
+                count=len(valid.hostnames),
+                purpose=valid.form.purpose,
+                node=valid.form.node,
+                expires_at=now + valid.lifetime,
+                now=now,
+            )
+            await tx.audit.append(
+                requester,
+                "request.created",
+                request_id=req.id,
+                now=now,
+                detail={"hostnames": list(valid.hostnames), "needs_approval": valid.needs_approval},
+            )
+        ts = await self.outbox.deliver(
+            f"request:{req.id}:root", channel, None, RequestProgress(await self.summary(req.id))
+        )
+        async with self.db.transaction() as tx:
+            await tx.requests.set_thread_ts(req.id, ts, now=now)
+        if valid.needs_approval:
+            await self._ask_approvers(req.id)
+        else:
+            async with self.db.transaction() as tx:
+                await tx.requests.record_decision(
+                    req.id,
+                    approved=True,
+                    by=SYSTEM_ACTOR,
+                    reason="auto-approved by policy",
+                    now=now,
+                )
+                await tx.audit.append(SYSTEM_ACTOR, "request.auto_approved", request_id=req.id, now=now)
+            await self.provision(req.id)
+        return await self._get(req.id)
+
+    async def _ask_approvers(self, request_id: str) -> None:
+        now = self.clock()
+        req = await self._get(request_id)
+        async with self.db.transaction() as tx:
+            approval = await tx.approvals.open_approval(request_id, now=now)
+            await tx.requests.set_state(request_id, RequestState.PENDING_APPROVAL, now=now)
+        spec = req.spec
+        preflight = await run_preflight(
+            self.proxmox,
+            PreflightInput(
+                template=str(spec["template"]),
+                storage=str(spec["storage"]),
+                hostnames=tuple(spec.get("hostnames", [spec["hostname"]])),
+                memory_mib=int(spec["memory_mib"]),
+                disk_gib=int(spec["disk_gib"]),
+                node_patterns=tuple(self.policy.placement.nodes),
+                vmid_min=self.policy.placement.vmid_min,
+                vmid_max=self.policy.placement.vmid_max,
+            ),
+        )
+        card_channel = self.policy.approval_channel or req.channel
+        card = ApprovalCard(approval.id, await self.summary(request_id), preflight)
+        ts = await self.outbox.deliver(f"approval:{approval.id}:card", card_channel, None, card)
+        async with self.db.transaction() as tx:
+            await tx.approvals.set_card(approval.id, channel=card_channel, ts=ts)
+        await self.refresh(request_id)
+
+    # ----------------------------------------------------------------------------- decisions
+    async def decide(
+        self, approval_id: str, *, clicker: str, approve: bool, reason: str | None = None
+    ) -> Decision:
+        """Apply an approver's click. The first decision wins; the clicker's right is checked now."""
+        async with self.db.transaction(readonly=True) as tx:
+            approval = await tx.approvals.get_approval(approval_id)
+            req = await tx.requests.get_request(approval.request_id) if approval else None
+        if approval is None or req is None:
+            raise InputError("That approval no longer exists.", hint="Nothing to do.")
+        if clicker == req.requester:
+            return Decision(False, "You can't decide on your own request; another approver has to.")
+        if not await self.approvers.is_approver(clicker):
+            return Decision(False, "Only approvers can approve or deny requests.")
+        if not approve and not (reason and reason.strip()):
+            raise InputError(
+                "A denial needs a reason.", field="reason", hint="Say why, so the requester knows."
+            )
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            won = await tx.approvals.decide(approval_id, approve=approve, by=clicker, reason=reason, now=now)
+            fresh = await tx.approvals.get_approval(approval_id)
+        if not won:
+            who = f"<@{fresh.decided_by}>" if fresh and fresh.decided_by else "someone else"
+            return Decision(False, f"Already decided by {who}; nothing changed.")
+        if fresh and fresh.card_channel and fresh.card_ts:
+            card = ApprovalCard(
+                approval_id,
+                await self.summary(req.id),
+                (),
+                decided_by=clicker,
+                approved=approve,
+                decided_at=now,
+                reason=reason,
+            )
+            await self.outbox.revise(fresh.card_channel, fresh.card_ts, card)
+        verdict = "approved" if approve else f"denied: {reason}"
+        await self.outbox.deliver(
+            f"approval:{approval_id}:outcome",
+            req.channel,
+            req.thread_ts,
+            Notice(f"<@{req.requester}> your request was {verdict} (by <@{clicker}>)."),
+        )
+        if approve:
+            await self.provision(req.id)
+        else:
+            await self.refresh(req.id)
+        return Decision(True, "Approved." if approve else "Denied.")
+
+    # ----------------------------------------------------------------------------- provisioning
+    async def provision(self, request_id: str) -> bool:
+        """Reserve VMIDs, place each container and queue its creation. False when Proxmox is down
+        (the request stays approved and :meth:`provision_pending` retries it)."""
+        req = await self._get(request_id)
+        if req.state is not RequestState.APPROVED:
+            return False
+        spec = ContainerSpec.model_validate({k: v for k, v in req.spec.items() if k not in _EXTRA_KEYS})
+        hostnames = [str(h) for h in req.spec.get("hostnames", [spec.hostname])]
+        try:
+            nodes = await self.proxmox.nodes()
+            guests = await self.proxmox.cluster_resources("vm")
+        except ProxmoxError as exc:
+            log.warning("provision.deferred", request_id=request_id, error=exc.what)
+            await self.outbox.deliver(
+                f"request:{request_id}:deferred",
+                req.channel,
+                req.thread_ts,
+                Notice(
+                    f"Proxmox is unreachable right now ({exc.what}). Your request is approved and "
+                    "kept; Cardinal creates it as soon as Proxmox answers again."
+                ),
+            )
+            return False
+        taken = {g.vmid for g in guests if g.vmid is not None}
+        p = self.policy.placement
+        now = self.clock()
+        items: list[CreationItem] = []
+        async with self.db.transaction() as tx:
+            if not await tx.requests.set_state(
+                request_id, RequestState.CREATING, now=now, expect=RequestState.APPROVED
+            ):
+                return False  # another replica got here first
+            for hostname in hostnames:
+                try:
+                    node = choose_node(nodes, p.nodes, wanted=req.node, memory_mib=spec.memory_mib)
+                except InputError:
+                    node = req.node or (nodes[0].node if nodes else "")
+                vmid = await tx.vmids.reserve_vmid(request_id, p.vmid_min, p.vmid_max, taken, now=now)
+                taken.add(vmid)
+                one = spec.model_copy(update={"hostname": hostname})
+                params = one.to_create_params(
+                    vmid,
+                    tags=ownership_tags(req.requester),
+                    description=ownership_line(req.requester, req.expires_at, request_id),
+                )
+                items.append(
+                    CreationItem(
+                        request_id,
+                        hostname,
+                        vmid,
+                        node,
+                        params,
+                        spec.generate_password,
+                        req.requester,
+                        req.channel,
+                        req.thread_ts,
+                    )
+                )
+        await self.queue.enqueue_creations(request_id, items)
+        await self.refresh(request_id)
+        return True
+
+    async def provision_pending(self) -> int:
+        """Retry provisioning of approved requests that could not be placed yet (Proxmox was down)."""
+        async with self.db.transaction(readonly=True) as tx:
+            waiting = await tx.requests.list_by_state(RequestState.APPROVED)
+        done = 0
+        for req in waiting:
+            if await self.provision(req.id):
+                done += 1
+        return done
+
+    # ----------------------------------------------------------------------------- display
+    async def summary(self, request_id: str) -> RequestSummary:
+        """The request as its thread's root message shows it."""
+        async with self.db.transaction(readonly=True) as tx:
+            req = await tx.requests.get_request(request_id)
+            containers = [
+                c for c in await tx.containers.list_all(include_destroyed=True) if c.request_id == request_id
+            ]
+        if req is None:
+            raise CardinalError(f"request {request_id} not found")
+        spec = req.spec
+        nets = spec.get("nets") or [{}]
+        net: dict[str, Any] = nets[0] if isinstance(nets[0], dict) else {}
+        lines = tuple(
+            ContainerLine(c.hostname, c.vmid, c.node, str(c.state), tuple(c.ip_addresses))
+            for c in sorted(containers, key=lambda c: c.hostname)
+        )
+        return RequestSummary(
+            request_id=req.id,
+            requester=req.requester,
+            state=req.state,
+            hostnames=tuple(spec.get("hostnames", [spec.get("hostname", "?")])),
+            template=str(spec.get("template", "")).split("/", 1)[-1],
+            cores=int(spec.get("cores", 0)),
+            memory_mib=int(spec.get("memory_mib", 0)),
+            disk_gib=int(spec.get("disk_gib", 0)),
+            purpose=req.purpose,
+            expires_at=req.expires_at,
+            swap_mib=int(spec.get("swap_mib", 0)),
+            preset=spec.get("preset"),
+            ipv4=net.get("ipv4_cidr"),
+            gateway=net.get("gateway"),
+            bridge=str(net.get("bridge", "vmbr0")),
+            vlan=net.get("vlan"),
+            node=req.node,
+            lifetime=(req.expires_at - req.created_at) if req.expires_at else None,
+            requested_at=req.created_at,
+            decided_by=req.decided_by,
+            decision_reason=req.decision_reason,
+            containers=lines,
+        )
+
+    async def refresh(self, request_id: str) -> None:
+        """Update the thread's root message to the request's current state."""
+        req = await self._get(request_id)
+        if req.thread_ts:
+            await self.outbox.revise(
+                req.channel, req.thread_ts, RequestProgress(await self.summary(request_id))
+            )
+
+    async def _get(self, request_id: str) -> ContainerRequest:
+        async with self.db.transaction(readonly=True) as tx:
+            req = await tx.requests.get_request(request_id)
+        if req is None:
+            raise CardinalError(f"request {request_id} not found")
+        return req
+
+
+#: Keys the stored request spec carries besides the ContainerSpec fields.
+_EXTRA_KEYS = ("hostnames", "preset")
+
+_IN_FLIGHT = {
+    RequestState.REQUESTED,
+    RequestState.PENDING_APPROVAL,
+    RequestState.APPROVED,
+}
+
+_LABELS = {"cores": "cores", "memory_mib": "memory (MiB)", "disk_gib": "disk (GiB)", "swap_mib": "swap (MiB)"}
+
+_FIELD_OF = {
+    "hostname": "hostname",
+    "template": "template",
+    "cores": "cores",
+    "memory_mib": "memory_mib",
+    "swap_mib": "swap_mib",
+    "disk_gib": "disk_gib",
+    "ipv4_cidr": "ipv4",
+    "gateway": "gateway",
+    "vlan": "vlan",
+    "bridge": "bridge",
+    "ssh_public_keys": "ssh_key",
+    "storage": "template",
+    "nets": "bridge",
+    "name": "bridge",
+    "mode": "net_mode",
+    "ipv6": "ipv4",
+    "generate_password": "password",
+}
+
+
+def _hostnames(base: str, count: int) -> tuple[str, ...]:
+    """``web`` ×3 → ``web-1``, ``web-2``, ``web-3``; a single container keeps its name."""
+    if count <= 1:
+        return (base,)
+    return tuple(f"{base}-{i}" for i in range(1, count + 1))

@@ -1,0 +1,77 @@
+"""Buttons: Approve / Deny on approval cards (and, later, container actions)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.errors import InputError
+from bot.logs import bind_context, clear_context, new_request_id
+from handlers import blocks
+
+if TYPE_CHECKING:
+    from handlers.app import Services
+
+log = structlog.get_logger(__name__)
+
+_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def approval_id_of(value: str) -> str:
+    """The approval id a button or modal carried; anything else is refused (forged values)."""
+    if not _ID_RE.match(value):
+        raise InputError("That button no longer matches a request.", hint="Nothing was changed.")
+    return value
+
+
+async def tell_clicker(client: AsyncWebClient, channel: Any, user: str, text: str) -> None:
+    """An ephemeral answer to whoever clicked (best effort: the click itself is already handled)."""
+    if not isinstance(channel, str) or not channel:
+        return
+    try:
+        await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as exc:
+        log.warning("action.reply_failed", error=str(exc.response.get("error")))
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Attach the button listeners."""
+
+    @app.action(blocks.ACTION_APPROVE)
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        clear_context()
+        user = body["user"]["id"]
+        bind_context(request_id=new_request_id(), slack_user=user)
+        approval_id = approval_id_of(str(body["actions"][0].get("value", "")))
+        channel = (body.get("channel") or {}).get("id")
+
+        async def decide() -> None:
+            decision = await services.requests.decide(approval_id, clicker=user, approve=True)
+            if not decision.applied:
+                await tell_clicker(client, channel, user, decision.message)
+
+        services.background.spawn(decide(), name="approve-request")
+
+    @app.action(blocks.ACTION_DENY)
+    async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        clear_context()
+        user = body["user"]["id"]
+        bind_context(request_id=new_request_id(), slack_user=user)
+        approval_id = approval_id_of(str(body["actions"][0].get("value", "")))
+        channel = (body.get("channel") or {}).get("id")
+        if not await services.approvers.is_approver(user):
+            await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
+            return
+        modal = blocks.deny_reason_modal(approval_id, "this request")
+        modal["private_metadata"] = json.dumps(
+            services.seal.seal({"approval_id": approval_id, "channel": channel or ""}), separators=(",", ":")
+        )
+        await client.views_open(trigger_id=body["trigger_id"], view=modal)

@@ -1,0 +1,62 @@
+"""The create modal's raw values → :class:`bot.requests.CreateForm` (types only; rules live in bot/)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from bot.errors import InputError
+from bot.policy import CUSTOM_PRESET, parse_duration
+from bot.requests import CreateForm, FormErrors
+from handlers.blocks import NODE_AUTO
+
+_INT_FIELDS = ("count", "cores", "memory_mib", "swap_mib", "disk_gib", "vlan")
+
+
+def form_from_submission(raw: Mapping[str, Any]) -> CreateForm:
+    """Convert what :func:`handlers.blocks.read_create_submission` read; :class:`FormErrors` per bad field."""
+    errors: dict[str, str] = {}
+    ints: dict[str, int | None] = {}
+    for name in _INT_FIELDS:
+        value = raw.get(name)
+        if value is None or value == "":
+            ints[name] = None
+            continue
+        try:
+            ints[name] = int(str(value))
+        except ValueError:
+            errors[name] = "must be a whole number"
+    if not raw.get("hostname"):
+        errors["hostname"] = "hostname: required"
+    if not raw.get("template"):
+        errors["template"] = "template: choose one (the list may still be loading — wait a moment)"
+    lifetime = None
+    if raw.get("lifetime"):
+        try:
+            lifetime = parse_duration(str(raw["lifetime"]), field="lifetime")
+        except InputError as exc:
+            errors["lifetime"] = exc.what
+    if errors:
+        raise FormErrors(errors)
+    node = raw.get("node")
+    net_mode: Literal["dhcp", "static"] = "static" if raw.get("net_mode") == "static" else "dhcp"
+    return CreateForm(
+        hostname=str(raw["hostname"]).strip(),
+        template=str(raw["template"]),
+        count=ints["count"] or 1,
+        preset=str(raw["preset"]) if raw.get("preset") else CUSTOM_PRESET,
+        cores=ints["cores"],
+        memory_mib=ints["memory_mib"],
+        swap_mib=ints["swap_mib"],
+        disk_gib=ints["disk_gib"],
+        network=net_mode,
+        ipv4_cidr=raw.get("ipv4"),
+        gateway=raw.get("gateway"),
+        bridge=raw.get("bridge"),
+        vlan=ints["vlan"],
+        ssh_key=raw.get("ssh_key"),
+        generate_password=bool(raw.get("password")),
+        lifetime=lifetime,
+        node=None if node in (None, NODE_AUTO) else str(node),
+        purpose=str(raw.get("purpose") or ""),
+    )

@@ -1,0 +1,84 @@
+"""Modal submissions: the create form (validated before the ack) and the deny reason."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.logs import bind_context, clear_context, new_request_id
+from bot.requests import FormErrors
+from handlers import blocks
+from handlers.actions import approval_id_of, tell_clicker
+from handlers.forms import form_from_submission
+
+if TYPE_CHECKING:
+    from handlers.app import Services
+
+log = structlog.get_logger(__name__)
+
+#: Slack waits 3 s for the ack; validation that reads Proxmox must finish well within that.
+VALIDATION_BUDGET = 2.0
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Attach the view submission listeners."""
+
+    @app.view(blocks.CALLBACK_CREATE)
+    async def create_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        clear_context()
+        user = body["user"]["id"]
+        bind_context(request_id=new_request_id(), slack_user=user)
+        meta = services.seal.open(blocks.read_private_metadata(view.get("private_metadata", "")))
+        raw = blocks.read_create_submission(view["state"]["values"])
+        try:
+            form = form_from_submission(raw)
+            valid = await asyncio.wait_for(services.requests.validate(form, user), VALIDATION_BUDGET)
+        except FormErrors as exc:
+            await ack(response_action="errors", errors=_on_blocks(exc.errors))
+            return
+        except TimeoutError:
+            await ack(
+                response_action="errors",
+                errors={"hostname": "Cardinal could not check this in time; please press Request again."},
+            )
+            return
+        await ack()
+        services.background.spawn(
+            services.requests.submit(valid, requester=user, channel=str(meta["channel"])),
+            name="submit-request",
+        )
+
+    @app.view(blocks.CALLBACK_DENY_REASON)
+    async def deny_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        clear_context()
+        user = body["user"]["id"]
+        bind_context(request_id=new_request_id(), slack_user=user)
+        meta = services.seal.open(blocks.read_private_metadata(view.get("private_metadata", "")))
+        approval_id = approval_id_of(str(meta.get("approval_id", "")))
+        reason = blocks.read_deny_reason(view["state"]["values"])
+        if not reason:
+            await ack(response_action="errors", errors={"reason": "Say why, so the requester knows."})
+            return
+        await ack()
+
+        async def deny() -> None:
+            decision = await services.requests.decide(approval_id, clicker=user, approve=False, reason=reason)
+            if not decision.applied:
+                await tell_clicker(client, meta.get("channel"), user, decision.message)
+
+        services.background.spawn(deny(), name="deny-request")
+
+
+def _on_blocks(errors: dict[str, str]) -> dict[str, str]:
+    """Put each error on a block of the modal (unknown fields go on the hostname, at the top)."""
+    out: dict[str, str] = {}
+    for field, message in errors.items():
+        block = field if field in blocks.CREATE_FIELDS else "hostname"
+        out[block] = message if block not in out else f"{out[block]}; {message}"
+    return out
