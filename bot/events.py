@@ -152,4 +152,96 @@ class ApprovalCard:
 
 
 #: Everything the domain can ask the Slack edge to show; ``handlers.blocks.render_event`` covers each one.
-Event = RequestProgress | ContainerReady | TaskFailed | TaskSucceeded | Notice | ApprovalCard
+
+
+@dataclass(frozen=True, slots=True)
+class DigestContainer:
+    """One container as the digest lists it."""
+
+    vmid: int
+    hostname: str
+    owner: str
+    state: str
+    node: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerContainers:
+    """The containers of one owner."""
+
+    owner: str
+    containers: tuple[DigestContainer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApprovalLine:
+    """A request still waiting for an approver, and for how long."""
+
+    approval_id: str
+    request_id: str
+    requester: str
+    hostname: str | None
+    count: int
+    age: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class FailedTaskLine:
+    """A tracked Proxmox task that failed in the digest's window."""
+
+    task_id: str
+    kind: str
+    vmid: int | None
+    node: str
+    error: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeCapacity:
+    """Memory and disk use of one node."""
+
+    node: str
+    status: str
+    mem_used: int
+    mem_max: int
+    disk_used: int
+    disk_max: int
+
+    @property
+    def mem_fraction(self) -> float:
+        """Used memory as a fraction of the total (0 when unknown)."""
+        return self.mem_used / self.mem_max if self.mem_max else 0.0
+
+    @property
+    def disk_fraction(self) -> float:
+        """Used disk as a fraction of the total (0 when unknown)."""
+        return self.disk_used / self.disk_max if self.disk_max else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Everything one digest message says. ``capacity_error`` is set when Proxmox could not be asked."""
+
+    generated_at: datetime
+    per_owner: tuple[OwnerContainers, ...]
+    expiring_soon: tuple[DigestContainer, ...]
+    pending_approvals: tuple[PendingApprovalLine, ...]
+    failed_tasks: tuple[FailedTaskLine, ...]
+    capacity: tuple[NodeCapacity, ...]
+    capacity_error: str | None = None
+
+    @property
+    def container_count(self) -> int:
+        return sum(len(o.containers) for o in self.per_owner)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestReady:
+    """A digest to post in a channel."""
+
+    digest: Digest
+
+
+Event = RequestProgress | ContainerReady | TaskFailed | TaskSucceeded | Notice | ApprovalCard | DigestReady

@@ -12,8 +12,15 @@ from bot.events import (
     ApprovalCard,
     ContainerLine,
     ContainerReady,
+    Digest,
+    DigestContainer,
+    DigestReady,
     Event,
+    FailedTaskLine,
+    NodeCapacity,
     Notice,
+    OwnerContainers,
+    PendingApprovalLine,
     PreflightCheck,
     RequestProgress,
     RequestSummary,
@@ -70,6 +77,38 @@ def summary(*, huge: bool = False) -> RequestSummary:
     )
 
 
+def digest(*, huge: bool = False) -> Digest:
+    """A digest; ``huge`` has far more owners, containers and failures than a message can hold."""
+    text = HUGE if huge else "web-1"
+    n = 400 if huge else 1
+    line = DigestContainer(10042, text, "U012AB3CD", "running", "pve1", NOW + timedelta(hours=5))
+    return Digest(
+        generated_at=NOW,
+        per_owner=tuple(OwnerContainers(f"U0{i:07d}", (line,) * (30 if huge else 1)) for i in range(n)),
+        expiring_soon=(line,) * n,
+        pending_approvals=(PendingApprovalLine("a-1", "r-1", "U0REQ", text, 2, timedelta(hours=26)),) * n,
+        failed_tasks=(FailedTaskLine("t-1", "create", 10043, "pve2", text, NOW),) * n,
+        capacity=(NodeCapacity("pve1", "online", 3, 4, 1, 10),) * n,
+    )
+
+
+def test_digest_reads_at_a_glance() -> None:
+    """The digest has a header, one section per topic and a capacity bar per node."""
+    msg = b.render_event(DigestReady(digest()))
+    text = "\n".join(mrkdwn_of(msg["blocks"]))
+    assert msg["blocks"][0]["type"] == "header"
+    for title in (
+        "Containers per owner",
+        "Expiring in the next 48 h",
+        "Pending approvals",
+        "Failed tasks (24 h)",
+    ):
+        assert f"*{title}*" in text
+    assert "`▓▓▓▓▓▓▓▓░░` 75%" in text  # pve1: 3 of 4 memory used
+    assert "waiting 1d 2h" in text
+    assert "<@U012AB3CD>" in text
+
+
 def typical_events() -> list[Event]:
     """One realistic event of each type (two approval-card variants)."""
     checks = (PreflightCheck("Hostname free", True, "web-1, web-2"),)
@@ -81,6 +120,7 @@ def typical_events() -> list[Event]:
         TaskFailed("req-1", "create", 10042, "pve1", "storage full", ("TASK ERROR: full",), "UPID:x"),
         TaskSucceeded("reboot", 10042, "pve1", "U012AB3CD", "took 4s"),
         Notice("<@U012AB3CD> web-1 expires tomorrow.", (("extend_7d", "Extend 7d", "10042"),)),
+        DigestReady(digest()),
     ]
 
 
@@ -95,6 +135,7 @@ def huge_events() -> list[Event]:
         TaskFailed(HUGE, HUGE, 10**9, HUGE, HUGE, tuple(HUGE for _ in range(5000)), HUGE, True),
         TaskSucceeded(HUGE, 10**9, HUGE, HUGE, HUGE),
         Notice(HUGE, tuple((f"act_{i}", HUGE, f"id-{i}") for i in range(100))),
+        DigestReady(digest(huge=True)),
     ]
 
 
@@ -125,7 +166,7 @@ def test_every_event_type_is_covered(events: list[Event]) -> None:
 
 def test_dispatch_matches_the_builders() -> None:
     """render_event gives the same message as the builder for that event type."""
-    progress, pending, _, ready, failed, succeeded, note = typical_events()
+    progress, pending, _, ready, failed, succeeded, note, _digest = typical_events()
     assert isinstance(progress, RequestProgress)
     assert b.render_event(progress) == b.request_thread_root(progress.summary)
     assert isinstance(pending, ApprovalCard)

@@ -1,0 +1,831 @@
+"""Day-2 operations on containers Cardinal owns: power, destroy, extend, addresses, lists, status, audit.
+
+:class:`ContainerService` is what the Slack edge calls for ``/lxc start|stop|shutdown|reboot|destroy|
+extend|ip|list|status|audit|templates|tasks``. Every method takes the acting person as an
+:class:`~bot.access.Actor`, checks :mod:`bot.access`, talks to Proxmox *outside* any database
+transaction, hands each Proxmox task to a :class:`TaskFollower` (which reports the outcome in the
+container's thread) and writes an audit event. Errors are typed :class:`~bot.errors.CardinalError`\\ s
+whose message says what happened and what to do.
+
+Only containers Cardinal knows (its database) are operated on; the node always comes from the record
+(the reconcile job keeps it current when a container moves).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, cast
+
+from bot.access import AccessDenied, Actor, may_destroy_directly, require_operate
+from bot.db import Database
+from bot.db.enums import ContainerState, TaskStatus
+from bot.db.records import AuditEvent, Container, Task
+from bot.db.types import Clock
+from bot.errors import CardinalError, InputError
+from bot.ownership import (
+    format_expiry,
+    ownership_line,
+    parse_tags,
+    with_ownership_tags,
+    with_updated_description,
+)
+from bot.policy import Policy, format_duration
+from bot.proxmox.client import ProxmoxClient
+from bot.proxmox.codec import parse_net, parse_property
+from bot.proxmox.errors import (
+    ProxmoxConflictError,
+    ProxmoxError,
+    ProxmoxLockedError,
+    ProxmoxNotFoundError,
+)
+from bot.proxmox.models import ClusterResource, NodeInfo
+from bot.proxmox.upid import Upid
+
+__all__ = [
+    "ContainerAlreadyRunning",
+    "ContainerBusy",
+    "ContainerDetail",
+    "ContainerNotManaged",
+    "ContainerNotRunning",
+    "ContainerService",
+    "ContainerView",
+    "DestroyPlan",
+    "DestroyResult",
+    "ExtendResult",
+    "PowerAction",
+    "PowerResult",
+    "TaskFollower",
+    "TaskView",
+    "TemplateEntry",
+    "TemplateList",
+]
+
+PowerAction = Literal["start", "stop", "shutdown", "reboot"]
+_POWER_ACTIONS: tuple[str, ...] = ("start", "stop", "shutdown", "reboot")
+
+
+class TaskFollower(Protocol):
+    """Follows a Proxmox task to its end and reports it in the container's thread (``bot.tracker``)."""
+
+    async def track(
+        self,
+        kind: str,
+        upid: Upid,
+        *,
+        vmid: int,
+        node: str,
+        actor: str,
+        channel: str | None,
+        thread_ts: str | None,
+        request_id: str | None = None,
+    ) -> object:
+        """Start following ``upid``; returns once it is recorded (not when the task ends)."""
+        ...
+
+
+# --- errors ----------------------------------------------------------------------------------------
+
+
+class ContainerNotManaged(InputError):
+    """Cardinal has no (live) record of this container."""
+
+    default_hint = (
+        "`/lxc list all` shows the containers Cardinal manages. A container made outside Cardinal can be "
+        "taken over by an operator with `cardinal reconcile --adopt` if it carries Cardinal's tags."
+    )
+
+
+class ContainerAlreadyRunning(CardinalError):
+    """Start asked for a running container."""
+
+
+class ContainerNotRunning(CardinalError):
+    """Stop/shutdown/reboot asked for a stopped container."""
+
+
+class ContainerBusy(CardinalError):
+    """Another operation (create, backup, destroy…) holds the container's lock."""
+
+    default_hint = "Wait for the other operation to finish (`/lxc tasks` lists them) and try again."
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PowerResult:
+    """A power action was accepted by Proxmox; its task is being followed."""
+
+    vmid: int
+    action: PowerAction
+    node: str
+    upid: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyPlan:
+    """What ``/lxc destroy`` needs before it happens.
+
+    The owner confirms and it happens (``needs_approval`` False). Anyone else needs an approver's
+    decision (an approver other than the one asking) before :meth:`ContainerService.destroy`.
+    """
+
+    vmid: int
+    hostname: str
+    node: str
+    owner: str
+    requested_by: str
+    needs_approval: bool
+    confirm_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DestroyResult:
+    """Outcome of :meth:`ContainerService.destroy`: ``upid`` is None when the container was already gone."""
+
+    vmid: int
+    node: str
+    upid: str | None
+    already_gone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendResult:
+    """The new expiry; ``written_to_container`` is False if only the database could be updated."""
+
+    vmid: int
+    previous: datetime | None
+    expires_at: datetime
+    written_to_container: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerView:
+    """One container for ``/lxc list`` (field names match ``handlers.blocks.ContainerInfo``).
+
+    ``status`` is Proxmox's live status (``running``/``stopped``/``unknown``), ``missing`` when the
+    container is absent from Proxmox, or Cardinal's last known state when ``live`` is False (Proxmox
+    could not be asked).
+    """
+
+    vmid: int
+    hostname: str
+    status: str
+    node: str
+    ips: tuple[str, ...] = ()
+    owner_id: str | None = None
+    expires_at: datetime | None = None
+    live: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerDetail:
+    """One container in detail for ``/lxc status``."""
+
+    vmid: int
+    hostname: str
+    status: str
+    node: str
+    ips: tuple[str, ...] = ()
+    owner_id: str | None = None
+    expires_at: datetime | None = None
+    live: bool = True
+    cores: int | None = None
+    memory_mib: int | None = None
+    disk_gib: int | None = None
+    template: str | None = None
+    uptime: timedelta | None = None
+    purpose: str | None = None
+    request_id: str | None = None
+    lock: str | None = None
+    tags: tuple[str, ...] = ()
+    thread_channel: str | None = None
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateEntry:
+    """A template on the template storage (``volid`` set) or downloadable (``volid`` None)."""
+
+    name: str
+    volid: str | None = None
+    size_bytes: int | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateList:
+    """``/lxc templates``: what is on the template storage, and what could be downloaded."""
+
+    storage: str
+    node: str
+    available: tuple[TemplateEntry, ...]
+    downloadable: tuple[TemplateEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A tracked task for ``/lxc tasks`` (field names match ``handlers.blocks.TaskInfo``)."""
+
+    upid: str | None
+    kind: str
+    node: str
+    state: Literal["running", "ok", "failed"]
+    started_at: datetime
+    vmid: int | None = None
+    finished_at: datetime | None = None
+    exitstatus: str | None = None
+    user_id: str | None = None
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+_SIZE_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)([KMGT]?)$")
+_SIZE_FACTOR = {"": 1 / (1 << 30), "K": 1 / (1 << 20), "M": 1 / 1024, "G": 1.0, "T": 1024.0}
+
+
+def _disk_gib(rootfs: Any) -> int | None:
+    if not isinstance(rootfs, str) or not rootfs:
+        return None
+    try:
+        values = parse_property(rootfs, field="rootfs", default_key="volume")
+    except InputError:
+        return None
+    m = _SIZE_RE.match(values.get("size", ""))
+    if m is None:
+        return None
+    return round(float(m.group(1)) * _SIZE_FACTOR[m.group(2)])
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def static_addresses(config: dict[str, Any]) -> list[str]:
+    """Addresses configured statically on ``net0``…``net31`` (``ip=``/``ip6=`` CIDRs, prefix removed)."""
+    out: list[str] = []
+    for index in range(32):
+        text = config.get(f"net{index}")
+        if not isinstance(text, str):
+            continue
+        try:
+            net = parse_net(text, field=f"net{index}")
+        except InputError:
+            continue
+        for value in (net.ip, net.ip6):
+            if not value or value in ("dhcp", "manual", "auto"):
+                continue
+            address = value.split("/", 1)[0]
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                continue
+            out.append(address)
+    return out
+
+
+def _state_of(status: str | None) -> ContainerState | None:
+    if status == "running":
+        return ContainerState.RUNNING
+    if status == "stopped":
+        return ContainerState.STOPPED
+    return None
+
+
+def _lxc_resources(resources: Sequence[ClusterResource]) -> dict[int, ClusterResource]:
+    return {r.vmid: r for r in resources if r.type == "lxc" and r.vmid is not None}
+
+
+def _task_view(task: Task) -> TaskView:
+    if not task.is_final:
+        state: Literal["running", "ok", "failed"] = "running"
+    elif task.status is TaskStatus.SUCCEEDED:
+        state = "ok"
+    else:
+        state = "failed"
+    started = datetime.fromtimestamp(task.started_at, UTC) if task.started_at is not None else task.created_at
+    return TaskView(
+        upid=task.upid,
+        kind=task.kind,
+        node=task.node,
+        state=state,
+        started_at=started,
+        vmid=task.vmid,
+        finished_at=task.updated_at if task.is_final else None,
+        exitstatus=task.exitstatus or task.error,
+        user_id=task.actor,
+    )
+
+
+def _parse_target(target: int | str) -> int | str:
+    if isinstance(target, int):
+        return target
+    text = target.strip()
+    if text.isdigit():
+        return int(text)
+    if not text or len(text) > 253:
+        raise InputError("Give a VMID (e.g. 10042) or a hostname.", field="target")
+    return text.lower()
+
+
+# --- the service -----------------------------------------------------------------------------------
+
+
+class ContainerService:
+    """Day-2 operations. ``clock`` gives "now" (aware UTC); ``follower`` follows the Proxmox tasks."""
+
+    def __init__(
+        self,
+        db: Database,
+        proxmox: ProxmoxClient,
+        follower: TaskFollower,
+        policy: Policy,
+        clock: Clock,
+    ) -> None:
+        self.db = db
+        self.proxmox = proxmox
+        self.follower = follower
+        self.policy = policy
+        self.clock = clock
+
+    # --- lookups ------------------------------------------------------------------------------------
+
+    async def _container(self, vmid: int) -> Container:
+        async with self.db.transaction(readonly=True) as tx:
+            container = await tx.containers.get(vmid)
+        if container is None or container.state is ContainerState.DESTROYED:
+            gone = container is not None
+            raise ContainerNotManaged(
+                f"Container {vmid} was destroyed."
+                if gone
+                else f"Cardinal does not manage a container {vmid}.",
+                field="vmid",
+            )
+        return container
+
+    async def _audit(
+        self,
+        actor: str,
+        action: str,
+        *,
+        vmid: int | None,
+        upid: str | None = None,
+        request_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        async with self.db.transaction() as tx:
+            await tx.audit.append(
+                actor, action, now=self.clock(), vmid=vmid, upid=upid, request_id=request_id, detail=detail
+            )
+
+    async def _deny(self, actor: Actor, action: str, container: Container, exc: AccessDenied) -> None:
+        await self._audit(
+            actor.user_id, "access.denied", vmid=container.vmid, detail={"action": action, "reason": exc.what}
+        )
+
+    # --- power --------------------------------------------------------------------------------------
+
+    async def power(self, actor: Actor, vmid: int, action: str) -> PowerResult:
+        """Start, stop, shutdown or reboot a container (owner or approver); the task is followed.
+
+        ``restart`` is refused with a pointer to ``reboot`` (LXC has no restart). Raises
+        :class:`ContainerNotManaged`, :class:`~bot.access.AccessDenied`, :class:`ContainerAlreadyRunning`,
+        :class:`ContainerNotRunning`, :class:`ContainerBusy` or a :class:`~bot.proxmox.errors.ProxmoxError`.
+        """
+        if action == "restart":
+            raise InputError("Containers have no restart; use `reboot`.", field="action")
+        if action not in _POWER_ACTIONS:
+            raise InputError(
+                f"Unknown action {action[:20]!r}; use one of {', '.join(_POWER_ACTIONS)}.", field="action"
+            )
+        verb = cast(PowerAction, action)
+        container = await self._container(vmid)
+        try:
+            require_operate(actor, container, action)
+        except AccessDenied as exc:
+            await self._deny(actor, action, container, exc)
+            raise
+        try:
+            upid = await self.proxmox.power(container.node, vmid, verb)
+        except ProxmoxConflictError as exc:
+            raise self._conflict(container, action, exc) from exc
+        except ProxmoxLockedError as exc:
+            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
+        await self.follower.track(
+            action,
+            upid,
+            vmid=vmid,
+            node=upid.node,
+            actor=actor.user_id,
+            channel=container.thread_channel,
+            thread_ts=container.thread_ts,
+            request_id=container.request_id,
+        )
+        await self._audit(
+            actor.user_id, f"container.{action}", vmid=vmid, upid=str(upid), detail={"node": upid.node}
+        )
+        return PowerResult(vmid=vmid, action=verb, node=upid.node, upid=str(upid))
+
+    @staticmethod
+    def _conflict(container: Container, action: str, exc: ProxmoxConflictError) -> CardinalError:
+        name = f"{container.hostname} ({container.vmid})"
+        text = exc.what.lower()
+        if "already running" in text:
+            return ContainerAlreadyRunning(
+                f"{name} is already running.",
+                hint=(
+                    f"To restart it use `/lxc reboot {container.vmid}`; "
+                    f"to stop it `/lxc stop {container.vmid}`."
+                ),
+            )
+        if "not running" in text:
+            return ContainerNotRunning(
+                f"{name} is not running, so it cannot {action}.",
+                hint=f"Start it with `/lxc start {container.vmid}`.",
+            )
+        return exc
+
+    # --- destroy ------------------------------------------------------------------------------------
+
+    async def request_destroy(self, actor: Actor, vmid: int) -> DestroyPlan:
+        """What ``/lxc destroy`` needs: always a confirmation; an approver's decision for non-owners."""
+        container = await self._container(vmid)
+        direct = may_destroy_directly(actor, container)
+        name = f"{container.hostname} ({vmid})"
+        if direct:
+            text = f"Destroy {name} on {container.node}? Its disks are deleted; this cannot be undone."
+        else:
+            text = (
+                f"{name} belongs to <@{container.owner}>. Destroying it needs an approver's decision; "
+                "ask for it? Its disks will be deleted; this cannot be undone."
+            )
+        return DestroyPlan(
+            vmid=vmid,
+            hostname=container.hostname,
+            node=container.node,
+            owner=container.owner,
+            requested_by=actor.user_id,
+            needs_approval=not direct,
+            confirm_text=text,
+        )
+
+    async def destroy(self, actor: Actor, vmid: int, *, approved_by: Actor | None = None) -> DestroyResult:
+        """Destroy a container (after the confirmation): ``DELETE`` with ``purge=1``,
+        ``destroy-unreferenced-disks=1`` and ``force=1``.
+
+        ``force=1`` lets Proxmox stop a running container inside the same ``vzdestroy`` task, so there is
+        one non-idempotent call and no window between a separate stop task and the destroy. The owner may
+        destroy directly; anyone else needs ``approved_by``: an approver who is not ``actor``. A container
+        already gone from Proxmox is marked destroyed. The database record is marked destroyed by the
+        follower when the task succeeds (or by the reconcile job once Proxmox no longer lists it).
+        """
+        container = await self._container(vmid)
+        if not may_destroy_directly(actor, container):
+            problem: str | None = None
+            if approved_by is None:
+                problem = (
+                    f"Only the owner <@{container.owner}> may destroy {container.hostname} ({vmid}) directly."
+                )
+            elif not approved_by.is_approver:
+                problem = f"<@{approved_by.user_id}> is not an approver."
+            elif approved_by.user_id == actor.user_id:
+                problem = "You cannot approve your own destroy request."
+            if problem is not None:
+                exc = AccessDenied(problem, hint="Ask an approver (other than yourself) to approve it.")
+                await self._deny(actor, "destroy", container, exc)
+                raise exc
+        return await self.destroy_record(container, actor.user_id, approved_by=approved_by)
+
+    async def destroy_record(
+        self,
+        container: Container,
+        actor_id: str,
+        *,
+        approved_by: Actor | None = None,
+        reason: str = "request",
+    ) -> DestroyResult:
+        """Destroy ``container`` *without* an authorization check (for Cardinal's own jobs, e.g. expiry).
+
+        Same call as :meth:`destroy`; follows the task and writes ``container.destroy_requested``.
+        """
+        vmid = container.vmid
+        try:
+            upid = await self.proxmox.destroy_container(
+                container.node, vmid, purge=True, destroy_unreferenced_disks=True, force=True
+            )
+        except ProxmoxNotFoundError:
+            now = self.clock()
+            async with self.db.transaction() as tx:
+                await tx.containers.mark_destroyed(vmid, now=now)
+                await tx.audit.append(
+                    actor_id,
+                    "container.destroyed",
+                    now=now,
+                    vmid=vmid,
+                    detail={"note": "already gone from Proxmox", "reason": reason},
+                )
+            return DestroyResult(vmid=vmid, node=container.node, upid=None, already_gone=True)
+        except ProxmoxLockedError as exc:
+            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
+        await self.follower.track(
+            "destroy",
+            upid,
+            vmid=vmid,
+            node=upid.node,
+            actor=actor_id,
+            channel=container.thread_channel,
+            thread_ts=container.thread_ts,
+            request_id=container.request_id,
+        )
+        detail: dict[str, Any] = {"node": upid.node, "reason": reason}
+        if approved_by is not None:
+            detail["approved_by"] = approved_by.user_id
+        await self._audit(actor_id, "container.destroy_requested", vmid=vmid, upid=str(upid), detail=detail)
+        return DestroyResult(vmid=vmid, node=upid.node, upid=str(upid))
+
+    # --- extend -------------------------------------------------------------------------------------
+
+    async def extend(self, actor: Actor, vmid: int, duration: timedelta) -> ExtendResult:
+        """Push the expiry by ``duration`` (from the current expiry, or from now if already past).
+
+        The new expiry may be at most ``limits.max_lifetime`` from now. The database is updated first (it
+        drives the expiry job); then the container's description line (and tags) are rewritten with
+        ``PUT …/config`` guarded by the config ``digest``. If Proxmox cannot be updated the extension still
+        holds and ``written_to_container`` is False.
+        """
+        if duration <= timedelta(0):
+            raise InputError("The extension must be longer than zero.", field="duration")
+        container = await self._container(vmid)
+        try:
+            require_operate(actor, container, "extend")
+        except AccessDenied as exc:
+            await self._deny(actor, "extend", container, exc)
+            raise
+        now = self.clock()
+        base = max(container.expires_at or now, now)
+        new_expiry = (base + duration).replace(microsecond=0)
+        limit = now + self.policy.limits.max_lifetime
+        if new_expiry > limit:
+            room = limit - base
+            hint = (
+                f"You can extend it by at most {format_duration(room)} now."
+                if room >= timedelta(minutes=1)
+                else "It is already at the limit; extend it again later."
+            )
+            most = format_duration(self.policy.limits.max_lifetime)
+            raise InputError(
+                f"{container.hostname} ({vmid}) may live at most {most}"
+                f" from now (until {format_expiry(limit)}); {format_duration(duration)} more would reach "
+                f"{format_expiry(new_expiry)}.",
+                field="duration",
+                hint=hint,
+            )
+        async with self.db.transaction() as tx:
+            await tx.containers.set_expiry(vmid, new_expiry, now=now)
+            await tx.audit.append(
+                actor.user_id,
+                "container.extended",
+                now=now,
+                vmid=vmid,
+                detail={
+                    "from": container.expires_at.isoformat() if container.expires_at else None,
+                    "to": new_expiry.isoformat(),
+                    "by": format_duration(duration),
+                },
+            )
+        note: str | None = None
+        try:
+            await self.write_ownership(container, new_expiry)
+            written = True
+        except (ProxmoxError, InputError) as exc:
+            written = False
+            note = f"The new expiry is saved, but Proxmox's note on the container was not updated: {exc.what}"
+        return ExtendResult(
+            vmid=vmid,
+            previous=container.expires_at,
+            expires_at=new_expiry,
+            written_to_container=written,
+            note=note,
+        )
+
+    async def write_ownership(self, container: Container, expires_at: datetime | None) -> None:
+        """Rewrite the ``cardinal:`` description line and ownership tags in the container's config.
+
+        Reads the config for its ``description``/``tags`` and ``digest``; a concurrent change (digest
+        mismatch) is retried once with a fresh read.
+        """
+        line = ownership_line(container.owner, expires_at, container.request_id)
+        for attempt in range(2):
+            config = await self.proxmox.container_config(container.node, container.vmid)
+            description = config.get("description")
+            tags = config.get("tags")
+            params: dict[str, Any] = {
+                "description": with_updated_description(
+                    description if isinstance(description, str) else None, line
+                )
+            }
+            new_tags = with_ownership_tags(tags if isinstance(tags, str) else None, container.owner)
+            if parse_tags(tags if isinstance(tags, str) else None) != parse_tags(new_tags):
+                params["tags"] = new_tags
+            if isinstance(config.get("digest"), str):
+                params["digest"] = config["digest"]
+            try:
+                await self.proxmox.update_config(container.node, container.vmid, params)
+                return
+            except ProxmoxConflictError:
+                if attempt == 1:
+                    raise
+
+    # --- addresses ----------------------------------------------------------------------------------
+
+    async def discover_ips(self, actor: Actor, vmid: int) -> list[str]:
+        """Re-discover a container's addresses: live interfaces (running CTs; IPv4 and global IPv6)
+        plus static ``ip=``/``ip6=`` from the config. Stores them and returns them (may be empty)."""
+        container = await self._container(vmid)
+        found: list[str] = []
+        for iface in await self.proxmox.interfaces(container.node, vmid):
+            found.extend(iface.ipv4)
+            found.extend(iface.ipv6_global)
+        config = await self.proxmox.container_config(container.node, vmid)
+        for address in static_addresses(config):
+            if address not in found:
+                found.append(address)
+        ips = list(dict.fromkeys(found))
+        async with self.db.transaction() as tx:
+            await tx.containers.set_ips(vmid, ips, now=self.clock())
+        return ips
+
+    # --- views --------------------------------------------------------------------------------------
+
+    async def list_containers(
+        self, actor: Actor, scope: Literal["mine", "all"] = "mine"
+    ) -> list[ContainerView]:
+        """Containers with live status and node from one ``/cluster/resources?type=vm`` call, merged with
+        Cardinal's records (owner, IPs, expiry). If Proxmox cannot be asked, the last known state is
+        shown with ``live=False``."""
+        async with self.db.transaction(readonly=True) as tx:
+            if scope == "mine":
+                records = await tx.containers.list_by_owner(actor.user_id)
+            else:
+                records = await tx.containers.list_all()
+        try:
+            live: dict[int, ClusterResource] | None = _lxc_resources(
+                await self.proxmox.cluster_resources("vm")
+            )
+        except ProxmoxError:
+            live = None
+        views: list[ContainerView] = []
+        for c in records:
+            if live is None:
+                views.append(self._view(c, status=c.state.value, node=c.node, live=False))
+                continue
+            item = live.get(c.vmid)
+            if item is None:
+                views.append(self._view(c, status="missing", node=c.node, live=True))
+            else:
+                views.append(
+                    self._view(c, status=item.status or "unknown", node=item.node or c.node, live=True)
+                )
+        return views
+
+    @staticmethod
+    def _view(c: Container, *, status: str, node: str, live: bool) -> ContainerView:
+        return ContainerView(
+            vmid=c.vmid,
+            hostname=c.hostname,
+            status=status,
+            node=node,
+            ips=tuple(c.ip_addresses),
+            owner_id=c.owner,
+            expires_at=c.expires_at,
+            live=live,
+        )
+
+    async def status(self, actor: Actor, target: int | str) -> ContainerDetail:
+        """One container in detail, by VMID or hostname: live status, size, addresses, owner, expiry."""
+        key = _parse_target(target)
+        async with self.db.transaction(readonly=True) as tx:
+            if isinstance(key, int):
+                container = await tx.containers.get(key)
+            else:
+                container = await tx.containers.get_by_hostname(key)
+            request = (
+                await tx.requests.get_request(container.request_id)
+                if container and container.request_id
+                else None
+            )
+        if container is None or container.state is ContainerState.DESTROYED:
+            raise ContainerNotManaged(f"Cardinal does not manage a container {key}.", field="target")
+        status = await self.proxmox.container_status(container.node, container.vmid)
+        config = await self.proxmox.container_config(container.node, container.vmid)
+        template = None
+        purpose = None
+        if request is not None:
+            raw = request.spec.get("template")
+            template = raw if isinstance(raw, str) else None
+            purpose = request.purpose or None
+        return ContainerDetail(
+            vmid=container.vmid,
+            hostname=str(config.get("hostname") or container.hostname),
+            status=status.status,
+            node=container.node,
+            ips=tuple(container.ip_addresses),
+            owner_id=container.owner,
+            expires_at=container.expires_at,
+            live=True,
+            cores=_int_or_none(config.get("cores")),
+            memory_mib=_int_or_none(config.get("memory")),
+            disk_gib=_disk_gib(config.get("rootfs")),
+            template=template,
+            uptime=timedelta(seconds=status.uptime) if status.running else None,
+            purpose=purpose,
+            request_id=container.request_id,
+            lock=status.lock,
+            tags=tuple(parse_tags(config.get("tags") if isinstance(config.get("tags"), str) else None)),
+            thread_channel=container.thread_channel,
+            thread_ts=container.thread_ts,
+        )
+
+    async def audit(
+        self, actor: Actor, vmid: int | None = None, user: str | None = None, *, limit: int = 20
+    ) -> list[AuditEvent]:
+        """Recent audit events, newest first.
+
+        Approvers see everything. Others see events about their own containers (``vmid``) and their own
+        actions (``user`` = themselves; the default without filters).
+        """
+        if vmid is not None and not actor.is_approver:
+            async with self.db.transaction(readonly=True) as tx:
+                container = await tx.containers.get(vmid)
+            if container is None or container.owner != actor.user_id:
+                raise AccessDenied(
+                    f"Only the owner or an approver may see the audit trail of {vmid}.",
+                    hint="`/lxc audit` without arguments shows your own actions.",
+                )
+        if user is not None and user != actor.user_id and not actor.is_approver:
+            raise AccessDenied(
+                "Only approvers may see other people's audit trail.",
+                hint="`/lxc audit` without arguments shows your own actions.",
+            )
+        if vmid is None and user is None and not actor.is_approver:
+            user = actor.user_id
+        async with self.db.transaction(readonly=True) as tx:
+            return await tx.audit.recent(vmid=vmid, actor=user, limit=limit)
+
+    async def _template_node(self) -> str:
+        nodes: list[NodeInfo] = await self.proxmox.nodes()
+        allowed = [n for n in nodes if self.policy.placement.node_allowed(n.node)]
+        online = [n for n in allowed if n.status == "online"] or allowed
+        if not online:
+            raise CardinalError(
+                "No Proxmox node that Cardinal may use is known.",
+                hint="The operators should check `placement.nodes` in the policy.",
+            )
+        return sorted(online, key=lambda n: n.node)[0].node
+
+    async def templates(self) -> TemplateList:
+        """Templates on the policy's template storage and downloadable ones, both filtered by the
+        policy's ``placement.templates`` allow-list (downloadable ones already present are left out)."""
+        storage = self.policy.placement.template_storage
+        node = await self._template_node()
+        content = await self.proxmox.storage_content(node, storage, "vztmpl")
+        available = tuple(
+            TemplateEntry(name=c.filename, volid=c.volid, size_bytes=c.size)
+            for c in sorted(content, key=lambda c: c.volid)
+            if self.policy.placement.template_allowed(c.volid)
+        )
+        have = {t.name for t in available}
+        try:
+            apl = await self.proxmox.aplinfo(node)
+        except ProxmoxError:
+            apl = []
+        downloadable = tuple(
+            TemplateEntry(name=a.template, description=a.headline or None)
+            for a in sorted(apl, key=lambda a: a.template)
+            if a.type == "lxc"
+            and a.template not in have
+            and self.policy.placement.template_allowed(a.template)
+        )
+        return TemplateList(storage=storage, node=node, available=available, downloadable=downloadable)
+
+    async def tasks(self, *, limit: int = 20) -> list[TaskView]:
+        """Pending tasks (oldest first), then recently changed ones (newest first), without duplicates."""
+        async with self.db.transaction(readonly=True) as tx:
+            pending = await tx.ledger.pending_tasks(limit=limit)
+            recent = await tx.ledger.recent_tasks(limit=limit)
+        seen: set[str] = set()
+        out: list[TaskView] = []
+        for task in [*pending, *recent]:
+            if task.id in seen:
+                continue
+            seen.add(task.id)
+            out.append(_task_view(task))
+        return out[:limit]
