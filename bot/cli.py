@@ -214,28 +214,16 @@ def _settings(env_file: Path) -> Any:
     return load_settings(_env_file=env_file)
 
 
-_RUN_ENTRY_POINTS = (("bot.app.main", "run"), ("handlers.runtime", "run"))
-"""Where ``run(settings, port=…)`` lives; the first one present wins. The Slack app (slack_bolt) may only be
-reached from here, lazily: ``bot/`` itself never imports it."""
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args.env_file)
-    run: Callable[..., Any] | None = None
-    for module, attr in _RUN_ENTRY_POINTS:
-        try:
-            run = _load(module, attr)
-            break
-        except _Unavailable:
-            continue
-    if run is None:
-        raise _Unavailable("the Slack app (bot.app.main / handlers.runtime) is not in this build")
+    # The composition root wires the Slack app; bot/ reaches it only here, lazily.
+    run = _load("handlers.runtime", "run")
     port = args.port if args.port is not None else settings.http_port
     return _call(run, settings, port=port)
 
 
 def _cmd_demo(_: argparse.Namespace) -> int:
-    return _call(_load("bot.demo", "run_demo"))
+    return _call(_load("handlers.demo", "run_demo"))
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:

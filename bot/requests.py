@@ -31,6 +31,7 @@ from bot.policy import CUSTOM_PRESET, Policy, format_duration
 from bot.preflight import PreflightInput, run_preflight
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
+from bot.tracker.tracker import CreationItem
 
 log = structlog.get_logger(__name__)
 
@@ -61,21 +62,6 @@ class StaticApprovers:
 
     async def is_approver(self, user_id: str) -> bool:
         return user_id in self.user_ids
-
-
-@dataclass(frozen=True, slots=True)
-class CreationItem:
-    """One container to create, with its VMID reserved and its node chosen."""
-
-    request_id: str
-    hostname: str
-    vmid: int
-    node: str
-    params: dict[str, str | int]
-    generate_password: bool
-    requester: str
-    channel: str
-    thread_ts: str | None
 
 
 class CreationQueue(Protocol):
@@ -456,15 +442,15 @@ class RequestService:
                 )
                 items.append(
                     CreationItem(
-                        request_id,
-                        hostname,
-                        vmid,
-                        node,
-                        params,
-                        spec.generate_password,
-                        req.requester,
-                        req.channel,
-                        req.thread_ts,
+                        hostname=hostname,
+                        vmid=vmid,
+                        node=node,
+                        params=params,
+                        channel=req.channel,
+                        thread_ts=req.thread_ts,
+                        requester=req.requester,
+                        generate_password=spec.generate_password,
+                        expires_at=req.expires_at,
                     )
                 )
         await self.queue.enqueue_creations(request_id, items)

@@ -30,6 +30,7 @@ class Services:
     containers: Any = None  # bot.lifecycle.ContainerService
     digest: Any = None  # bot.digest.DigestJob
     command_name: str = "/lxc"
+    ui_url: str = ""  # the Proxmox web UI, for links
 
 
 def create_app(services: Services, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:

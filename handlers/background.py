@@ -38,6 +38,11 @@ class Background:
     def pending(self) -> int:
         return len(self._tasks)
 
+    async def idle(self) -> None:
+        """Wait until nothing started here is still running (including work started meanwhile)."""
+        while self._tasks:
+            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
     async def drain(self, grace: float = 10.0) -> None:
         """Stop taking work and wait (bounded) for what is running."""
         self._closed = True

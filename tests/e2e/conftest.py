@@ -1,0 +1,76 @@
+"""Fixtures for end-to-end tests: simulator over TLS, fake Slack, database, and the assembled app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from bot.simulator.core import Simulator
+from bot.simulator.server import serve
+from handlers.runtime import assemble
+from handlers.slack_client import make_web_client
+from tests.conftest import FakeClock
+from tests.e2e.harness import (
+    APPROVER,
+    BOT_TOKEN,
+    OTHER,
+    REQUESTER,
+    TOKEN_ID,
+    TOKEN_SECRET,
+    Harness,
+    e2e_policy,
+    e2e_settings,
+)
+from tests.fakes.slack import FakeSlack
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def policy_overrides() -> dict[str, Any]:
+    """Override in a test module to change the policy."""
+    return {}
+
+
+@pytest.fixture
+async def harness(
+    db: Any,
+    aiohttp_server: ServerFactory,
+    aiohttp_client: ClientFactory,
+    clock: FakeClock,
+    policy_overrides: dict[str, Any],
+) -> AsyncIterator[Harness]:
+    """Cardinal wired to the simulator (3 nodes, frozen clock moved by the test) and a fake Slack."""
+    sim = Simulator(nodes=3, speed=0, dhcp_delay=4.0, task_durations={"vzcreate": 20.0, "vzstart": 3.0})
+    sim.add_token(TOKEN_ID, TOKEN_SECRET)
+    proxmox = await serve(sim, tls=True)
+    slack = FakeSlack()
+    for user in (REQUESTER, APPROVER, OTHER):
+        slack.add_user(user)
+    slack_server = await aiohttp_server(slack.app())
+    settings = e2e_settings(proxmox, str(slack_server.make_url("/api/")), "sqlite+aiosqlite:///unused.db")
+    client = make_web_client(BOT_TOKEN, settings.slack_api_url, retry_interval=0.0)
+    cardinal = await assemble(
+        settings,
+        policy=e2e_policy(**policy_overrides),
+        client=client,
+        clock=clock,
+        owner="e2e-replica",
+        tracker_options={"seed": 1},
+        db=db,
+    )
+    http = await aiohttp_client(cardinal.app.web_app(path="/slack/events", port=0))
+    h = Harness(sim=sim, slack=slack, cardinal=cardinal, http=http, clock=clock)
+    try:
+        yield h
+    finally:
+        await h.idle()
+        await cardinal.scheduler.shutdown(grace=5)
+        await cardinal.services.background.drain()
+        await cardinal.proxmox.close()
+        await proxmox.close()
