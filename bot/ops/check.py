@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import ssl
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -517,10 +517,15 @@ def evaluate_rootfs_storages(storages: Sequence[ClusterResource], targets: Check
 
 
 def evaluate_bridges(
-    perms: Permissions, sdn: Sequence[ClusterResource], targets: CheckTargets, principal: str = "<token>"
+    perms: Permissions,
+    sdn: Sequence[ClusterResource],
+    targets: CheckTargets,
+    principal: str = "<token>",
+    node_bridges: Mapping[str, Collection[str]] | None = None,
 ) -> CheckResult:
-    """Each allowed bridge is usable: ``SDN.Use`` on ``/sdn/zones/localnetwork/<bridge>`` (PVE 8+), and the
-    ``localnetwork`` zone is present on the nodes when Proxmox lists SDN zones."""
+    """Each allowed bridge is usable: ``SDN.Use`` on ``/sdn/zones/localnetwork/<bridge>`` (PVE 8+), it exists
+    on every node in ``node_bridges`` (node → its bridges, when known), and the ``localnetwork`` zone is
+    present on the nodes when Proxmox lists SDN zones."""
     name = "Bridges"
     denied = [b for b in targets.bridges if not perms.has(f"/sdn/zones/localnetwork/{b}", "SDN.Use")]
     if denied:
@@ -532,9 +537,22 @@ def evaluate_bridges(
             "--roles CardinalRole "
             f"(see {SETUP_DOC})",
         )
+    absent = {
+        b: sorted(n for n, have in (node_bridges or {}).items() if b not in have) for b in targets.bridges
+    }
+    absent = {b: nodes for b, nodes in absent.items() if nodes}
+    if absent:
+        return CheckResult(
+            name,
+            False,
+            "; ".join(f"{b} does not exist on {', '.join(nodes)}" for b, nodes in absent.items()),
+            "Create the bridge on those nodes (System → Network → Create → Linux Bridge), or remove it "
+            "from [placement] bridges in the policy; containers on a missing bridge cannot start.",
+        )
     zones = [r for r in sdn if r.type == "sdn" and r.id.rsplit("/", 1)[-1] == "localnetwork"]
     where = f"; localnetwork zone on {', '.join(sorted({z.node or '?' for z in zones}))}" if zones else ""
-    return CheckResult(name, True, f"{', '.join(targets.bridges)} usable (SDN.Use){where}")
+    present = f", present on {', '.join(sorted(node_bridges))}" if node_bridges else ""
+    return CheckResult(name, True, f"{', '.join(targets.bridges)} usable (SDN.Use){present}{where}")
 
 
 async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit: float) -> list[CheckResult]:
@@ -583,7 +601,12 @@ async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit:
                 templates = None
         results.append(evaluate_template_storage(storages, templates, targets))
         results.append(evaluate_rootfs_storages(storages, targets))
-        results.append(evaluate_bridges(perms, sdn, targets, principal))
+        node_bridges: dict[str, set[str]] = {}
+        for node_name in nodes:  # a node that does not answer is left out, not reported twice
+            with contextlib.suppress(ProxmoxError, TimeoutError, OSError, aiohttp.ClientError):
+                ifaces = await _bounded(px.networks(node_name, "any_bridge"), limit)
+                node_bridges[node_name] = {str(i.get("iface")) for i in ifaces}
+        results.append(evaluate_bridges(perms, sdn, targets, principal, node_bridges))
     return results
 
 

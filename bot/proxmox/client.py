@@ -196,6 +196,12 @@ class ProxmoxClient:
             return False
         return True
 
+    async def networks(self, node: str, type: str | None = None) -> list[dict[str, Any]]:
+        """``GET /nodes/{node}/network[?type=…]``: the node's interfaces (``iface``, ``type``…);
+        ``type="any_bridge"`` lists Linux and OVS bridges. Any authenticated caller may read it."""
+        data = await self._get(f"/nodes/{_q(node)}/network", "/nodes/{node}/network", {"type": type})
+        return [item for item in data or [] if isinstance(item, dict)]
+
     async def permissions(self, path: str | None = None) -> Permissions:
         """``GET /access/permissions[?path=…]``: the privileges of Cardinal's own token or user."""
         data = await self._get("/access/permissions", "/access/permissions", {"path": path})

@@ -11,7 +11,7 @@ from bot.errors import CardinalError
 
 
 class ProxmoxError(CardinalError):
-    """Any failure talking to Proxmox VE."""
+    """Any failure talking to Proxmox VE; ``str()`` and ``user_message`` include per-parameter ``errors``."""
 
     default_hint = "Try again in a minute; if it keeps failing, ask the operators to run `cardinal check`."
 
@@ -26,6 +26,17 @@ class ProxmoxError(CardinalError):
         super().__init__(what, hint=hint)
         self.status = status
         self.errors: dict[str, str] = dict(errors or {})
+
+    def __str__(self) -> str:
+        if not self.errors:
+            return self.what
+        detail = "; ".join(f"{k}: {v.strip()}" for k, v in sorted(self.errors.items()))
+        return f"{self.what} ({detail})"
+
+    @property
+    def user_message(self) -> str:
+        """Includes the per-parameter messages (e.g. ``upid: no such task``), which say what went wrong."""
+        return f"{self}\n{self.hint}" if self.hint else str(self)
 
 
 class ProxmoxAuthError(ProxmoxError):
@@ -64,17 +75,6 @@ class ProxmoxValidationError(ProxmoxError):
     """400 parameter verification failed; ``errors`` maps each parameter to its message."""
 
     default_hint = "Cardinal sent a value Proxmox refused; please report this to the operators."
-
-    def __str__(self) -> str:
-        if not self.errors:
-            return self.what
-        detail = "; ".join(f"{k}: {v.strip()}" for k, v in sorted(self.errors.items()))
-        return f"{self.what} ({detail})"
-
-    @property
-    def user_message(self) -> str:
-        """Includes the per-parameter messages, which say what Proxmox disliked."""
-        return f"{self}\n{self.hint}" if self.hint else str(self)
 
 
 class ProxmoxConflictError(ProxmoxError):
