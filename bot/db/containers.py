@@ -84,6 +84,11 @@ class ContainerRepo:
             stmt = stmt.where(t.c.state != _DESTROYED)
         return [Container.from_row(r) for r in await self._conn.execute(stmt)]
 
+    async def list_by_request(self, request_id: str) -> list[Container]:
+        """The containers of one request (destroyed ones included), by vmid."""
+        stmt = select(t).where(t.c.request_id == request_id).order_by(t.c.vmid)
+        return [Container.from_row(r) for r in await self._conn.execute(stmt)]
+
     async def _set(self, vmid: int, **values: Any) -> bool:
         result = await self._conn.execute(update(t).where(t.c.vmid == vmid).values(**values))
         return result.rowcount == 1

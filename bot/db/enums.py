@@ -40,8 +40,13 @@ class ContainerState(StrEnum):
 
 
 class TaskStatus(StrEnum):
-    """A tracked Proxmox task: ``submitting`` until its UPID is recorded, then ``running`` until final."""
+    """A tracked Proxmox task: ``submitting`` until its UPID is recorded, then ``running`` until final.
 
+    ``queued`` rows are creations waiting for a concurrency slot; the provisioning pool moves them to
+    ``submitting`` (:meth:`bot.db.ledger.LedgerRepo.claim_queued`); sweeps never claim them directly.
+    """
+
+    QUEUED = "queued"
     SUBMITTING = "submitting"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -52,10 +57,11 @@ class TaskStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         """True once the task will not change any more."""
-        return self not in (TaskStatus.SUBMITTING, TaskStatus.RUNNING)
+        return self not in (TaskStatus.QUEUED, TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 
 
-ACTIVE_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.SUBMITTING, TaskStatus.RUNNING)
+ACTIVE_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.QUEUED, TaskStatus.SUBMITTING, TaskStatus.RUNNING)
+IN_FLIGHT_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 FINAL_TASK_STATUSES: tuple[TaskStatus, ...] = tuple(s for s in TaskStatus if s.is_final)
 
 

@@ -16,17 +16,25 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db.enums import ACTIVE_TASK_STATUSES, FINAL_TASK_STATUSES, NotifyState, TaskStatus
+from bot.db.enums import (
+    ACTIVE_TASK_STATUSES,
+    FINAL_TASK_STATUSES,
+    IN_FLIGHT_TASK_STATUSES,
+    NotifyState,
+    TaskStatus,
+)
 from bot.db.errors import DuplicateUpid
 from bot.db.records import Task
 from bot.db.tables import tracked_task as t
 from bot.proxmox.upid import Upid
 
 _ACTIVE = [s.value for s in ACTIVE_TASK_STATUSES]
+_IN_FLIGHT = [s.value for s in IN_FLIGHT_TASK_STATUSES]
+_POOL_LOCK_KEY = 0x43415244  # "CARD": serializes claim_queued across replicas on PostgreSQL
 _FINAL = [s.value for s in FINAL_TASK_STATUSES]
 _FAILED = [TaskStatus.FAILED.value, TaskStatus.TIMED_OUT.value, TaskStatus.UNKNOWN.value]
 
@@ -52,6 +60,7 @@ class LedgerRepo:
         thread_ts: str | None = None,
         lease_owner: str | None = None,
         lease_seconds: float = 120.0,
+        params: dict[str, Any] | None = None,
     ) -> Task:
         """Add a task to follow and return it.
 
@@ -79,6 +88,7 @@ class LedgerRepo:
             "consecutive_errors": 0,
             "deadline_at": deadline_at,
             "started_at": started_at,
+            "params": params,
             "notify_state": NotifyState.PENDING.value,
             "created_at": now,
             "updated_at": now,
@@ -122,15 +132,16 @@ class LedgerRepo:
     async def claim_due(self, owner: str, *, now: datetime, lease_seconds: float, limit: int) -> list[Task]:
         """Lease up to ``limit`` due tasks to ``owner`` and return them, most overdue first.
 
-        Due: active (submitting/running) or final-but-not-notified, ``next_poll_at <= now``, and no
-        live lease. One ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``, so
-        concurrent claimers never get the same row. Each claim increments ``attempts``.
+        Due: in flight (submitting/running; never ``queued``) or final-but-not-notified,
+        ``next_poll_at <= now``, and no live lease. One
+        ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``, so concurrent claimers
+        never get the same row. Each claim increments ``attempts``.
         """
         due = (
             select(t.c.id)
             .where(
                 or_(
-                    t.c.status.in_(_ACTIVE),
+                    t.c.status.in_(_IN_FLIGHT),
                     and_(t.c.status.in_(_FINAL), t.c.notify_state == NotifyState.PENDING.value),
                 ),
                 t.c.next_poll_at <= now,
@@ -154,6 +165,213 @@ class LedgerRepo:
         tasks = [Task.from_row(r) for r in await self._conn.execute(stmt)]
         tasks.sort(key=lambda task: task.next_poll_at)
         return tasks
+
+    async def _insert(self, values: dict[str, Any]) -> Task:
+        row = (await self._conn.execute(insert(t).values(values).returning(*t.c))).one()
+        return Task.from_row(row)
+
+    def _new_row(
+        self,
+        kind: str,
+        status: TaskStatus,
+        *,
+        node: str,
+        vmid: int | None,
+        request_id: str | None,
+        deadline_at: datetime,
+        now: datetime,
+        actor: str | None,
+        channel: str | None,
+        thread_ts: str | None,
+        params: dict[str, Any] | None,
+        next_poll_at: datetime | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()),
+            "kind": kind,
+            "upid": None,
+            "node": node,
+            "vmid": vmid,
+            "request_id": request_id,
+            "actor": actor,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "status": status.value,
+            "lease_owner": None,
+            "lease_until": None,
+            "next_poll_at": now if next_poll_at is None else next_poll_at,
+            "attempts": 0,
+            "consecutive_errors": 0,
+            "deadline_at": deadline_at,
+            "started_at": None,
+            "params": params,
+            "notify_state": NotifyState.PENDING.value,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async def enqueue(
+        self,
+        kind: str,
+        *,
+        node: str,
+        vmid: int | None,
+        request_id: str | None,
+        params: dict[str, Any],
+        deadline_at: datetime,
+        now: datetime,
+        actor: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+    ) -> Task:
+        """Add a ``queued`` task (a creation waiting for a concurrency slot); see :meth:`claim_queued`.
+
+        ``params`` is everything needed to submit it later; it must never hold a secret.
+        """
+        return await self._insert(
+            self._new_row(
+                kind,
+                TaskStatus.QUEUED,
+                node=node,
+                vmid=vmid,
+                request_id=request_id,
+                deadline_at=deadline_at,
+                now=now,
+                actor=actor,
+                channel=channel,
+                thread_ts=thread_ts,
+                params=params,
+            )
+        )
+
+    async def add_step(
+        self,
+        kind: str,
+        *,
+        node: str,
+        vmid: int | None,
+        request_id: str | None,
+        deadline_at: datetime,
+        now: datetime,
+        params: dict[str, Any] | None = None,
+        actor: str | None = None,
+        channel: str | None = None,
+        thread_ts: str | None = None,
+        next_poll_at: datetime | None = None,
+    ) -> Task:
+        """Add a ``running`` row without a UPID: work Cardinal polls itself (e.g. waiting for an address)."""
+        return await self._insert(
+            self._new_row(
+                kind,
+                TaskStatus.RUNNING,
+                node=node,
+                vmid=vmid,
+                request_id=request_id,
+                deadline_at=deadline_at,
+                now=now,
+                actor=actor,
+                channel=channel,
+                thread_ts=thread_ts,
+                params=params,
+                next_poll_at=next_poll_at,
+            )
+        )
+
+    async def in_flight(self, kind: str) -> int:
+        """How many ``kind`` tasks are submitting or running (cluster-wide)."""
+        stmt = select(func.count()).select_from(t).where(t.c.kind == kind, t.c.status.in_(_IN_FLIGHT))
+        return int((await self._conn.execute(stmt)).scalar_one())
+
+    async def claim_queued(
+        self,
+        owner: str,
+        kind: str,
+        *,
+        max_in_flight: int,
+        now: datetime,
+        lease_seconds: float,
+        deadline_at: datetime,
+    ) -> list[Task]:
+        """Move the oldest ``queued`` ``kind`` tasks to ``submitting``, leased to ``owner``, while fewer
+        than ``max_in_flight`` of that kind are submitting or running; return them (oldest first).
+
+        Counting and claiming are one critical section: the SQLite write lock (``BEGIN IMMEDIATE``), and
+        a transaction-scoped advisory lock on PostgreSQL, so replicas never exceed ``max_in_flight``.
+        ``started_at`` becomes the submission time (Unix seconds of ``now``), ``deadline_at`` is set anew.
+        """
+        if self._conn.dialect.name == "postgresql":
+            await self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POOL_LOCK_KEY})
+        free = max_in_flight - await self.in_flight(kind)
+        if free <= 0:
+            return []
+        queued = (
+            select(t.c.id)
+            .where(t.c.kind == kind, t.c.status == TaskStatus.QUEUED.value)
+            .order_by(t.c.created_at, t.c.id)
+            .limit(free)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(queued.scalar_subquery()))
+            .values(
+                status=TaskStatus.SUBMITTING.value,
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                started_at=int(now.timestamp()),
+                deadline_at=deadline_at,
+                next_poll_at=now,
+                updated_at=now,
+            )
+            .returning(*t.c)
+        )
+        tasks = [Task.from_row(r) for r in await self._conn.execute(stmt)]
+        tasks.sort(key=lambda task: (task.created_at, task.id))
+        return tasks
+
+    async def restart_submission(self, task_id: str, owner: str, *, now: datetime) -> bool:
+        """A ``submitting`` task is about to be POSTed again: stamp ``started_at`` with ``now``. Fenced."""
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.id == task_id, t.c.lease_owner == owner, t.c.status == TaskStatus.SUBMITTING.value)
+            .values(started_at=int(now.timestamp()), updated_at=now)
+        )
+        return result.rowcount == 1
+
+    async def claim_by_upids(
+        self, owner: str, upids: list[str], *, now: datetime, lease_seconds: float
+    ) -> list[Task]:
+        """Lease the ``running`` tasks with these UPIDs that nobody holds, even if not yet due.
+
+        Lets a sweep that already read a node's task list finish every task it saw end there.
+        """
+        if not upids:
+            return []
+        candidates = (
+            select(t.c.id)
+            .where(
+                t.c.upid.in_(upids),
+                t.c.status == TaskStatus.RUNNING.value,
+                or_(t.c.lease_until.is_(None), t.c.lease_until < now),
+            )
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                lease_owner=owner,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=t.c.attempts + 1,
+                updated_at=now,
+            )
+            .returning(*t.c)
+        )
+        return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def set_params(self, task_id: str, owner: str, params: dict[str, Any], *, now: datetime) -> bool:
+        """Replace ``params`` of a task ``owner`` holds. Fenced."""
+        return await self._fenced(task_id, owner, params=params, updated_at=now)
 
     async def _fenced(self, task_id: str, owner: str, **values: Any) -> bool:
         result = await self._conn.execute(
@@ -252,7 +470,7 @@ class LedgerRepo:
         return None if row is None else Task.from_row(row)
 
     async def pending_tasks(self, *, limit: int = 100) -> list[Task]:
-        """Tasks still submitting or running, oldest first."""
+        """Tasks still queued, submitting or running, oldest first."""
         stmt = select(t).where(t.c.status.in_(_ACTIVE)).order_by(t.c.created_at).limit(limit)
         return [Task.from_row(r) for r in await self._conn.execute(stmt)]
 

@@ -112,7 +112,9 @@ class Task(_Record):
     """A Proxmox task Cardinal follows (a row of the ledger).
 
     ``lease_owner``/``lease_until`` say which replica works on it now; fenced updates check the owner.
-    ``started_at`` is the task's start as Unix seconds, taken from its UPID.
+    ``started_at`` is the task's start as Unix seconds, taken from its UPID (while ``submitting``: when
+    the submission began, by Cardinal's clock). ``params`` is what Cardinal needs to submit or continue
+    the work (e.g. the create parameters — never a password).
     """
 
     id: str
@@ -135,6 +137,7 @@ class Task(_Record):
     exitstatus: str | None
     error: str | None
     result: JsonObject | None
+    params: JsonObject | None
     notify_state: NotifyState
     created_at: datetime
     updated_at: datetime

@@ -137,6 +137,7 @@ tracked_task = Table(
     Column("exitstatus", String(255)),
     Column("error", Text),
     Column("result", JSON),
+    Column("params", JSON),
     Column("notify_state", String(16), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -186,12 +186,13 @@ def upgrade() -> None:
         sa.Column("exitstatus", sa.String(length=255), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("params", sa.JSON(), nullable=True),
         sa.Column("notify_state", sa.String(length=16), nullable=False),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.Column("updated_at", UTC_TIMESTAMP, nullable=False),
         sa.CheckConstraint("notify_state IN ('pending', 'final')", name=op.f("ck_tracked_task_notify_state")),
         sa.CheckConstraint(
-            "status IN ('submitting', 'running', 'succeeded', 'failed', 'timed_out', 'unknown')",
+            "status IN ('queued', 'submitting', 'running', 'succeeded', 'failed', 'timed_out', 'unknown')",
             name=op.f("ck_tracked_task_status"),
         ),
         sa.ForeignKeyConstraint(

@@ -1,0 +1,76 @@
+"""Post-once delivery of the domain's events to people (Slack), on top of the ``slack_message`` table.
+
+:meth:`Outbox.deliver` records the intent under a key *before* posting and Slack's ``ts`` after, so a
+message is posted at most once per key even across crashes and replicas. If an intent exists without a
+``ts`` (the process died between posting and recording), the channel is searched for a message tagged
+with the key (:meth:`bot.notify.Notifier.find_posted`) before posting again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+
+from bot.db import Clock, Database
+from bot.events import Event
+from bot.notify import Notifier
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxBusy(Exception):
+    """Another worker recorded the intent moments ago and may be posting right now; try again later."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the post {key!r} may be in progress elsewhere; retry later")
+        self.key = key
+
+
+class Outbox:
+    """Delivers events at most once per key and revises earlier messages.
+
+    ``intent_grace`` (seconds): an intent younger than this whose message cannot be found is assumed to
+    be in flight elsewhere (:class:`OutboxBusy`) rather than lost; older ones are posted again.
+    """
+
+    def __init__(self, db: Database, notifier: Notifier, clock: Clock, *, intent_grace: float = 30.0) -> None:
+        self.db = db
+        self.notifier = notifier
+        self.clock = clock
+        self.intent_grace = timedelta(seconds=intent_grace)
+
+    async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
+        """Post ``event`` under ``key`` unless it was posted already; return the message's ``ts``.
+
+        Raises :class:`OutboxBusy` when another worker's fresh intent exists and no message is found
+        yet; errors from the notifier propagate (the intent stays, so a retry searches first).
+        """
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            existing = await tx.outbox.claim_post(key, channel, thread_ts, now=now)
+        if existing is not None:
+            if existing.posted and existing.ts is not None:
+                return existing.ts
+            found = await self._find(key, existing.channel, existing.created_at)
+            if found is not None:
+                await self._record(key, found)
+                log.info("outbox.recovered", key=key)
+                return found
+            if now - existing.created_at < self.intent_grace:
+                raise OutboxBusy(key)
+        ts = await self.notifier.post(key=key, channel=channel, thread_ts=thread_ts, event=event)
+        await self._record(key, ts)
+        return ts
+
+    async def _find(self, key: str, channel: str, since: datetime) -> str | None:
+        # Look a little before the intent: clocks of replicas and Slack differ slightly.
+        return await self.notifier.find_posted(channel=channel, key=key, oldest=since - timedelta(minutes=5))
+
+    async def _record(self, key: str, ts: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.outbox.mark_posted(key, ts, now=self.clock())
+
+    async def revise(self, channel: str, ts: str, event: Event) -> None:
+        """Replace the message at ``ts`` with ``event`` (idempotent, so safe to repeat)."""
+        await self.notifier.update(channel=channel, ts=ts, event=event)

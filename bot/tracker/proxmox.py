@@ -1,0 +1,113 @@
+"""The part of the Proxmox client the tracker uses, and a wrapper that counts the calls per sweep."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from bot.proxmox import (
+    ContainerConfig,
+    ContainerStatus,
+    Interface,
+    PowerAction,
+    TaskListItem,
+    TaskSource,
+    TaskStatus,
+    Upid,
+)
+
+
+class TrackerProxmox(Protocol):
+    """What the tracker needs from :class:`bot.proxmox.ProxmoxClient` (which satisfies it)."""
+
+    async def node_tasks(
+        self,
+        node: str,
+        *,
+        source: TaskSource = "archive",
+        since: int | None = None,
+        vmid: int | None = None,
+        typefilter: str | None = None,
+        userfilter: str | None = None,
+        limit: int | None = None,
+    ) -> list[TaskListItem]: ...
+
+    async def task_status(self, upid: Upid) -> TaskStatus: ...
+
+    async def task_log_tail(self, upid: Upid, lines: int = 20) -> list[str]: ...
+
+    async def create_container(self, node: str, params: Mapping[str, Any]) -> Upid: ...
+
+    async def container_config(self, node: str, vmid: int) -> ContainerConfig: ...
+
+    async def container_status(self, node: str, vmid: int) -> ContainerStatus: ...
+
+    async def power(self, node: str, vmid: int, action: PowerAction, **params: Any) -> Upid: ...
+
+    async def interfaces(self, node: str, vmid: int) -> list[Interface]: ...
+
+
+class CountingProxmox:
+    """Delegates to a client and counts API calls (``calls``), for the sweep report."""
+
+    def __init__(self, inner: TrackerProxmox) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    async def node_tasks(
+        self,
+        node: str,
+        *,
+        source: TaskSource = "archive",
+        since: int | None = None,
+        vmid: int | None = None,
+        typefilter: str | None = None,
+        userfilter: str | None = None,
+        limit: int | None = None,
+    ) -> list[TaskListItem]:
+        """See :meth:`bot.proxmox.ProxmoxClient.node_tasks`."""
+        self.calls += 1
+        return await self.inner.node_tasks(
+            node,
+            source=source,
+            since=since,
+            vmid=vmid,
+            typefilter=typefilter,
+            userfilter=userfilter,
+            limit=limit,
+        )
+
+    async def task_status(self, upid: Upid) -> TaskStatus:
+        """See :meth:`bot.proxmox.ProxmoxClient.task_status`."""
+        self.calls += 1
+        return await self.inner.task_status(upid)
+
+    async def task_log_tail(self, upid: Upid, lines: int = 20) -> list[str]:
+        """See :meth:`bot.proxmox.ProxmoxClient.task_log_tail`."""
+        self.calls += 1
+        return await self.inner.task_log_tail(upid, lines)
+
+    async def create_container(self, node: str, params: Mapping[str, Any]) -> Upid:
+        """See :meth:`bot.proxmox.ProxmoxClient.create_container`."""
+        self.calls += 1
+        return await self.inner.create_container(node, params)
+
+    async def container_config(self, node: str, vmid: int) -> ContainerConfig:
+        """See :meth:`bot.proxmox.ProxmoxClient.container_config`."""
+        self.calls += 1
+        return await self.inner.container_config(node, vmid)
+
+    async def container_status(self, node: str, vmid: int) -> ContainerStatus:
+        """See :meth:`bot.proxmox.ProxmoxClient.container_status`."""
+        self.calls += 1
+        return await self.inner.container_status(node, vmid)
+
+    async def power(self, node: str, vmid: int, action: PowerAction, **params: Any) -> Upid:
+        """See :meth:`bot.proxmox.ProxmoxClient.power`."""
+        self.calls += 1
+        return await self.inner.power(node, vmid, action, **params)
+
+    async def interfaces(self, node: str, vmid: int) -> list[Interface]:
+        """See :meth:`bot.proxmox.ProxmoxClient.interfaces`."""
+        self.calls += 1
+        return await self.inner.interfaces(node, vmid)

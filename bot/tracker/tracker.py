@@ -1,0 +1,458 @@
+"""The task tracker: nothing pending is ever lost.
+
+Every Proxmox task Cardinal follows — and every creation waiting to be submitted — is a row in the
+ledger (``tracked_task``). :meth:`Tracker.sweep` (run every few seconds by the scheduler on every
+replica) claims due rows under a lease, reads their state from Proxmox with one request per node,
+writes outcomes with fenced updates, posts each final message exactly once through the outbox, and
+refills the provisioning pool. A replica that dies leaves leases that expire; another replica (or the
+restarted process) picks the rows up where they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import secrets
+import socket
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from bot.db import Clock, ContainerState, Database, DuplicateUpid, RequestState, Task, TaskStatus, utc_now
+from bot.db.audit import SYSTEM_ACTOR
+from bot.outbox import Outbox
+from bot.proxmox import (
+    ProxmoxAuthError,
+    ProxmoxError,
+    ProxmoxNotFoundError,
+    ProxmoxPermissionError,
+    Upid,
+)
+from bot.tracker.backoff import Backoff
+from bot.tracker.context import Ctx, TrackerConfig, describe
+from bot.tracker.day2 import Day2
+from bot.tracker.followups import FollowUps
+from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START
+from bot.tracker.poller import Observation, Poller, Seen
+from bot.tracker.provisioning import Provisioner
+from bot.tracker.proxmox import CountingProxmox, TrackerProxmox
+from bot.tracker.reporter import Reporter
+
+if TYPE_CHECKING:
+    from bot.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+_CHAIN = (CREATE, CREATE_START)
+
+
+def default_owner() -> str:
+    """A lease owner unique to this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class CreationItem:
+    """One container to create for a request; the caller already reserved ``vmid``.
+
+    ``params`` are the create parameters (``ContainerSpec.to_create_params``) **without** a password;
+    with ``generate_password`` a root password is generated at submit time and whispered to the
+    requester only — it is never stored or logged.
+    """
+
+    hostname: str
+    vmid: int
+    node: str
+    params: Mapping[str, Any]
+    channel: str
+    thread_ts: str | None
+    requester: str
+    generate_password: bool = False
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    """What one sweep did."""
+
+    claimed: int = 0
+    proxmox_requests: int = 0
+    finished: int = 0
+    notified: int = 0
+    submitted: int = 0
+
+
+class Tracker:
+    """Follows Proxmox tasks to their end and provisions queued creations.
+
+    - ``owner``: lease owner, unique per process (:func:`default_owner`).
+    - ``concurrency``: creations in flight cluster-wide (submitting or running ``vzcreate``).
+    - ``sweep_interval``: seconds between sweeps (used for the default backoff and retries).
+    - ``lease_seconds``: how long a claimed row stays ours; must exceed one sweep's work.
+    - ``create_deadline``: after this a create is reported timed out (with its log so far);
+      ``deadlines`` sets other kinds (default 10 minutes).
+    - ``ui_url``: Proxmox web UI base for links; ``address_attempts``: address polls before reporting
+      "no address yet".
+    - ``submit_grace``: seconds after an unclear submission before Proxmox showing neither a task nor a
+      config counts as "not created" (then the create is sent again); ``lookup_margin``: seconds of clock
+      skew allowed when looking a task up by vmid.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        proxmox: TrackerProxmox,
+        outbox: Outbox,
+        *,
+        owner: str,
+        clock: Clock = utc_now,
+        concurrency: int = 5,
+        sweep_interval: float = 3.0,
+        lease_seconds: float = 120.0,
+        create_deadline: timedelta = timedelta(minutes=30),
+        ui_url: str = "",
+        address_attempts: int = 10,
+        batch_size: int = 500,
+        submit_grace: float = 60.0,
+        lookup_margin: float = 600.0,
+        parallel: int = 10,
+        deadlines: Mapping[str, timedelta] | None = None,
+        poll_backoff: Backoff | None = None,
+        error_backoff: Backoff | None = None,
+        address_backoff: Backoff | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.config = TrackerConfig(
+            concurrency=concurrency,
+            sweep_interval=sweep_interval,
+            lease_seconds=lease_seconds,
+            create_deadline=create_deadline,
+            ui_url=ui_url,
+            address_attempts=address_attempts,
+            batch_size=batch_size,
+            submit_grace=submit_grace,
+            lookup_margin=lookup_margin,
+            parallel=parallel,
+            deadlines=dict(deadlines or {}),
+        )
+        rng = random.Random(seed)
+        self.px = CountingProxmox(proxmox)
+        self.ctx = Ctx(
+            db=db,
+            px=self.px,
+            outbox=outbox,
+            owner=owner,
+            clock=clock,
+            config=self.config,
+            poll_backoff=poll_backoff
+            or Backoff(base=sweep_interval, factor=1.5, cap=max(4 * sweep_interval, 10.0), rng=rng),
+            error_backoff=error_backoff
+            or Backoff(base=sweep_interval, factor=2.0, cap=max(20 * sweep_interval, 60.0), rng=rng),
+            address_backoff=address_backoff
+            or Backoff(base=sweep_interval, factor=1.5, cap=max(10 * sweep_interval, 30.0), rng=rng),
+        )
+        self.owner = owner
+        self._reporter = Reporter(self.ctx)
+        self._followups = FollowUps(self.ctx, self._reporter)
+        self._day2 = Day2(self.ctx, self._reporter)
+        self._provisioner = Provisioner(self.ctx, self._followups)
+        self._poller = Poller(self.px, parallel=parallel)
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._current: asyncio.Task[Any] | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        db: Database,
+        proxmox: TrackerProxmox,
+        outbox: Outbox,
+        *,
+        owner: str | None = None,
+        clock: Clock = utc_now,
+        **overrides: Any,
+    ) -> Tracker:
+        """A tracker configured from :class:`bot.settings.Settings` (``overrides`` win)."""
+        kwargs: dict[str, Any] = {
+            "concurrency": settings.proxmox_concurrency,
+            "sweep_interval": settings.sweep_interval,
+            "create_deadline": timedelta(minutes=settings.create_deadline_minutes),
+            "ui_url": settings.proxmox_web_url,
+        }
+        kwargs.update(overrides)
+        return cls(db, proxmox, outbox, owner=owner or default_owner(), clock=clock, **kwargs)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`shutdown` began: sweeps do nothing more."""
+        return self._stopping.is_set()
+
+    # --- services call these ---------------------------------------------------------------------
+
+    async def enqueue_creations(self, request_id: str, items: Sequence[CreationItem]) -> None:
+        """Queue the creations of a request (container rows ``creating``, ledger rows ``queued``) and
+        move the request to ``creating``. They are submitted by the next sweeps as slots free up."""
+        ctx = self.ctx
+        for item in items:
+            if "password" in item.params:
+                raise ValueError("create params must not hold a password; use generate_password")
+        now = ctx.now()
+        async with ctx.db.transaction() as tx:
+            for item in items:
+                expires = item.expires_at.isoformat() if item.expires_at is not None else None
+                await tx.containers.upsert(
+                    vmid=item.vmid,
+                    node=item.node,
+                    hostname=item.hostname,
+                    owner=item.requester,
+                    state=ContainerState.CREATING,
+                    now=now,
+                    request_id=request_id,
+                    expires_at=item.expires_at,
+                    thread_channel=item.channel,
+                    thread_ts=item.thread_ts,
+                )
+                await tx.ledger.enqueue(
+                    CREATE,
+                    node=item.node,
+                    vmid=item.vmid,
+                    request_id=request_id,
+                    params={
+                        "create": dict(item.params),
+                        "hostname": item.hostname,
+                        "requester": item.requester,
+                        "generate_password": item.generate_password,
+                        "expires_at": expires,
+                    },
+                    deadline_at=now + ctx.config.create_deadline,
+                    now=now,
+                    actor=item.requester,
+                    channel=item.channel,
+                    thread_ts=item.thread_ts,
+                )
+                await tx.audit.append(
+                    item.requester,
+                    "container.queued",
+                    now=now,
+                    vmid=item.vmid,
+                    request_id=request_id,
+                    detail={"hostname": item.hostname, "node": item.node},
+                )
+        log.info("tracker.creations_queued", request_id=request_id, count=len(items))
+        await self._reporter.refresh_request(request_id, state=RequestState.CREATING)
+
+    async def track(
+        self,
+        kind: str,
+        upid: str | Upid,
+        *,
+        vmid: int | None,
+        node: str | None = None,
+        actor: str | None,
+        channel: str | None,
+        thread_ts: str | None,
+        request_id: str | None = None,
+    ) -> Task:
+        """Follow a task a service already started (day-2: start, stop, reboot, destroy …).
+
+        Its result goes to ``channel``/``thread_ts`` when it ends. Tracking the same UPID twice returns
+        the existing row.
+        """
+        ctx = self.ctx
+        parsed = upid if isinstance(upid, Upid) else Upid.parse(upid)
+        now = ctx.now()
+        try:
+            async with ctx.db.transaction() as tx:
+                task = await tx.ledger.add_task(
+                    kind,
+                    node=node or parsed.node,
+                    vmid=vmid,
+                    request_id=request_id,
+                    upid=str(parsed),
+                    deadline_at=now + ctx.config.deadline(kind),
+                    now=now,
+                    actor=actor,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                )
+                await tx.audit.append(
+                    actor or SYSTEM_ACTOR,
+                    f"task.{kind}.started",
+                    now=now,
+                    vmid=vmid,
+                    request_id=request_id,
+                    upid=str(parsed),
+                )
+        except DuplicateUpid:
+            async with ctx.db.transaction(readonly=True) as tx:
+                existing = await tx.ledger.get_by_upid(str(parsed))
+            assert existing is not None
+            return existing
+        return task
+
+    # --- the sweep ----------------------------------------------------------------------------
+
+    async def sweep(self) -> SweepReport:
+        """One pass over everything due. Safe to call concurrently (calls queue up) and on any replica."""
+        if self.stopping:
+            return SweepReport()
+        async with self._lock:
+            if self.stopping:
+                return SweepReport()
+            self._current = asyncio.current_task()
+            try:
+                return await self._sweep()
+            finally:
+                self._current = None
+
+    async def _sweep(self) -> SweepReport:
+        ctx = self.ctx
+        calls = self.px.calls
+        finished, notified = self._reporter.finished, self._reporter.notified
+        now = ctx.now()
+        async with ctx.db.transaction() as tx:
+            claimed = await tx.ledger.claim_due(
+                self.owner, now=now, lease_seconds=self.config.lease_seconds, limit=self.config.batch_size
+            )
+        polled = [t for t in claimed if t.status is TaskStatus.RUNNING and t.upid is not None]
+        observed: dict[str, Observation] = {}
+        if polled:
+            observed, seen_finished = await self._poller.poll(polled)
+            others = [u for u in seen_finished if u not in observed]
+            if others:
+                async with ctx.db.transaction() as tx:
+                    extra = await tx.ledger.claim_by_upids(
+                        self.owner, others, now=ctx.now(), lease_seconds=self.config.lease_seconds
+                    )
+                for task in extra:
+                    assert task.upid is not None
+                    observed[task.upid] = seen_finished[task.upid]
+                claimed.extend(extra)
+        work: list[tuple[Task, Awaitable[None]]] = []
+        for task in claimed:
+            work.append((task, self._dispatch(task, observed)))
+        await self._run_all(work)
+        submitted = 0
+        if not self.stopping:
+            submitted = await self._provisioner.fill(stopping=self._stopping)
+        report = SweepReport(
+            claimed=len(claimed),
+            proxmox_requests=self.px.calls - calls,
+            finished=self._reporter.finished - finished,
+            notified=self._reporter.notified - notified,
+            submitted=submitted,
+        )
+        if report.claimed or report.submitted:
+            log.info("tracker.sweep", **report_fields(report))
+        return report
+
+    async def _run_all(self, work: list[tuple[Task, Awaitable[None]]]) -> None:
+        limit = asyncio.Semaphore(self.config.parallel)
+
+        async def guarded(task: Task, job: Awaitable[None]) -> None:
+            async with limit:
+                try:
+                    await job
+                except Exception as exc:  # one bad row must not stop the others
+                    log.exception("tracker.task_error", task_id=task.id, kind=task.kind, vmid=task.vmid)
+                    try:
+                        await self.ctx.retry_after_error(task, exc)
+                    except Exception:
+                        log.exception("tracker.reschedule_failed", task_id=task.id)
+
+        await asyncio.gather(*(guarded(task, job) for task, job in work))
+
+    async def _dispatch(self, task: Task, observed: Mapping[str, Observation]) -> None:
+        if task.is_final:
+            await self._reporter.notify(task)
+        elif task.status is TaskStatus.SUBMITTING:
+            await self._recover(task)
+        elif task.upid is None:
+            if task.kind == CREATE_IP:
+                await self._followups.discover(task)
+            else:
+                await self._day2.fail(task, f"Cardinal cannot follow a {task.kind} task without a UPID", [])
+        else:
+            obs = observed.get(task.upid) or Observation(
+                Seen.ERROR, error=ProxmoxError("the task's state could not be read")
+            )
+            await self._handle(task, obs)
+
+    async def _recover(self, task: Task) -> None:
+        if self.ctx.now() >= task.deadline_at and task.consecutive_errors >= 3:
+            await self._timed_out(task)
+        elif task.kind == CREATE:
+            await self._provisioner.recover(task)
+        elif task.kind == CREATE_START:
+            await self._followups.recover_start(task)
+        else:
+            await self._day2.fail(task, f"the {task.kind} request's outcome is unknown", [])
+
+    async def _handle(self, task: Task, obs: Observation) -> None:
+        ctx = self.ctx
+        if obs.finished:
+            if task.kind == CREATE:
+                await self._followups.create_finished(task, obs)
+            elif task.kind == CREATE_START:
+                await self._followups.start_finished(task, obs)
+            else:
+                await self._day2.finished(task, obs)
+        elif obs.seen is Seen.RUNNING:
+            if ctx.now() >= task.deadline_at:
+                await self._timed_out(task)
+            else:
+                await ctx.still_running(task)
+        else:
+            exc = obs.error or ProxmoxError("unknown error")
+            if isinstance(exc, ProxmoxAuthError | ProxmoxPermissionError | ProxmoxNotFoundError):
+                await self._fail(task, describe(exc))
+            elif ctx.now() >= task.deadline_at:
+                await self._timed_out(task)
+            else:
+                await ctx.retry_after_error(task, exc)
+
+    async def _fail(self, task: Task, error: str) -> None:
+        if task.kind in _CHAIN:
+            await self._followups.fail(task, error, [])
+        else:
+            await self._day2.fail(task, error, [])
+
+    async def _timed_out(self, task: Task) -> None:
+        if task.kind in _CHAIN:
+            await self._followups.timed_out(task)
+        else:
+            await self._day2.timed_out(task)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def shutdown(self, *, grace: float | None = None) -> None:
+        """Stop taking new work, let the sweep in flight finish (cancel it after ``grace`` seconds),
+        and give back every lease this tracker holds so other replicas continue at once."""
+        self._stopping.set()
+        current = self._current
+        if current is not None and not current.done():
+            _done, pending = await asyncio.wait({current}, timeout=grace)
+            if pending:
+                current.cancel()
+                await asyncio.wait({current})
+        async with self._lock:
+            pass
+        async with self.ctx.db.transaction() as tx:
+            released = await tx.ledger.release_leases(self.owner, now=self.ctx.now())
+        log.info("tracker.stopped", owner=self.owner, released=released)
+
+
+def report_fields(report: SweepReport) -> dict[str, int]:
+    """The report as log fields."""
+    return {
+        "claimed": report.claimed,
+        "proxmox_requests": report.proxmox_requests,
+        "finished": report.finished,
+        "notified": report.notified,
+        "submitted": report.submitted,
+    }
