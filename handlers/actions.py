@@ -49,10 +49,16 @@ def register(app: AsyncApp, services: Services) -> None:
         clear_context()
         user = body["user"]["id"]
         bind_context(request_id=new_request_id(), slack_user=user)
-        approval_id = approval_id_of(str(body["actions"][0].get("value", "")))
+        value = str(body["actions"][0].get("value", ""))
         channel = (body.get("channel") or {}).get("id")
 
         async def decide() -> None:
+            # Checked here, after the ack: raising right after ack() races Bolt's ack bookkeeping.
+            try:
+                approval_id = approval_id_of(value)
+            except InputError as exc:
+                await tell_clicker(client, channel, user, exc.user_message)
+                return
             decision = await services.requests.decide(approval_id, clicker=user, approve=True)
             if not decision.applied:
                 await tell_clicker(client, channel, user, decision.message)
@@ -65,8 +71,12 @@ def register(app: AsyncApp, services: Services) -> None:
         clear_context()
         user = body["user"]["id"]
         bind_context(request_id=new_request_id(), slack_user=user)
-        approval_id = approval_id_of(str(body["actions"][0].get("value", "")))
         channel = (body.get("channel") or {}).get("id")
+        try:
+            approval_id = approval_id_of(str(body["actions"][0].get("value", "")))
+        except InputError as exc:
+            await tell_clicker(client, channel, user, exc.user_message)
+            return
         if not await services.approvers.is_approver(user):
             await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
             return

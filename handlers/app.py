@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.policy import Policy
 from bot.proxmox.client import ProxmoxClient
 from bot.requests import ApproverDirectory, RequestService
-from handlers import actions, commands, views
+from handlers import actions, commands, container_actions, views
 from handlers.background import Background
 from handlers.errors import handle_error
 from handlers.metadata import MetadataSeal
@@ -46,5 +46,6 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
     commands.register(app, services)
     views.register(app, services)
     actions.register(app, services)
+    container_actions.register(app, services)
     app.error(handle_error)
     return app

@@ -8,8 +8,9 @@ note of what was left out. Every piece of text that came from a person or from P
 (``&``, ``<``, ``>``) so it cannot turn into a mention or a link.
 
 Domain events (:mod:`bot.events`) are rendered directly — :func:`render_event` turns any
-:data:`bot.events.Event` into a message. ``ContainerInfo``, ``TemplateInfo`` and ``TaskInfo`` are the
-inputs of the list and detail views (to be aligned with the services' models later).
+:data:`bot.events.Event` into a message. The list and detail views render :mod:`bot.lifecycle`'s own
+views (``ContainerView``, ``ContainerDetail``, ``TemplateList``, ``TaskView``, ``DestroyPlan``) and
+:class:`bot.db.AuditEvent` directly, so there is one source of truth for their fields.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, assert_never
 
 from bot.db.enums import RequestState
+from bot.db.records import AuditEvent
 from bot.events import (
     ApprovalCard,
     ContainerLine,
@@ -34,6 +35,16 @@ from bot.events import (
     RequestSummary,
     TaskFailed,
     TaskSucceeded,
+)
+from bot.expiry import EXTEND_ACTION_ID, EXTEND_BY
+from bot.lifecycle import (
+    ContainerDetail,
+    ContainerView,
+    DestroyPlan,
+    ExtendResult,
+    PowerResult,
+    TaskView,
+    TemplateList,
 )
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
 from handlers.parsing import COMMANDS
@@ -128,54 +139,6 @@ _PROGRESS: tuple[RequestState, ...] = (
 )
 STATUS_EMOJI: dict[str, str] = {"running": "🟢", "stopped": "🔴", "paused": "⏸️"}
 CHECK_OK, CHECK_FAIL = "✓", "✗"
-
-
-# --- inputs -------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ContainerInfo:
-    """One container for lists and the status detail; the detail fields are optional."""
-
-    vmid: int
-    hostname: str
-    status: str
-    node: str
-    ips: Sequence[str] = ()
-    owner_id: str | None = None
-    expires_at: datetime | None = None
-    cores: int | None = None
-    memory_mib: int | None = None
-    disk_gib: int | None = None
-    template: str | None = None
-    uptime: timedelta | None = None
-    purpose: str | None = None
-    ui_url: str | None = None
-
-
-@dataclass(frozen=True)
-class TemplateInfo:
-    """A template: on the storage (with ``volid``) or downloadable (``name`` from the appliance index)."""
-
-    name: str
-    volid: str | None = None
-    size_bytes: int | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """A Proxmox task Cardinal tracks."""
-
-    upid: str
-    kind: str
-    node: str
-    state: Literal["running", "ok", "failed"]
-    started_at: datetime
-    vmid: int | None = None
-    finished_at: datetime | None = None
-    exitstatus: str | None = None
-    user_id: str | None = None
 
 
 # --- text helpers ---------------------------------------------------------------------------------------
@@ -335,10 +298,10 @@ def help_message(command_name: str = "/lxc") -> Message:
 
 def error_message(what: str, hint: str | None = None, ref_id: str | None = None) -> Message:
     """An ephemeral error: what happened, what to do, and a reference id for the operators if any."""
-    blocks = [_section(f"⚠️ {escape(what)}")]
+    blocks = [_section(f"⚠️ {safe_mrkdwn(what)}")]
     notes = []
     if hint:
-        notes.append(escape(hint))
+        notes.append(safe_mrkdwn(hint))
     if ref_id:
         notes.append(f"Reference: `{escape(ref_id)}` (give this to the operators)")
     if notes:
@@ -916,6 +879,25 @@ def notice(event: Notice) -> Message:
 
 
 # --- lists and detail -----------------------------------------------------------------------------------
+#
+# These render bot.lifecycle's views directly (one source of truth): ContainerView, ContainerDetail,
+# TemplateList, TaskView, plus bot.db.AuditEvent and the DestroyPlan of /lxc destroy.
+
+ACTION_EXTEND = EXTEND_ACTION_ID  # "lxc_extend", value "<vmid>:<duration>" (reminders and status)
+ACTION_POWER = "lxc_power"  # buttons are "lxc_power.<action>" (unique per block), value "<vmid>:<action>"
+ACTION_DESTROY_CONFIRM = "lxc_destroy_confirm"  # value "<vmid>"
+ACTION_DESTROY_APPROVE = "lxc_destroy_approve"  # value "<vmid>:<requester id>"
+ACTION_DESTROY_DENY = "lxc_destroy_deny"  # value "<vmid>:<requester id>"
+CONTAINER_ACTIONS_BLOCK = "container_actions"
+DESTROY_CONFIRM_BLOCK = "destroy_confirm"
+DESTROY_APPROVAL_BLOCK = "destroy_approval_actions"
+
+POWER_VERBS: dict[str, str] = {
+    "start": "Starting",
+    "stop": "Stopping",
+    "shutdown": "Shutting down",
+    "reboot": "Rebooting",
+}
 
 
 def _status(status: str) -> str:
@@ -936,55 +918,143 @@ def _expiry(when: datetime | None, now: datetime | None) -> str:
     return text
 
 
+def _owner(owner_id: str | None) -> str:
+    return mention(owner_id) if owner_id else "unowned"
+
+
+def _bare_ip(ip: str) -> str:
+    return ip.split("/", 1)[0]
+
+
 def container_list(
-    containers: Sequence[ContainerInfo],
+    containers: Sequence[ContainerView],
     *,
     scope: Literal["mine", "all"] = "mine",
     now: datetime | None = None,
 ) -> Message:
-    """Containers as a compact table: status, vmid, hostname, node, IP, owner, expiry."""
+    """``/lxc list``: one line per container (status, vmid, hostname, node, IP, owner, expiry).
+
+    When Proxmox could not be asked (``live`` False) the last known state is shown and said so.
+    """
     title = "Your containers" if scope == "mine" else "All containers"
     if not containers:
         empty = "You have no containers. `/lxc create` asks for one." if scope == "mine" else "No containers."
         return _message(f"{title}: none", [_header(title), _section(empty)])
     lines = []
     for c in containers:
-        ip = f"`{escape(c.ips[0].split('/', 1)[0])}`" if c.ips else "no IP"
-        owner = f"<@{c.owner_id}>" if c.owner_id else "unowned"
+        ip = f"`{escape(clip(_bare_ip(c.ips[0]), 60))}`" if c.ips else "no IP"
         lines.append(
             f"{STATUS_EMOJI.get(c.status, '⚪')} *{c.vmid}* `{escape(clip(c.hostname, 63))}` · "
-            f"{escape(c.node)} · {ip} · {owner} · {_expiry(c.expires_at, now)}"
+            f"{escape(clip(c.node, 60))} · {ip} · {_owner(c.owner_id)} · {_expiry(c.expires_at, now)}"
         )
-    sections, left = _lines_to_sections(lines, max_sections=MAX_MESSAGE_BLOCKS - 3)
+    sections, left = _lines_to_sections(lines, max_sections=MAX_MESSAGE_BLOCKS - 4)
     blocks = [_header(f"{title} ({len(containers)})"), *sections]
     if left:
         blocks.append(
             _context(f"… and {left} more not shown; `/lxc status &lt;vmid&gt;` shows one in detail.")
         )
+    if any(not c.live for c in containers):
+        blocks.append(_context("⚠️ Proxmox could not be asked just now; this is the last known state."))
     return _message(f"{title}: {len(containers)}", blocks)
 
 
-def container_status(c: ContainerInfo, *, now: datetime | None = None) -> Message:
-    """One container in detail."""
+def _confirm_dialog(title: str, text: str, confirm: str, deny: str = "Cancel") -> dict[str, Any]:
+    return {
+        "title": _plain(title, 100),
+        "text": _plain(text, 300),
+        "confirm": _plain(confirm, 30),
+        "deny": _plain(deny, 30),
+        "style": "danger",
+    }
+
+
+def _button(
+    action_id: str, label: str, value: str, *, style: str | None = None, confirm: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": _ensure_id(action_id, "action_id"),
+        "text": _plain(label),
+        "value": _ensure_id(value, "button value"),
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = confirm
+    return button
+
+
+def power_button(vmid: int, action: str) -> dict[str, Any]:
+    """A quick-action button for ``start``/``stop``/``shutdown``/``reboot`` (value ``<vmid>:<action>``)."""
+    return _button(f"{ACTION_POWER}.{action}", action.capitalize(), f"{vmid}:{action}")
+
+
+def _destroy_dialog(hostname: str, vmid: int) -> dict[str, Any]:
+    return _confirm_dialog(
+        f"Destroy {hostname}?",
+        f"{hostname} ({vmid}) and its disks are deleted. This cannot be undone.",
+        "Destroy",
+    )
+
+
+def _quick_actions(c: ContainerDetail) -> Block:
+    buttons = []
+    if c.status == "running":
+        buttons += [power_button(c.vmid, "stop"), power_button(c.vmid, "reboot")]
+    elif c.status == "stopped":
+        buttons.append(power_button(c.vmid, "start"))
+    buttons.append(_button(ACTION_EXTEND, f"Extend {EXTEND_BY}", f"{c.vmid}:{EXTEND_BY}"))
+    buttons.append(
+        _button(
+            ACTION_DESTROY_CONFIRM,
+            "Destroy",
+            str(c.vmid),
+            style="danger",
+            confirm=_destroy_dialog(clip(c.hostname, 63), c.vmid),
+        )
+    )
+    return {"type": "actions", "block_id": CONTAINER_ACTIONS_BLOCK, "elements": buttons}
+
+
+def container_status(
+    c: ContainerDetail,
+    *,
+    ui_base_url: str = "",
+    now: datetime | None = None,
+    show_actions: bool = False,
+) -> Message:
+    """``/lxc status``: one container in detail.
+
+    State, node, IPs, owner, expiry, size, template, uptime, lock and a link to the Proxmox UI
+    (``ui_base_url`` is the UI's base, e.g. ``https://pve:8006``; no link without it). With
+    ``show_actions`` (the owner or an approver is looking) quick-action buttons follow: start or
+    stop/reboot, extend, destroy (with a confirmation dialog). Buttons carry only the vmid (and action).
+    """
+    state = _status(c.status) + ("" if c.live else " _(last known)_")
     pairs: list[tuple[str, str]] = [
-        ("Status", _status(c.status)),
-        ("Node", escape(c.node)),
-        ("Addresses", ", ".join(f"`{escape(ip)}`" for ip in c.ips[:10]) or "none"),
-        ("Owner", f"<@{c.owner_id}>" if c.owner_id else "unowned"),
+        ("Status", state),
+        ("Node", escape(clip(c.node, 100))),
+        ("Addresses", ", ".join(f"`{escape(clip(ip, 60))}`" for ip in c.ips[:10]) or "none"),
+        ("Owner", _owner(c.owner_id)),
         ("Expiry", _expiry(c.expires_at, now)),
     ]
     if c.cores is not None or c.memory_mib is not None or c.disk_gib is not None:
         pairs.append(("Size", f"{c.cores or '?'} vCPU · {c.memory_mib or '?'} MiB · {c.disk_gib or '?'} GiB"))
     if c.template:
-        pairs.append(("Template", f"`{escape(template_label(c.template))}`"))
+        pairs.append(("Template", f"`{escape(clip(template_label(c.template), 200))}`"))
     if c.uptime is not None:
         pairs.append(("Uptime", format_duration(c.uptime)))
-    if c.ui_url:
-        pairs.append(("Proxmox", f"<{c.ui_url}|Open in the Proxmox UI>"))
-    blocks: list[Block] = [_header(clip(f"{c.hostname} ({c.vmid})", 150)), _fields(pairs)]
+    if c.lock:
+        pairs.append(("Lock", f"🔒 {escape(clip(c.lock, 60))}"))
+    if ui_base_url:
+        pairs.append(("Proxmox", _link(proxmox_ui_link(ui_base_url, c.vmid), "Open in the Proxmox UI")))
+    blocks: list[Block] = [_header(f"{c.hostname} ({c.vmid})"), _fields(pairs)]
     if c.purpose:
         blocks.append(_section("*Purpose*\n" + escape(clip(c.purpose, 2000))))
-    return _message(f"{escape(c.hostname)} ({c.vmid}): {escape(c.status)} on {escape(c.node)}", blocks)
+    if show_actions:
+        blocks.append(_quick_actions(c))
+    text = f"{escape(clip(c.hostname, 63))} ({c.vmid}): {escape(c.status)} on {escape(clip(c.node, 100))}"
+    return _message(text, blocks)
 
 
 def _size(n: int | None) -> str:
@@ -993,43 +1063,48 @@ def _size(n: int | None) -> str:
     return f" · {n / 1024**2:.0f} MiB" if n < 1024**3 else f" · {n / 1024**3:.1f} GiB"
 
 
-def templates_list(
-    available: Sequence[TemplateInfo], downloadable: Sequence[TemplateInfo] = (), *, storage: str = "local"
-) -> Message:
-    """Templates on the template storage, then downloadable ones from the appliance index."""
-    blocks: list[Block] = [_header(f"Templates on {storage}")]
-    have = [f"• `{escape(template_label(t.volid or t.name))}`{_size(t.size_bytes)}" for t in available]
-    if not have:
-        have = ["_none yet_"]
+def templates_list(templates: TemplateList) -> Message:
+    """``/lxc templates``: templates on the template storage, then downloadable ones."""
+    storage = escape(clip(templates.storage, 100))
+    blocks: list[Block] = [
+        _header(f"Templates on {clip(templates.storage, 100)}"),
+        _context(f"Node {escape(clip(templates.node, 100))}"),
+    ]
+    have = [
+        f"• `{escape(clip(template_label(t.volid or t.name), 200))}`{_size(t.size_bytes)}"
+        for t in templates.available
+    ] or ["_none yet_"]
     sections, left = _lines_to_sections(have, max_sections=20, budget=MAX_MESSAGE_CHARS // 3)
     blocks += sections
     if left:
         blocks.append(_context(f"… and {left} more on {storage}."))
-    if downloadable:
+    if templates.downloadable:
         blocks.append(_section("*Downloadable* (an operator can fetch these)"))
         more = [
-            f"• `{escape(t.name)}`" + (f" — {escape(clip(t.description, 80))}" if t.description else "")
-            for t in downloadable
+            f"• `{escape(clip(t.name, 200))}`"
+            + (f" — {escape(clip(t.description, 80))}" if t.description else "")
+            for t in templates.downloadable
         ]
         sections, left = _lines_to_sections(more, max_sections=20, budget=MAX_MESSAGE_CHARS // 3)
         blocks += sections
         if left:
             blocks.append(_context(f"… and {left} more downloadable."))
-    return _message(f"{len(available)} template(s) on {storage}", blocks)
+    return _message(f"{len(templates.available)} template(s) on {storage}", blocks)
 
 
-def tasks_list(tasks: Sequence[TaskInfo]) -> Message:
-    """Pending and recent Proxmox tasks Cardinal tracks, newest first as given."""
+def tasks_list(tasks: Sequence[TaskView]) -> Message:
+    """``/lxc tasks``: pending and recent Proxmox tasks Cardinal tracks, in the order given."""
     if not tasks:
         return _message("No tasks", [_header("Tasks"), _section("No pending or recent tasks.")])
     marks = {"running": "⏳", "ok": "✅", "failed": "❌"}
     lines = []
     for t in tasks:
-        what = f"{escape(t.kind)}" + (f" {t.vmid}" if t.vmid is not None else "")
-        end = f" · {escape(t.exitstatus)}" if t.state == "failed" and t.exitstatus else ""
-        who = f" · <@{t.user_id}>" if t.user_id else ""
+        what = escape(clip(t.kind, 60)) + (f" {t.vmid}" if t.vmid is not None else "")
+        end = f" · {escape(clip(t.exitstatus, 200))}" if t.state == "failed" and t.exitstatus else ""
+        who = f" · {mention(t.user_id)}" if t.user_id else ""
         lines.append(
-            f"{marks[t.state]} *{what}* on {escape(t.node)} · started {slack_date(t.started_at)}{end}{who}"
+            f"{marks[t.state]} *{what}* on {escape(clip(t.node, 60))} · started {slack_date(t.started_at)}"
+            f"{end}{who}"
         )
     sections, left = _lines_to_sections(lines, max_sections=MAX_MESSAGE_BLOCKS - 3)
     blocks = [_header(f"Tasks ({len(tasks)})"), *sections]
@@ -1037,6 +1112,177 @@ def tasks_list(tasks: Sequence[TaskInfo]) -> Message:
         blocks.append(_context(f"… and {left} older task(s) not shown."))
     running = sum(t.state == "running" for t in tasks)
     return _message(f"Tasks: {running} running, {len(tasks) - running} finished", blocks)
+
+
+def _detail_text(detail: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in list(detail.items())[:6]:
+        shown = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+        parts.append(f"{escape(clip(str(key), 40))}={escape(clip(shown, 80))}")
+    return " ".join(parts)
+
+
+def audit_list(events: Sequence[AuditEvent], *, title: str = "Audit") -> Message:
+    """``/lxc audit``: recent audit events, newest first as given (when, who, what, which container)."""
+    if not events:
+        return _message(f"{title}: none", [_header(title), _section("No audit events.")])
+    lines = []
+    for e in events:
+        line = f"{slack_date(e.at)} · {mention(e.actor)} · `{escape(clip(e.action, 60))}`"
+        if e.vmid is not None:
+            line += f" · CT {e.vmid}"
+        if e.detail:
+            line += f" · {_detail_text(e.detail)}"
+        lines.append(line)
+    sections, left = _lines_to_sections(lines, max_sections=MAX_MESSAGE_BLOCKS - 3)
+    blocks = [_header(f"{title} ({len(events)})"), *sections]
+    if left:
+        blocks.append(_context(f"… and {left} older event(s) not shown."))
+    return _message(f"{title}: {len(events)} event(s)", blocks)
+
+
+def addresses_message(vmid: int, ips: Sequence[str]) -> Message:
+    """``/lxc ip``: the addresses just discovered."""
+    if not ips:
+        text = (
+            f"No addresses found for {vmid}. If it is running on DHCP, it may not have a lease yet; "
+            f"try `/lxc ip {vmid}` again in a minute."
+        )
+        return _message(f"No addresses for {vmid}", [_section(text)])
+    shown = ", ".join(f"`{escape(clip(ip, 60))}`" for ip in ips[:50])
+    blocks = [_section(f"*Addresses of {vmid}*\n{shown}")]
+    v4 = [_bare_ip(ip) for ip in ips if ":" not in ip]
+    if v4:
+        blocks.append(_section(f"```ssh root@{escape(clip(v4[0], 60))}```"))
+    return _message(f"Addresses of {vmid}: {', '.join(escape(clip(ip, 60)) for ip in ips[:10])}", blocks)
+
+
+def power_started(result: PowerResult) -> Message:
+    """The answer to a power action: it was accepted and its outcome follows in the container's thread."""
+    verb = POWER_VERBS.get(result.action, result.action.capitalize())
+    text = (
+        f"⏳ {verb} CT {result.vmid} on {escape(clip(result.node, 100))}… I'll post the result in its thread."
+    )
+    return _message(text, [_section(text)])
+
+
+def extend_result(result: ExtendResult, by: timedelta, *, actor: str | None = None) -> Message:
+    """The answer to an extension: by how much and the new expiry (and a note if Proxmox lagged)."""
+    who = f"{mention(actor)} extended" if actor else "Extended"
+    text = (
+        f"✅ {who} CT {result.vmid} by {format_duration(by)}: it now expires {slack_date(result.expires_at)}."
+    )
+    blocks = [_section(text)]
+    if result.note:
+        blocks.append(_context(escape(clip(result.note, 1000))))
+    until = result.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    fallback = f"{who} CT {result.vmid} by {format_duration(by)} until {until}"
+    return _message(fallback, blocks)
+
+
+def destroy_confirmation(plan: DestroyPlan) -> Message:
+    """``/lxc destroy``: what will happen and one danger button behind a confirmation dialog.
+
+    The button (``lxc_destroy_confirm``) carries only the vmid. For non-owners (``plan.needs_approval``)
+    it asks the approvers instead of destroying.
+    """
+    host = clip(plan.hostname, 63)
+    if plan.needs_approval:
+        label = "Ask an approver to destroy"
+        dialog = _confirm_dialog(
+            "Ask an approver?",
+            f"An approver will be asked to destroy {host} ({plan.vmid}). Its disks will be deleted.",
+            "Ask",
+        )
+    else:
+        label = f"Destroy {host}"
+        dialog = _destroy_dialog(host, plan.vmid)
+    button = _button(ACTION_DESTROY_CONFIRM, label, str(plan.vmid), style="danger", confirm=dialog)
+    blocks: list[Block] = [
+        _section(f"🗑️ {safe_mrkdwn(plan.confirm_text)}"),
+        {"type": "actions", "block_id": DESTROY_CONFIRM_BLOCK, "elements": [button]},
+    ]
+    return _message(f"Destroy {escape(host)} ({plan.vmid})?", blocks)
+
+
+def destroy_value(vmid: int, requester: str) -> str:
+    """The value of the destroy approval buttons: ``<vmid>:<requester id>``."""
+    return f"{vmid}:{requester}"
+
+
+def destroy_approval_card(
+    plan: DestroyPlan,
+    *,
+    decided_by: str | None = None,
+    approved: bool | None = None,
+    note: str | None = None,
+) -> Message:
+    """The card approvers see when a non-owner asks to destroy a container.
+
+    Pending: *Approve destroy* (danger, with a confirmation) and *Deny*, both valued
+    ``<vmid>:<requester id>``. Decided (``decided_by`` set): who decided, no buttons. ``note`` (e.g. a
+    failure) is shown below.
+    """
+    host = escape(clip(plan.hostname, 63))
+    blocks: list[Block] = [
+        _header(f"Destroy approval: {clip(plan.hostname, 63)} ({plan.vmid})"),
+        _section(
+            f"{mention(plan.requested_by)} asks to destroy `{host}` ({plan.vmid}) on "
+            f"{escape(clip(plan.node, 100))}, owned by {mention(plan.owner)}. Its disks will be deleted."
+        ),
+    ]
+    value = destroy_value(plan.vmid, plan.requested_by)
+    if decided_by is None:
+        approve = _button(
+            ACTION_DESTROY_APPROVE,
+            "Approve destroy",
+            value,
+            style="danger",
+            confirm=_destroy_dialog(clip(plan.hostname, 63), plan.vmid),
+        )
+        deny = _button(ACTION_DESTROY_DENY, "Deny", value)
+        blocks.append({"type": "actions", "block_id": DESTROY_APPROVAL_BLOCK, "elements": [approve, deny]})
+        fallback = f"Destroy approval needed: {host} ({plan.vmid}) for {mention(plan.requested_by)}"
+    else:
+        verb = "Approved" if approved else "Denied"
+        emoji = STATE_EMOJI[RequestState.READY] if approved else STATE_EMOJI[RequestState.DENIED]
+        blocks.append(_section(f"{emoji} {verb} by {mention(decided_by)}"))
+        fallback = f"Destroy of {host} ({plan.vmid}) {verb.lower()} by {mention(decided_by)}"
+    if note:
+        blocks.append(_context(safe_mrkdwn(clip(note, 1000))))
+    return _message(fallback, blocks)
+
+
+def destroy_started(plan: DestroyPlan, *, already_gone: bool = False) -> Message:
+    """The owner's confirmed destroy: it is under way (the outcome follows in the container's thread)."""
+    name = f"{escape(clip(plan.hostname, 63))} ({plan.vmid})"
+    text = (
+        f"🗑️ {name} was already gone from Proxmox; Cardinal has forgotten it."
+        if already_gone
+        else f"🗑️ Destroying {name}… I'll post the result in its thread."
+    )
+    return _message(text, [_section(text)])
+
+
+def destroy_asked(plan: DestroyPlan, channel: str) -> Message:
+    """A non-owner's confirmed destroy: the approvers were asked in ``channel``."""
+    where = f"<#{channel}>" if re.fullmatch(r"[CG][A-Z0-9]{2,30}", channel) else "the approval channel"
+    text = (
+        f"📨 Asked the approvers to destroy {escape(clip(plan.hostname, 63))} ({plan.vmid}) in {where}. "
+        "You'll hear back when one decides."
+    )
+    return _message(text, [_section(text)])
+
+
+def destroy_decision(plan: DestroyPlan, decided_by: str, *, approved: bool) -> Message:
+    """What the requester hears when an approver decided their destroy request."""
+    name = f"{escape(clip(plan.hostname, 63))} ({plan.vmid})"
+    text = (
+        f"✅ {mention(decided_by)} approved destroying {name}; it is being destroyed."
+        if approved
+        else f"🚫 {mention(decided_by)} denied destroying {name}."
+    )
+    return _message(text, [_section(text)])
 
 
 # --- digest ---------------------------------------------------------------------------------------------

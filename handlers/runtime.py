@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+import aiohttp
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -48,6 +49,8 @@ RECONCILE_EVERY = 300.0
 PROVISION_RETRY_EVERY = 30.0
 #: Listen on every interface: the process runs in a container or behind a load balancer.
 LISTEN_ALL = "0.0.0.0"  # noqa: S104
+SLACK_TIMEOUT = 30
+"""Seconds a Slack Web API call may take (the same as :func:`make_web_client`'s default)."""
 
 
 @dataclass
@@ -143,8 +146,15 @@ async def assemble(
         db = await open_database(settings.database_url)
     if proxmox is None:
         proxmox = ProxmoxClient.from_settings(settings, on_request=metrics.observe_proxmox)
+    closers: list[Any] = []
     if client is None:
-        client = make_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        client = make_web_client(
+            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=SLACK_TIMEOUT
+        )
+        # One pooled keep-alive session for every Web API call. Without it slack_sdk opens a new session
+        # (a new TCP + TLS connection) per call; Bolt hands this session on to its per-request clients.
+        client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SLACK_TIMEOUT))
+        closers.append(client.session.close)
     outbox = Outbox(db, SlackNotifier(client), clock)
     tracker = Tracker.from_settings(
         settings, db, proxmox, outbox, owner=owner, clock=clock, **(tracker_options or {})
@@ -184,6 +194,7 @@ async def assemble(
         digest=services.digest,
         owner=owner,
         clock=clock,
+        _closers=closers,
     )
 
 

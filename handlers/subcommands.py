@@ -1,18 +1,140 @@
-"""Subcommands other than help and create: call a bot service, render the answer."""
+"""Subcommands other than help and create: build the Actor, call a bot service, render the answer.
+
+:func:`run` is what ``/lxc`` hands every parsed command to (in a background task, after ``ack()``); its
+return value is sent ephemerally through ``response_url``. Errors are raised, not rendered: a
+:class:`~bot.errors.CardinalError` (``AccessDenied``, ``ContainerNotManaged``, ``ProxmoxError``…) becomes
+an ephemeral "what happened / what to do" in :func:`handlers.commands._answer`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
-from bot.errors import InputError
-from handlers.parsing import Command
+from bot.access import Actor
+from bot.digest import DigestJob
+from bot.errors import CardinalError, InputError
+from bot.events import Notice
+from bot.lifecycle import ContainerService
+from handlers import blocks
+from handlers.parsing import (
+    Audit,
+    Command,
+    Create,
+    Destroy,
+    Digest,
+    Extend,
+    Help,
+    Ip,
+    List,
+    Power,
+    Resize,
+    Rollback,
+    Snapshot,
+    Status,
+    Tasks,
+    Templates,
+)
 
 if TYPE_CHECKING:
     from handlers.app import Services
 
+__all__ = ["Message", "actor_of", "container_service", "run", "ui_base_url"]
+
 Message = dict[str, Any]
+
+_API_SUFFIX = "/api2/json"
+
+
+async def actor_of(services: Services, user_id: str) -> Actor:
+    """The person acting, with their approver right resolved now (at the moment they typed or clicked)."""
+    return Actor(user_id, is_approver=await services.approvers.is_approver(user_id))
+
+
+def container_service(services: Services) -> ContainerService:
+    """The day-2 service; a clear error when this deployment was assembled without it."""
+    if not isinstance(services.containers, ContainerService):
+        raise CardinalError(
+            "Container operations are not set up in this Cardinal.",
+            hint="Ask the operators to check the deployment.",
+        )
+    return services.containers
+
+
+def _digest_job(services: Services) -> DigestJob:
+    if not isinstance(services.digest, DigestJob):
+        raise CardinalError(
+            "The digest is not set up in this Cardinal.", hint="Ask the operators to check the deployment."
+        )
+    return services.digest
+
+
+def ui_base_url(services: Services) -> str:
+    """The Proxmox web UI base for links: ``services.ui_url``, else derived from the API's base URL."""
+    if services.ui_url:
+        return services.ui_url.rstrip("/")
+    return services.proxmox.base_url.rstrip("/").removesuffix(_API_SUFFIX)
+
+
+def _not_yet(name: str) -> InputError:
+    return InputError(
+        f"`{name}` is not available yet.",
+        hint="Snapshots, rollbacks and resizing come in a later Cardinal release; `/lxc help` lists "
+        "what works today.",
+    )
 
 
 async def run(services: Services, cmd: Command, command: dict[str, Any]) -> Message | None:
     """Carry out one parsed command for the person who typed it; return the ephemeral answer."""
-    raise InputError(f"`{type(cmd).__name__.lower()}` is not available yet.", hint="Try `/lxc help`.")
+    user = str(command.get("user_id", ""))
+    match cmd:
+        case Help():
+            return blocks.help_message(services.command_name)
+        case Create():
+            raise InputError("Use `/lxc create` on its own line to open the form.")
+        case Snapshot():
+            raise _not_yet("snapshot")
+        case Rollback():
+            raise _not_yet("rollback")
+        case Resize():
+            raise _not_yet("resize")
+        case Digest():
+            channel = str(command.get("channel_id", ""))
+            await _digest_job(services).post_now(channel)
+            return blocks.notice(Notice("Posted the digest."))
+        case _:
+            pass
+    containers = container_service(services)
+    actor = await actor_of(services, user)
+    now = containers.clock()
+    match cmd:
+        case List(scope=scope):
+            return blocks.container_list(await containers.list_containers(actor, scope), scope=scope, now=now)
+        case Status(vmid=vmid, hostname=hostname):
+            target: int | str = vmid if vmid is not None else str(hostname)
+            detail = await containers.status(actor, target)
+            return blocks.container_status(
+                detail,
+                ui_base_url=ui_base_url(services),
+                now=now,
+                show_actions=actor.is_approver or detail.owner_id == actor.user_id,
+            )
+        case Power(action=action, vmid=vmid):
+            return blocks.power_started(await containers.power(actor, vmid, action))
+        case Destroy(vmid=vmid):
+            return blocks.destroy_confirmation(await containers.request_destroy(actor, vmid))
+        case Extend(vmid=vmid, duration=duration):
+            return blocks.extend_result(await containers.extend(actor, vmid, duration), duration)
+        case Ip(vmid=vmid):
+            return blocks.addresses_message(vmid, await containers.discover_ips(actor, vmid))
+        case Templates():
+            return blocks.templates_list(await containers.templates())
+        case Tasks():
+            return blocks.tasks_list(await containers.tasks())
+        case Audit(vmid=vmid, user_id=about):
+            events = await containers.audit(actor, vmid=vmid, user=about)
+            title = f"Audit of {vmid}" if vmid is not None else "Audit"
+            return blocks.audit_list(events, title=title)
+        case Help() | Create() | Snapshot() | Rollback() | Resize() | Digest():  # answered above
+            return None
+        case _:
+            assert_never(cmd)

@@ -11,6 +11,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.db.enums import RequestState
+from bot.db.records import AuditEvent
 from bot.events import (
     ApprovalCard,
     ContainerLine,
@@ -18,6 +19,14 @@ from bot.events import (
     PreflightCheck,
     RequestSummary,
     TaskFailed,
+)
+from bot.lifecycle import (
+    ContainerDetail,
+    ContainerView,
+    DestroyPlan,
+    TaskView,
+    TemplateEntry,
+    TemplateList,
 )
 from bot.policy import Policy
 from handlers import blocks as b
@@ -500,25 +509,84 @@ class TestThread:
         assert "failed" not in text_of(msg)
 
 
+def view(vmid: int = 10042, **changes: Any) -> ContainerView:
+    """A running container with an address, an owner and an expiry in two hours, with changes."""
+    base: dict[str, Any] = {
+        "vmid": vmid,
+        "hostname": "web-1",
+        "status": "running",
+        "node": "pve1",
+        "ips": ("10.0.0.5/24",),
+        "owner_id": "U012AB3CD",
+        "expires_at": NOW + timedelta(hours=2),
+    }
+    base.update(changes)
+    return ContainerView(**base)
+
+
+def detail(**changes: Any) -> ContainerDetail:
+    """A running container in detail, with changes."""
+    base: dict[str, Any] = {
+        "vmid": 10042,
+        "hostname": "web-1",
+        "status": "running",
+        "node": "pve1",
+        "ips": ("10.0.0.5",),
+        "owner_id": "U012AB3CD",
+        "expires_at": NOW + timedelta(days=3),
+        "cores": 2,
+        "memory_mib": 2048,
+        "disk_gib": 16,
+        "template": DEBIAN,
+        "uptime": timedelta(hours=5),
+        "purpose": "shop",
+        "lock": None,
+    }
+    base.update(changes)
+    return ContainerDetail(**base)
+
+
+def plan(**changes: Any) -> DestroyPlan:
+    """The owner's destroy plan for 10042, with changes."""
+    base: dict[str, Any] = {
+        "vmid": 10042,
+        "hostname": "web-1",
+        "node": "pve1",
+        "owner": "U012AB3CD",
+        "requested_by": "U012AB3CD",
+        "needs_approval": False,
+        "confirm_text": "Destroy web-1 (10042) on pve1? Its disks are deleted; this cannot be undone.",
+    }
+    base.update(changes)
+    return DestroyPlan(**base)
+
+
+def buttons(msg: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button of a message."""
+    return [e for blk in msg["blocks"] if blk["type"] == "actions" for e in blk["elements"]]
+
+
 class TestLists:
     def test_container_list_row(self) -> None:
         """Each row shows status, vmid, hostname, node, IP, owner and expiry."""
-        row = b.ContainerInfo(
-            10042, "web-1", "running", "pve1", ["10.0.0.5/24"], "U012AB3CD", NOW + timedelta(hours=2)
-        )
-        msg = b.container_list([row], now=NOW)
+        msg = b.container_list([view()], now=NOW)
         assert_valid_message(msg)
-        text = text_of(msg)
-        assert "🟢 *10042* `web-1` · pve1 · `10.0.0.5` · <@U012AB3CD> · ⚠️ expires" in text
+        assert "🟢 *10042* `web-1` · pve1 · `10.0.0.5` · <@U012AB3CD> · ⚠️ expires" in text_of(msg)
 
     def test_expired_and_stopped(self) -> None:
         """Stopped containers and past expiries are marked."""
-        row = b.ContainerInfo(10042, "web-1", "stopped", "pve1", [], None, NOW - timedelta(days=1))
+        row = view(status="stopped", ips=(), owner_id=None, expires_at=NOW - timedelta(days=1))
         text = text_of(b.container_list([row], scope="all", now=NOW))
         assert "🔴" in text
         assert "⚠️ expired" in text
         assert "no IP" in text
         assert "unowned" in text
+
+    def test_last_known_state_is_flagged(self) -> None:
+        """When Proxmox could not be asked the list says it shows the last known state."""
+        text = text_of(b.container_list([view(live=False, status="running")], now=NOW))
+        assert "last known state" in text
+        assert "last known state" not in text_of(b.container_list([view()], now=NOW))
 
     def test_empty_list_tells_how_to_start(self) -> None:
         """An empty personal list points to /lxc create."""
@@ -528,10 +596,7 @@ class TestLists:
 
     def test_thousands_of_containers_fit(self) -> None:
         """A huge list is cut with a note of how many were left out, within every limit."""
-        rows = [
-            b.ContainerInfo(10000 + i, f"host-{i}-" + "a" * 50, "running", "pve1", ["10.0.0.1/24"], "U1", NOW)
-            for i in range(5000)
-        ]
+        rows = [view(10000 + i, hostname=f"host-{i}-" + "a" * 50) for i in range(5000)]
         msg = b.container_list(rows, scope="all", now=NOW)
         assert_valid_message(msg)
         assert "more not shown" in text_of(msg)
@@ -539,71 +604,93 @@ class TestLists:
 
     def test_hostile_hostname_is_escaped(self) -> None:
         """A hostname from Proxmox cannot mention @channel or form a link."""
-        row = b.ContainerInfo(10042, "<!channel>", "running", "pve1")
-        assert "<!channel>" not in text_of(b.container_list([row]))
+        assert "<!channel>" not in text_of(b.container_list([view(hostname="<!channel>")]))
+        assert "<!channel>" not in "".join(mrkdwn_of(b.container_status(detail(hostname="<!channel>"))))
 
     def test_status_detail(self) -> None:
-        """The detail view shows the fields a person needs."""
-        info = b.ContainerInfo(
-            10042,
-            "web-1",
-            "running",
-            "pve1",
-            ["10.0.0.5/24"],
-            "U012AB3CD",
-            NOW,
-            cores=2,
-            memory_mib=2048,
-            disk_gib=16,
-            template=DEBIAN,
-            uptime=timedelta(hours=5),
-            purpose="shop",
-            ui_url="https://pve:8006/#v1:0:=lxc%2F10042",
-        )
-        msg = b.container_status(info)
+        """The detail shows state, node, IPs, owner, expiry, size, template, uptime, lock and a UI link."""
+        msg = b.container_status(detail(lock="backup"), ui_base_url="https://pve.example:8006/", now=NOW)
         assert_valid_message(msg)
         text = text_of(msg)
         for part in (
             "web-1 (10042)",
             "🟢 running",
-            "`10.0.0.5/24`",
+            "pve1",
+            "`10.0.0.5`",
+            "<@U012AB3CD>",
+            "expires <!date^",
             "2 vCPU · 2048 MiB · 16 GiB",
+            "`debian-12-standard_12.7-1_amd64`",
             "5h",
+            "🔒 backup",
+            "<https://pve.example:8006/#v1:0:=lxc%2F10042|Open in the Proxmox UI>",
             "shop",
         ):
             assert part in text
+        assert buttons(msg) == []  # no quick actions unless asked for
+
+    def test_status_without_ui_url_has_no_link(self) -> None:
+        """No base URL, no link (never a relative or empty one)."""
+        assert "Proxmox UI" not in text_of(b.container_status(detail()))
+
+    def test_quick_actions_of_a_running_container(self) -> None:
+        """Stop, reboot, extend and destroy (behind a confirmation); the buttons carry only ids."""
+        msg = b.container_status(detail(), show_actions=True)
+        assert_valid_message(msg)
+        found = {btn["action_id"]: btn for btn in buttons(msg)}
+        assert set(found) == {
+            "lxc_power.stop",
+            "lxc_power.reboot",
+            b.ACTION_EXTEND,
+            b.ACTION_DESTROY_CONFIRM,
+        }
+        assert found["lxc_power.stop"]["value"] == "10042:stop"
+        assert found[b.ACTION_EXTEND]["value"] == "10042:3d"
+        destroy = found[b.ACTION_DESTROY_CONFIRM]
+        assert destroy["value"] == "10042"
+        assert destroy["style"] == "danger"
+        assert "cannot be undone" in destroy["confirm"]["text"]["text"]
+
+    def test_stopped_container_offers_start(self) -> None:
+        """A stopped container gets Start instead of Stop/Reboot."""
+        ids = [
+            btn["action_id"]
+            for btn in buttons(b.container_status(detail(status="stopped"), show_actions=True))
+        ]
+        assert "lxc_power.start" in ids
+        assert "lxc_power.stop" not in ids
 
     def test_templates_list(self) -> None:
         """Templates on storage and downloadable ones are listed separately."""
-        msg = b.templates_list(
-            [b.TemplateInfo("debian", DEBIAN, 126 * 1024**2)],
-            [b.TemplateInfo("alpine-3.20-default_20240908_amd64.tar.xz", description="Alpine Linux")],
+        templates = TemplateList(
             storage="local",
+            node="pve1",
+            available=(TemplateEntry("debian", DEBIAN, 126 * 1024**2),),
+            downloadable=(
+                TemplateEntry("alpine-3.20-default_20240908_amd64.tar.xz", description="Alpine Linux"),
+            ),
         )
+        msg = b.templates_list(templates)
         assert_valid_message(msg)
         text = text_of(msg)
+        assert "Templates on local" in text
         assert "`debian-12-standard_12.7-1_amd64` · 126 MiB" in text
         assert "*Downloadable*" in text
         assert "Alpine Linux" in text
 
     def test_many_templates_fit(self) -> None:
         """Hundreds of templates are cut within limits."""
-        many = [b.TemplateInfo(f"t{i}", f"local:vztmpl/t{i}-{'x' * 100}.tar.zst") for i in range(600)]
-        msg = b.templates_list(many, many)
+        many = tuple(TemplateEntry(f"t{i}", f"local:vztmpl/t{i}-{'x' * 100}.tar.zst") for i in range(600))
+        msg = b.templates_list(TemplateList("local", "pve1", many, many))
         assert_valid_message(msg)
+        assert "more on local" in text_of(msg)
 
     def test_tasks_list(self) -> None:
         """Tasks show their state, kind, vmid, node and, for failures, the exit status."""
         tasks = [
-            b.TaskInfo("UPID:a", "vzcreate", "pve1", "running", NOW, vmid=10042, user_id="U012AB3CD"),
-            b.TaskInfo(
-                "UPID:b",
-                "vzstart",
-                "pve2",
-                "failed",
-                NOW,
-                vmid=10043,
-                exitstatus="startup for container failed",
+            TaskView("UPID:a", "vzcreate", "pve1", "running", NOW, vmid=10042, user_id="U012AB3CD"),
+            TaskView(
+                None, "vzstart", "pve2", "failed", NOW, vmid=10043, exitstatus="startup for container failed"
             ),
         ]
         msg = b.tasks_list(tasks)
@@ -615,7 +702,90 @@ class TestLists:
         assert msg["text"] == "Tasks: 1 running, 1 finished"
         assert_valid_message(b.tasks_list([]))
 
+    def test_audit_list(self) -> None:
+        """Audit events show when, who (a mention, or the system as text), what and which container."""
+        events = [
+            AuditEvent(2, NOW, "U012AB3CD", "container.stop", 10042, None, "UPID:x", {"node": "pve1"}),
+            AuditEvent(
+                1, NOW, "cardinal", "container.expiry_reminder", 10042, None, None, {"note": "<!here>"}
+            ),
+        ]
+        msg = b.audit_list(events)
+        assert_valid_message(msg)
+        text = text_of(msg)
+        assert "<@U012AB3CD> · `container.stop` · CT 10042 · node=pve1" in text
+        assert "cardinal · `container.expiry_reminder`" in text
+        assert "<!here>" not in text
+        assert "No audit events." in text_of(b.audit_list([]))
+
+    def test_long_audit_fits(self) -> None:
+        """Many long events stay within the message limits."""
+        events = [
+            AuditEvent(i, NOW, "U012AB3CD", "container.extended", 10042, None, None, {"x": "y" * 500})
+            for i in range(500)
+        ]
+        assert_valid_message(b.audit_list(events))
+
+    def test_addresses(self) -> None:
+        """Addresses are listed with an ssh line; none found says what to do."""
+        text = text_of(b.addresses_message(10042, ["10.0.0.5", "2001:db8::5"]))
+        assert "`10.0.0.5`, `2001:db8::5`" in text
+        assert "ssh root@10.0.0.5" in text
+        assert "/lxc ip 10042" in text_of(b.addresses_message(10042, []))
+
     def test_metadata_json_is_compact(self) -> None:
         """private_metadata uses compact JSON so more fits."""
         view = b.create_modal(Policy(), metadata={"a": 1, "b": "c"})
         assert view["private_metadata"] == json.dumps({"a": 1, "b": "c"}, separators=(",", ":"))
+
+
+class TestDestroy:
+    def test_owner_confirmation(self) -> None:
+        """One danger button "Destroy <hostname>" behind a Slack confirm dialog, carrying only the vmid."""
+        msg = b.destroy_confirmation(plan())
+        assert_valid_message(msg)
+        [button] = buttons(msg)
+        assert button["action_id"] == b.ACTION_DESTROY_CONFIRM
+        assert button["text"]["text"] == "Destroy web-1"
+        assert button["value"] == "10042"
+        assert button["style"] == "danger"
+        assert button["confirm"]["confirm"]["text"] == "Destroy"
+        assert "cannot be undone" in text_of(msg)
+
+    def test_non_owner_asks_an_approver(self) -> None:
+        """For someone else's container the button asks an approver instead; the owner's mention stays."""
+        text = "web-1 (10042) belongs to <@U0OWNER1>. Destroying it needs an approver's decision; ask for it?"
+        msg = b.destroy_confirmation(plan(needs_approval=True, requested_by="U0OTHER2", confirm_text=text))
+        assert_valid_message(msg)
+        [button] = buttons(msg)
+        assert button["text"]["text"] == "Ask an approver to destroy"
+        assert button["value"] == "10042"
+        assert "<@U0OWNER1>" in text_of(msg)
+
+    def test_hostile_hostname_in_confirmation(self) -> None:
+        """A hostname cannot ping the channel from the confirmation text."""
+        msg = b.destroy_confirmation(plan(hostname="<!channel>", confirm_text="Destroy <!channel> (10042)?"))
+        assert_valid_message(msg)
+        assert "<!channel>" not in "".join(mrkdwn_of(msg))
+
+    def test_approval_card_pending_and_decided(self) -> None:
+        """Pending: Approve destroy / Deny valued "<vmid>:<requester>"; decided: who decided, no buttons."""
+        p = plan(needs_approval=True, requested_by="U0OTHER2", owner="U0OWNER1")
+        pending = b.destroy_approval_card(p)
+        assert_valid_message(pending)
+        assert [(x["action_id"], x["value"]) for x in buttons(pending)] == [
+            (b.ACTION_DESTROY_APPROVE, "10042:U0OTHER2"),
+            (b.ACTION_DESTROY_DENY, "10042:U0OTHER2"),
+        ]
+        assert "<@U0OTHER2> asks to destroy `web-1` (10042)" in text_of(pending)
+        assert "<@U0OWNER1>" in text_of(pending)
+        decided = b.destroy_approval_card(p, decided_by="U0APPROV3", approved=False)
+        assert_valid_message(decided)
+        assert buttons(decided) == []
+        assert "Denied by <@U0APPROV3>" in text_of(decided)
+
+    def test_long_hostname_fits_button_limits(self) -> None:
+        """The button label stays within Slack's 75 characters."""
+        msg = b.destroy_confirmation(plan(hostname="h" * 63))
+        assert_valid_message(msg)
+        assert len(buttons(msg)[0]["text"]["text"]) <= 75

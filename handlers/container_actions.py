@@ -1,0 +1,418 @@
+"""Container buttons: Extend (reminders, status), quick power actions, destroy confirmation and approval.
+
+Every listener acks first, then reads the button's value strictly (anything that is not exactly what
+Cardinal put there is refused with a clear message: :class:`~bot.errors.InputError`, delivered by
+:func:`handlers.errors.handle_error`), then authorizes the clicker *at click time* (approver rights are
+looked up now, the container's owner is read from the database now) and only then acts.
+
+Clicks that must happen once are claimed as ``job_run`` slots in the database (first click wins, across
+replicas): a destroy confirmation (``destroy-confirm``, per message and clicker), a destroy approval
+decision (``destroy-approval``, per card) and an Extend click on a shared message (``extend-button``, per
+message and clicker). A repeated click then only gets "already done".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Coroutine
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, cast
+
+import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.access import require_approve
+from bot.errors import CardinalError, InputError
+from bot.events import Notice
+from bot.lifecycle import ContainerService, PowerAction
+from bot.logs import bind_context, clear_context, new_request_id
+from bot.policy import parse_duration
+from handlers import blocks
+from handlers.errors import render_error
+from handlers.parsing import VMID_MAX, VMID_MIN
+from handlers.subcommands import actor_of, container_service
+
+if TYPE_CHECKING:
+    from handlers.app import Services
+
+__all__ = [
+    "DESTROY_APPROVAL_JOB",
+    "DESTROY_CONFIRM_JOB",
+    "EXTEND_BUTTON_JOB",
+    "destroy_value_of",
+    "extend_value_of",
+    "power_value_of",
+    "register",
+    "vmid_of",
+]
+
+log = structlog.get_logger(__name__)
+
+DESTROY_CONFIRM_JOB = "destroy-confirm"
+DESTROY_APPROVAL_JOB = "destroy-approval"
+EXTEND_BUTTON_JOB = "extend-button"
+#: How long a claimed click stays claimed if its runner died before finishing (then one retry is allowed).
+CLICK_LEASE_SECONDS = 86400.0
+
+_VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
+_EXTEND_RE = re.compile(r"^([1-9][0-9]{2,8}):([0-9a-z]{2,16})$")
+_POWER_RE = re.compile(r"^([1-9][0-9]{2,8}):(start|stop|shutdown|reboot)$")
+_DESTROY_RE = re.compile(r"^([1-9][0-9]{2,8}):([UW][A-Z0-9]{2,30})$")
+_POWER_ACTION_RE = re.compile(rf"^{re.escape(blocks.ACTION_POWER)}(\.[a-z]+)?$")
+
+
+def _forged() -> InputError:
+    return InputError(
+        "That button does not match a container Cardinal knows.",
+        hint="Nothing was changed. Use `/lxc status <vmid>` for fresh buttons.",
+    )
+
+
+def _vmid(text: str) -> int:
+    value = int(text)
+    if not VMID_MIN <= value <= VMID_MAX:
+        raise _forged()
+    return value
+
+
+def vmid_of(value: str) -> int:
+    """The vmid a destroy-confirm button carried (``"<vmid>"``); anything else is refused."""
+    if not _VMID_RE.fullmatch(value):
+        raise _forged()
+    return _vmid(value)
+
+
+def extend_value_of(value: str) -> tuple[int, timedelta]:
+    """``"<vmid>:<duration>"`` (e.g. ``10042:3d``) from an Extend button; anything else is refused."""
+    match = _EXTEND_RE.fullmatch(value)
+    if match is None:
+        raise _forged()
+    try:
+        duration = parse_duration(match.group(2))
+    except InputError:
+        raise _forged() from None
+    return _vmid(match.group(1)), duration
+
+
+def power_value_of(value: str) -> tuple[int, PowerAction]:
+    """``"<vmid>:<action>"`` from a quick-action button; anything else is refused."""
+    match = _POWER_RE.fullmatch(value)
+    if match is None:
+        raise _forged()
+    return _vmid(match.group(1)), cast(PowerAction, match.group(2))
+
+
+def destroy_value_of(value: str) -> tuple[int, str]:
+    """``"<vmid>:<requester id>"`` from a destroy approval card; anything else is refused."""
+    match = _DESTROY_RE.fullmatch(value)
+    if match is None:
+        raise _forged()
+    return _vmid(match.group(1)), match.group(2)
+
+
+# --- payload helpers -------------------------------------------------------------------------------
+
+
+def _value(body: dict[str, Any]) -> str:
+    """The clicked button's value ("" when there is none, which every parser refuses)."""
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
+        return ""
+    value = actions[0].get("value")
+    return value if isinstance(value, str) else ""
+
+
+def _start(body: dict[str, Any]) -> str:
+    clear_context()
+    user = str(body["user"]["id"])
+    bind_context(request_id=new_request_id(), slack_user=user)
+    return user
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None, bool]:
+    """(channel, message ts, ephemeral?) of the message whose button was clicked."""
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    ts = container.get("message_ts") or (body.get("message") or {}).get("ts")
+    return (
+        channel if isinstance(channel, str) else None,
+        ts if isinstance(ts, str) else None,
+        bool(container.get("is_ephemeral")),
+    )
+
+
+def _click_key(body: dict[str, Any]) -> str:
+    """Identifies the clicked message: its channel and ts (the action's ts when there is none)."""
+    channel, ts, _ = _where(body)
+    if ts is None:
+        action = (body.get("actions") or [{}])[0]
+        ts = str(action.get("action_ts", ""))
+    return f"{channel or '-'}:{ts}"
+
+
+async def _claim(containers: ContainerService, job: str, slot: str, owner: str) -> bool:
+    async with containers.db.transaction() as tx:
+        return await tx.jobs.try_start_slot(
+            job, slot, owner, now=containers.clock(), lease_seconds=CLICK_LEASE_SECONDS
+        )
+
+
+async def _finish(
+    containers: ContainerService, job: str, slot: str, owner: str, result: dict[str, Any]
+) -> None:
+    async with containers.db.transaction() as tx:
+        await tx.jobs.finish_slot(job, slot, owner, now=containers.clock(), result=result)
+
+
+async def _who_claimed(containers: ContainerService, job: str, slot: str) -> str | None:
+    async with containers.db.transaction(readonly=True) as tx:
+        run = await tx.jobs.get_slot(job, slot)
+    return run.owner if run is not None else None
+
+
+async def _say(respond: AsyncRespond, text: str) -> None:
+    """An ephemeral answer to the clicker."""
+    await respond(response_type="ephemeral", replace_original=False, **blocks.notice(Notice(text)))
+
+
+async def _update(client: AsyncWebClient, channel: str | None, ts: str | None, msg: dict[str, Any]) -> None:
+    """Replace a (non-ephemeral) message Cardinal posted; best effort (the action already happened)."""
+    if channel is None or ts is None:
+        return
+    try:
+        await client.chat_update(channel=channel, ts=ts, **msg)
+    except SlackApiError as exc:
+        log.warning("action.update_failed", error=str(exc.response.get("error")))
+
+
+async def _tell_user(client: AsyncWebClient, user: str, msg: dict[str, Any]) -> None:
+    """A direct message (best effort)."""
+    try:
+        await client.chat_postMessage(channel=user, **msg)
+    except SlackApiError as exc:
+        log.warning("action.dm_failed", error=str(exc.response.get("error")))
+
+
+# --- listeners -------------------------------------------------------------------------------------
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Attach the container button listeners.
+
+    Each acks and runs the click's work in ``services.background`` (so shutdown waits for it). The work
+    checks the button's value first; its errors, a forged value included, are shown to the clicker like
+    a command's (raising inside the listener right after ``ack()`` would race Bolt's ack poll).
+    """
+
+    @app.action(blocks.ACTION_EXTEND)
+    async def extend(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = _start(body)
+        _spawn(services, respond, extend_clicked(services, body, client, respond, user, _value(body)))
+
+    @app.action(_POWER_ACTION_RE)
+    async def power(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = _start(body)
+        _spawn(services, respond, power_clicked(services, respond, user, _value(body)))
+
+    @app.action(blocks.ACTION_DESTROY_CONFIRM)
+    async def destroy_confirm(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = _start(body)
+        _spawn(services, respond, destroy_confirmed(services, body, client, respond, user, _value(body)))
+
+    @app.action(blocks.ACTION_DESTROY_APPROVE)
+    async def destroy_approve(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = _start(body)
+        work = destroy_decided(services, body, client, respond, user, _value(body), approve=True)
+        _spawn(services, respond, work)
+
+    @app.action(blocks.ACTION_DESTROY_DENY)
+    async def destroy_deny(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = _start(body)
+        work = destroy_decided(services, body, client, respond, user, _value(body), approve=False)
+        _spawn(services, respond, work)
+
+
+def _spawn(services: Services, respond: AsyncRespond, work: Coroutine[Any, Any, None]) -> None:
+    name = getattr(work, "__name__", "container-action")
+    services.background.spawn(_guarded(work, respond), name=f"lxc-{name}")
+
+
+async def _guarded(work: Coroutine[Any, Any, None], respond: AsyncRespond) -> None:
+    """Run a click's work; show any error to the clicker (a reference id for unexpected ones)."""
+    try:
+        await work
+    except Exception as exc:
+        text, error_blocks, ref = render_error(exc)
+        if ref is not None:
+            log.error("action.failed", ref=ref, exc_info=exc)
+        else:
+            log.info("action.refused", error_type=type(exc).__name__, what=str(exc))
+        try:
+            await respond(response_type="ephemeral", text=text, blocks=error_blocks, replace_original=False)
+        except (SlackApiError, OSError) as send_exc:
+            log.warning("action.error_not_delivered", ref=ref, reason=type(send_exc).__name__)
+
+
+async def power_clicked(services: Services, respond: AsyncRespond, user: str, value: str) -> None:
+    """A quick power action from ``/lxc status``: owner or approver (checked by the service)."""
+    vmid, action = power_value_of(value)
+    containers = container_service(services)
+    result = await containers.power(await actor_of(services, user), vmid, action)
+    await respond(response_type="ephemeral", replace_original=False, **blocks.power_started(result))
+
+
+async def extend_clicked(
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
+) -> None:
+    """Extend from a button. On a shared message (a reminder) the click counts once per person and the
+    message is updated for everyone; on an ephemeral one (``/lxc status``) the clicker gets the answer."""
+    vmid, duration = extend_value_of(value)
+    containers = container_service(services)
+    actor = await actor_of(services, user)
+    channel, ts, ephemeral = _where(body)
+    if ephemeral:
+        result = await containers.extend(actor, vmid, duration)
+        await respond(
+            response_type="ephemeral", replace_original=False, **blocks.extend_result(result, duration)
+        )
+        return
+    slot = f"{_click_key(body)}:{user}"
+    if not await _claim(containers, EXTEND_BUTTON_JOB, slot, user):
+        await _say(respond, f"You already extended {vmid} from this message; `/lxc status {vmid}` shows it.")
+        return
+    try:
+        result = await containers.extend(actor, vmid, duration)
+    except CardinalError as exc:
+        await _finish(containers, EXTEND_BUTTON_JOB, slot, user, {"error": exc.what})
+        raise
+    await _finish(containers, EXTEND_BUTTON_JOB, slot, user, {"expires_at": result.expires_at.isoformat()})
+    await _update(client, channel, ts, blocks.extend_result(result, duration, actor=user))
+
+
+async def destroy_confirmed(
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
+) -> None:
+    """The confirmed destroy button: the owner destroys now; anyone else asks the approvers (a card in
+    the policy's approval channel, or this channel). Once per message and clicker."""
+    vmid = vmid_of(value)
+    containers = container_service(services)
+    actor = await actor_of(services, user)
+    plan = await containers.request_destroy(actor, vmid)  # ContainerNotManaged if it is gone
+    slot = f"{vmid}:{user}:{_click_key(body)}"
+    if not await _claim(containers, DESTROY_CONFIRM_JOB, slot, user):
+        await _say(respond, f"That was already done. `/lxc destroy {vmid}` starts over.")
+        return
+    if not plan.needs_approval:
+        try:
+            result = await containers.destroy(actor, vmid)
+        except CardinalError as exc:
+            await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"error": exc.what})
+            raise
+        await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"upid": result.upid})
+        await respond(replace_original=True, **blocks.destroy_started(plan, already_gone=result.already_gone))
+        return
+    channel, _, _ = _where(body)
+    target = services.policy.approval_channel or channel
+    if target is None:
+        await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"error": "no channel"})
+        raise CardinalError(
+            "There is no approval channel to ask in.", hint="Run `/lxc destroy` in a channel, not a DM."
+        )
+    posted = await client.chat_postMessage(channel=target, **blocks.destroy_approval_card(plan))
+    async with containers.db.transaction() as tx:
+        await tx.audit.append(
+            user,
+            "container.destroy_approval_requested",
+            now=containers.clock(),
+            vmid=vmid,
+            detail={"owner": plan.owner, "card_channel": target, "card_ts": str(posted.get("ts", ""))},
+        )
+        await tx.jobs.finish_slot(
+            DESTROY_CONFIRM_JOB, slot, user, now=containers.clock(), result={"card_ts": posted.get("ts")}
+        )
+    await respond(replace_original=True, **blocks.destroy_asked(plan, target))
+
+
+async def destroy_decided(
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
+    *,
+    approve: bool,
+) -> None:
+    """Approve destroy / Deny on a destroy approval card: an approver other than the requester, and the
+    first decision on the card wins (a second click, or a second approver, only hears who decided)."""
+    vmid, requester = destroy_value_of(value)
+    containers = container_service(services)
+    clicker = await actor_of(services, user)
+    require_approve(clicker, requester)
+    requester_actor = await actor_of(services, requester)
+    plan = await containers.request_destroy(requester_actor, vmid)
+    channel, ts, _ = _where(body)
+    slot = f"{vmid}:{requester}:{_click_key(body)}"
+    if not await _claim(containers, DESTROY_APPROVAL_JOB, slot, user):
+        who = await _who_claimed(containers, DESTROY_APPROVAL_JOB, slot)
+        by = f" by <@{who}>" if who else ""
+        await _say(respond, f"This destroy request was already decided{by}.")
+        return
+    if not approve:
+        async with containers.db.transaction() as tx:
+            await tx.audit.append(
+                user,
+                "container.destroy_denied",
+                now=containers.clock(),
+                vmid=vmid,
+                detail={"requested_by": requester},
+            )
+            await tx.jobs.finish_slot(
+                DESTROY_APPROVAL_JOB, slot, user, now=containers.clock(), result={"approved": False}
+            )
+        await _update(
+            client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=False)
+        )
+        await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=False))
+        return
+    try:
+        result = await containers.destroy(requester_actor, vmid, approved_by=clicker)
+    except CardinalError as exc:
+        await _finish(containers, DESTROY_APPROVAL_JOB, slot, user, {"approved": True, "error": exc.what})
+        await _update(
+            client,
+            channel,
+            ts,
+            blocks.destroy_approval_card(
+                plan, decided_by=user, approved=True, note=f"The destroy failed: {exc.what}"
+            ),
+        )
+        raise
+    await _finish(containers, DESTROY_APPROVAL_JOB, slot, user, {"approved": True, "upid": result.upid})
+    await _update(client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=True))
+    await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=True))

@@ -1,0 +1,158 @@
+"""A day-2 environment for Slack-edge tests: the Proxmox simulator served locally, a real database, the
+real ContainerService and DigestJob, and ``Services`` as the app gets them.
+
+The seams Cardinal's own services call out through (task follower, post-once outbox, creation queue)
+are the small recording implementations of :mod:`tests.day2.conftest` — the tracker is exercised by the
+end-to-end tests instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from pydantic import SecretStr
+
+from bot.db import ContainerState, Database
+from bot.db.records import Container
+from bot.digest import DigestJob
+from bot.lifecycle import ContainerService
+from bot.policy import Policy
+from bot.proxmox import ProxmoxClient, RetryPolicy, Timeouts
+from bot.requests import RequestService, StaticApprovers
+from bot.simulator import Simulator, make_app
+from bot.simulator.state import RequestRecord
+from bot.tracker.tracker import CreationItem
+from handlers.app import Services
+from handlers.metadata import MetadataSeal
+from tests.conftest import FakeClock
+from tests.day2.conftest import APPROVER, OTHER, OWNER, SECRET, TOKEN, RecordingFollower, RecordingOutbox
+
+__all__ = ["APPROVER", "OTHER", "OWNER", "UI_URL", "Day2Env", "day2_env"]
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+UI_URL = "https://pve.example:8006"
+THREAD_CHANNEL = "C0THREAD"
+THREAD_TS = "1700000000.000100"
+
+
+class _NoPublisher:
+    """The request service's publisher seam (creation is not what these tests are about)."""
+
+    async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Any) -> str:
+        return "1700000000.000001"
+
+    async def revise(self, channel: str, ts: str, event: Any) -> None:
+        return None
+
+
+class _NoQueue:
+    """The request service's provisioning seam."""
+
+    async def enqueue_creations(self, request_id: str, items: list[CreationItem]) -> None:
+        return None
+
+
+@dataclass
+class Day2Env:
+    """Everything one test needs; ``services`` is what ``create_app`` and ``subcommands.run`` take."""
+
+    sim: Simulator
+    db: Database
+    proxmox: ProxmoxClient
+    follower: RecordingFollower
+    outbox: RecordingOutbox
+    clock: FakeClock
+    policy: Policy
+    containers: ContainerService
+    services: Services
+
+    async def seed(
+        self,
+        vmid: int,
+        *,
+        owner: str = OWNER,
+        status: str = "running",
+        hostname: str | None = None,
+        expires_in: timedelta | None = timedelta(days=7),
+        **config: Any,
+    ) -> Container:
+        """A container in the simulator *and* in Cardinal's database, as a finished creation leaves it."""
+        name = hostname or f"ct{vmid}"
+        self.sim.add_container(vmid, node="pve", status=status, hostname=name, **config)
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            return await tx.containers.upsert(
+                vmid=vmid,
+                node="pve",
+                hostname=name,
+                owner=owner,
+                state=ContainerState.RUNNING if status == "running" else ContainerState.STOPPED,
+                now=now,
+                expires_at=now + expires_in if expires_in is not None else None,
+                thread_channel=THREAD_CHANNEL,
+                thread_ts=THREAD_TS,
+            )
+
+    def requests_to(self, method: str, suffix: str) -> list[RequestRecord]:
+        """The simulator's log entries for ``method`` on paths ending with ``suffix``."""
+        return [r for r in self.sim.request_log if r.method == method and r.path.endswith(suffix)]
+
+    async def expiry_of(self, vmid: int) -> Any:
+        """The expiry Cardinal's database holds for ``vmid``."""
+        async with self.db.transaction(readonly=True) as tx:
+            container = await tx.containers.get(vmid)
+        assert container is not None
+        return container.expires_at
+
+    async def audit_actions(self, vmid: int) -> list[tuple[str, str]]:
+        """``(actor, action)`` of the audit events about ``vmid``, oldest first."""
+        async with self.db.transaction(readonly=True) as tx:
+            events = await tx.audit.recent(vmid=vmid, limit=100)
+        return [(e.actor, e.action) for e in reversed(events)]
+
+
+@asynccontextmanager
+async def day2_env(
+    db: Database, aiohttp_server: ServerFactory, clock: FakeClock, *, policy: Policy | None = None
+) -> AsyncIterator[Day2Env]:
+    """Start the simulator on 127.0.0.1 and wire the services to it."""
+    sim = Simulator(nodes=2, speed=0, seed=11)
+    sim.add_token(TOKEN, SECRET)
+    server = await aiohttp_server(make_app(sim))
+
+    async def no_sleep(_delay: float) -> None:
+        return None
+
+    proxmox = ProxmoxClient(
+        str(server.make_url("/api2/json")),
+        token_id=TOKEN,
+        token_secret=SecretStr(SECRET),
+        retries=RetryPolicy(attempts=2, base_delay=0.0, sleep=no_sleep),
+        timeouts=Timeouts(read=5.0, write=5.0, long=5.0),
+    )
+    policy = policy or Policy(approvers=[APPROVER], digest=[])
+    approvers = StaticApprovers(frozenset(policy.approver_users))
+    follower, outbox = RecordingFollower(), RecordingOutbox()
+    containers = ContainerService(db, proxmox, follower, policy, clock)
+    services = Services(
+        requests=RequestService(db, proxmox, _NoPublisher(), _NoQueue(), policy, approvers, clock),
+        proxmox=proxmox,
+        policy=policy,
+        approvers=approvers,
+        seal=MetadataSeal(b"test-key"),
+        containers=containers,
+        digest=DigestJob(db, proxmox, outbox, policy, clock, "test-replica"),
+        ui_url=UI_URL,
+    )
+    try:
+        yield Day2Env(sim, db, proxmox, follower, outbox, clock, policy, containers, services)
+    finally:
+        await services.background.drain()
+        await proxmox.close()
+        assert sim.internal_errors == [], "the simulator crashed while handling a request"
