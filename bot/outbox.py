@@ -52,7 +52,7 @@ class Outbox:
         if existing is not None:
             if existing.posted and existing.ts is not None:
                 return existing.ts
-            found = await self._find(key, existing.channel, existing.created_at)
+            found = await self._find(key, existing.channel, existing.created_at, existing.thread_ts)
             if found is not None:
                 await self._record(key, found)
                 log.info("outbox.recovered", key=key)
@@ -63,9 +63,12 @@ class Outbox:
         await self._record(key, ts)
         return ts
 
-    async def _find(self, key: str, channel: str, since: datetime) -> str | None:
-        # Look a little before the intent: clocks of replicas and Slack differ slightly.
-        return await self.notifier.find_posted(channel=channel, key=key, oldest=since - timedelta(minutes=5))
+    async def _find(self, key: str, channel: str, since: datetime, thread_ts: str | None) -> str | None:
+        # Look a little before the intent: clocks of replicas and Slack differ slightly. A thread reply
+        # is only listed by conversations.replies, never by conversations.history: search its thread.
+        return await self.notifier.find_posted(
+            channel=channel, key=key, oldest=since - timedelta(minutes=5), thread_ts=thread_ts
+        )
 
     async def _record(self, key: str, ts: str) -> None:
         async with self.db.transaction() as tx:
