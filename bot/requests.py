@@ -201,11 +201,12 @@ class RequestService:
         ]
         for name in missing:
             errors[name] = f"{_LABELS[name]}: required for a custom size"
+        # ``is None``, not ``or``: a typed 0 must reach the rules and be refused, not become a default.
         return {
-            "cores": form.cores or 1,
-            "memory_mib": form.memory_mib or 512,
+            "cores": form.cores if form.cores is not None else 1,
+            "memory_mib": form.memory_mib if form.memory_mib is not None else 512,
             "swap_mib": form.swap_mib if form.swap_mib is not None else 512,
-            "disk_gib": form.disk_gib or 8,
+            "disk_gib": form.disk_gib if form.disk_gib is not None else 8,
         }
 
     def _spec(
@@ -227,7 +228,7 @@ class RequestService:
             )
         except ValidationError as exc:
             for path, message in field_errors(exc).items():
-                errors.setdefault(_FIELD_OF.get(path.split(".")[-1], "hostname"), message)
+                errors.setdefault(_form_field(path), message)
             return None
 
     async def _check_hostnames_free(self, hostnames: tuple[str, ...], errors: dict[str, str]) -> None:
@@ -555,6 +556,14 @@ _FIELD_OF = {
     "ipv6": "ipv4",
     "generate_password": "password",
 }
+
+
+def _form_field(path: str) -> str:
+    """The form field a spec validation path (``nets.0.vlan``, ``ssh_public_keys.0``) belongs to."""
+    for part in reversed(path.split(".")):
+        if part in _FIELD_OF:
+            return _FIELD_OF[part]
+    return "hostname"
 
 
 def _hostnames(base: str, count: int) -> tuple[str, ...]:

@@ -9,6 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bot.proxmox.breaker import CircuitBreaker
+from bot.proxmox.client import ProxmoxClient
 from bot.simulator.core import Simulator
 from bot.simulator.server import serve
 from handlers.runtime import assemble
@@ -55,10 +57,15 @@ async def harness(
     slack_server = await aiohttp_server(slack.app())
     settings = e2e_settings(proxmox, str(slack_server.make_url("/api/")), "sqlite+aiosqlite:///unused.db")
     client = make_web_client(BOT_TOKEN, settings.slack_api_url, retry_interval=0.0)
+    # The breaker's cool-down follows the test's clock, like everything else time-driven.
+    proxmox_client = ProxmoxClient.from_settings(
+        settings, breaker=CircuitBreaker(clock=lambda: clock().timestamp())
+    )
     cardinal = await assemble(
         settings,
         policy=e2e_policy(**policy_overrides),
         client=client,
+        proxmox=proxmox_client,
         clock=clock,
         owner="e2e-replica",
         tracker_options={"seed": 1},

@@ -159,7 +159,7 @@ class Harness:
         count: int = 1,
         lifetime: str = "7d",
         template: str = TEMPLATE,
-        **fields: dict[str, Any],
+        fields: dict[str, Any] | None = None,
     ) -> Any:
         """``/lxc create`` then submit the modal; returns the submission's (status, ack body)."""
         await self.command("create", user=user)
@@ -175,7 +175,7 @@ class Harness:
             "node": {"value": selected("auto")},
             "purpose": {"value": plain("testing")},
         }
-        values.update(fields)
+        values.update(fields or {})
         return await self.submit_view(view, values, user=user)
 
     # --- time --------------------------------------------------------------------------------------
