@@ -62,6 +62,10 @@ _VALUE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 
+# Cardinal's own record ids are UUIDs too; under these keys a bare UUID is an id, shown as is.
+_ID_KEYS = frozenset({"request_id", "task_id", "approval_id"})
+_BARE_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
 # Keys structlog/ProcessorFormatter use internally; left alone by redact().
 _META_KEYS = frozenset({"_record", "_from_structlog", "exc_info"})
 
@@ -115,6 +119,8 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
         if key in _META_KEYS:
             continue
         value = event_dict[key]
+        if key in _ID_KEYS and isinstance(value, str) and _BARE_UUID.match(value):
+            continue
         event_dict[key] = _mask(value) if is_secret_key(key) else _redact_value(value)
     return event_dict
 

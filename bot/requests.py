@@ -15,7 +15,7 @@ import structlog
 from pydantic import ValidationError
 
 from bot.containers.spec import ContainerSpec, Limits, NetSpec, check_limits, field_errors
-from bot.db import ContainerRequest, Database, RequestState
+from bot.db import ApprovalStatus, ContainerRequest, Database, RequestState
 from bot.db.audit import SYSTEM_ACTOR
 from bot.errors import CardinalError, InputError
 from bot.events import (
@@ -25,12 +25,14 @@ from bot.events import (
     RequestProgress,
     RequestSummary,
 )
+from bot.outbox import OutboxBusy
 from bot.ownership import ownership_line, ownership_tags
 from bot.placement import allowed, choose_node
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
 from bot.preflight import PreflightInput, run_preflight
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
+from bot.proxmox.models import NodeInfo
 from bot.tracker.tracker import CreationItem
 
 log = structlog.get_logger(__name__)
@@ -169,6 +171,7 @@ class RequestService:
                 errors.setdefault(_FIELD_OF.get(problem.field or "", "preset"), problem.what)
         if not errors:
             await self._check_hostnames_free(hostnames, errors)
+            await self._check_cluster(form, errors)
             await self._check_quota(requester, sizes, form.count, errors)
         if errors or spec is None:
             raise FormErrors(errors)
@@ -247,6 +250,25 @@ class RequestService:
         if clash:
             errors["hostname"] = f"hostname: {clash[0]} is already used on the cluster"
 
+    async def _check_cluster(self, form: CreateForm, errors: dict[str, str]) -> None:
+        """The chosen node must exist, and the template must be on its template storage (on some
+        node, for automatic placement). Skipped when Proxmox is down: the approval card's pre-flight
+        and the create itself then report it."""
+        storage = self.policy.placement.template_storage
+        try:
+            nodes = [n.node for n in await self.proxmox.nodes() if n.status == "online"]
+            if form.node and form.node not in nodes:
+                errors["node"] = f"node: {form.node!r} is not an online node of this cluster"
+                return
+            for node in [form.node] if form.node else nodes:
+                content = await self.proxmox.storage_content(node, storage, "vztmpl")
+                if form.template in {c.volid for c in content}:
+                    return
+        except ProxmoxError:
+            return
+        where = f"on {form.node}" if form.node else "on any node"
+        errors["template"] = f"template: not found on storage {storage} {where}; choose one from the list"
+
     async def _check_quota(
         self, requester: str, sizes: dict[str, int], count: int, errors: dict[str, str]
     ) -> None:
@@ -276,11 +298,16 @@ class RequestService:
 
     # ----------------------------------------------------------------------------- submission
     async def submit(self, valid: ValidRequest, *, requester: str, channel: str) -> ContainerRequest:
-        """Record the request, open its thread, and either ask approvers or start provisioning."""
+        """Record the request, then :meth:`advance` it: open its thread and ask approvers or provision.
+
+        Recording comes first and everything after it is resumable: if posting fails or the process
+        dies, :meth:`resume_stalled` carries the request on (posts are at most once per key).
+        """
         now = self.clock()
         spec_json = valid.spec.model_dump(mode="json")
         spec_json["hostnames"] = list(valid.hostnames)
         spec_json["preset"] = None if valid.form.preset in (None, CUSTOM_PRESET) else valid.form.preset
+        spec_json["needs_approval"] = valid.needs_approval
         async with self.db.transaction() as tx:
             req = await tx.requests.create_request(
                 requester=requester,
@@ -299,32 +326,69 @@ class RequestService:
                 now=now,
                 detail={"hostnames": list(valid.hostnames), "needs_approval": valid.needs_approval},
             )
-        ts = await self.outbox.deliver(
-            f"request:{req.id}:root", channel, None, RequestProgress(await self.summary(req.id))
-        )
-        async with self.db.transaction() as tx:
-            await tx.requests.set_thread_ts(req.id, ts, now=now)
-        if valid.needs_approval:
-            await self._ask_approvers(req.id)
-        else:
-            async with self.db.transaction() as tx:
-                await tx.requests.record_decision(
-                    req.id,
-                    approved=True,
-                    by=SYSTEM_ACTOR,
-                    reason="auto-approved by policy",
-                    now=now,
-                )
-                await tx.audit.append(SYSTEM_ACTOR, "request.auto_approved", request_id=req.id, now=now)
-            await self.provision(req.id)
+        await self.advance(req.id)
         return await self._get(req.id)
 
-    async def _ask_approvers(self, request_id: str) -> None:
-        now = self.clock()
+    async def advance(self, request_id: str) -> None:
+        """Carry a request as far as it can go now; safe to repeat (each step checks before acting)."""
         req = await self._get(request_id)
+        if req.thread_ts is None:
+            ts = await self.outbox.deliver(
+                f"request:{req.id}:root", req.channel, None, RequestProgress(await self.summary(req.id))
+            )
+            async with self.db.transaction() as tx:
+                await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
+            req = await self._get(request_id)
+        if req.state is RequestState.REQUESTED:
+            if req.spec.get("needs_approval", True):
+                await self._open_approval(req)
+            else:
+                now = self.clock()
+                async with self.db.transaction() as tx:
+                    if await tx.requests.record_decision(
+                        req.id, approved=True, by=SYSTEM_ACTOR, reason="auto-approved by policy", now=now
+                    ):
+                        await tx.audit.append(
+                            SYSTEM_ACTOR, "request.auto_approved", request_id=req.id, now=now
+                        )
+            req = await self._get(request_id)
+        if req.state is RequestState.PENDING_APPROVAL:
+            await self._post_card(req)
+        elif req.state is RequestState.APPROVED:
+            await self.provision(req.id)
+
+    async def _open_approval(self, req: ContainerRequest) -> None:
+        now = self.clock()
         async with self.db.transaction() as tx:
-            approval = await tx.approvals.open_approval(request_id, now=now)
-            await tx.requests.set_state(request_id, RequestState.PENDING_APPROVAL, now=now)
+            if not any(a.status is ApprovalStatus.PENDING for a in await tx.approvals.for_request(req.id)):
+                await tx.approvals.open_approval(req.id, now=now)
+            await tx.requests.set_state(
+                req.id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
+            )
+
+    async def _unqueue_if_lost(self, req: ContainerRequest) -> bool:
+        """A request claimed for creation whose creations were never queued (the process died in
+        between) goes back to approved, its VMID reservations released. True when that happened."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            if await tx.containers.list_by_request(req.id) or await tx.ledger.tasks_for_request(req.id):
+                return False
+            if not await tx.requests.set_state(
+                req.id, RequestState.APPROVED, now=now, expect=RequestState.CREATING
+            ):
+                return False
+            await tx.vmids.release_for_request(req.id)
+            await tx.audit.append(SYSTEM_ACTOR, "request.requeued", request_id=req.id, now=now)
+        return True
+
+    async def _post_card(self, req: ContainerRequest) -> None:
+        async with self.db.transaction(readonly=True) as tx:
+            pending = [
+                a for a in await tx.approvals.for_request(req.id) if a.status is ApprovalStatus.PENDING
+            ]
+        if not pending or pending[0].card_ts is not None:
+            return
+        approval = pending[0]
         spec = req.spec
         preflight = await run_preflight(
             self.proxmox,
@@ -340,11 +404,49 @@ class RequestService:
             ),
         )
         card_channel = self.policy.approval_channel or req.channel
-        card = ApprovalCard(approval.id, await self.summary(request_id), preflight)
+        card = ApprovalCard(approval.id, await self.summary(req.id), preflight)
         ts = await self.outbox.deliver(f"approval:{approval.id}:card", card_channel, None, card)
         async with self.db.transaction() as tx:
             await tx.approvals.set_card(approval.id, channel=card_channel, ts=ts)
-        await self.refresh(request_id)
+        await self.refresh(req.id)
+
+    async def resume_stalled(self, *, owner: str, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Carry on requests that stopped half-way (a failed post, a crash, Proxmox down).
+
+        Runs on every replica; each request is taken by one replica per attempt window (a job slot), so
+        two replicas never advance the same request at once. Returns how many were advanced.
+        """
+        now = self.clock()
+        async with self.db.transaction(readonly=True) as tx:
+            candidates = await tx.requests.list_by_state(
+                RequestState.REQUESTED,
+                RequestState.PENDING_APPROVAL,
+                RequestState.APPROVED,
+                RequestState.CREATING,
+            )
+        advanced = 0
+        window = int(now.timestamp() // older_than.total_seconds())
+        for req in candidates:
+            if now - req.updated_at < older_than:
+                continue
+            async with self.db.transaction() as tx:
+                mine = await tx.jobs.try_start_slot(
+                    "request.resume",
+                    f"{req.id}:{window}",
+                    owner,
+                    now=now,
+                    lease_seconds=older_than.total_seconds(),
+                )
+            if not mine:
+                continue
+            if req.state is RequestState.CREATING and not await self._unqueue_if_lost(req):
+                continue
+            try:
+                await self.advance(req.id)
+                advanced += 1
+            except (CardinalError, OutboxBusy) as exc:
+                log.warning("request.resume_failed", request_id=req.id, error=str(exc))
+        return advanced
 
     # ----------------------------------------------------------------------------- decisions
     async def decide(
@@ -420,19 +522,48 @@ class RequestService:
             )
             return False
         taken = {g.vmid for g in guests if g.vmid is not None}
-        p = self.policy.placement
         now = self.clock()
+        try:
+            items = await self._reserve_and_place(req, spec, hostnames, nodes, taken, now)
+        except InputError as exc:
+            await self._fail(req, f"Cardinal could not place this request: {exc.what}")
+            return False
+        if items is None:
+            return False  # another replica got here first
+        await self.queue.enqueue_creations(request_id, items)
+        await self.refresh(request_id)
+        return True
+
+    async def _fail(self, req: ContainerRequest, why: str) -> None:
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            await tx.requests.set_state(req.id, RequestState.FAILED, now=now, expect=RequestState.APPROVED)
+            await tx.audit.append(
+                SYSTEM_ACTOR, "request.failed", request_id=req.id, now=now, detail={"why": why}
+            )
+        await self.outbox.deliver(f"request:{req.id}:failed", req.channel, req.thread_ts, Notice(why))
+        await self.refresh(req.id)
+
+    async def _reserve_and_place(
+        self,
+        req: ContainerRequest,
+        spec: ContainerSpec,
+        hostnames: list[str],
+        nodes: list[NodeInfo],
+        taken: set[int],
+        now: datetime,
+    ) -> list[CreationItem] | None:
+        """In one transaction: claim the request (approved → creating), reserve VMIDs, pick nodes."""
+        p = self.policy.placement
+        request_id = req.id
         items: list[CreationItem] = []
         async with self.db.transaction() as tx:
             if not await tx.requests.set_state(
                 request_id, RequestState.CREATING, now=now, expect=RequestState.APPROVED
             ):
-                return False  # another replica got here first
+                return None
             for hostname in hostnames:
-                try:
-                    node = choose_node(nodes, p.nodes, wanted=req.node, memory_mib=spec.memory_mib)
-                except InputError:
-                    node = req.node or (nodes[0].node if nodes else "")
+                node = choose_node(nodes, p.nodes, wanted=req.node, memory_mib=spec.memory_mib)
                 vmid = await tx.vmids.reserve_vmid(request_id, p.vmid_min, p.vmid_max, taken, now=now)
                 taken.add(vmid)
                 one = spec.model_copy(update={"hostname": hostname})
@@ -454,9 +585,7 @@ class RequestService:
                         expires_at=req.expires_at,
                     )
                 )
-        await self.queue.enqueue_creations(request_id, items)
-        await self.refresh(request_id)
-        return True
+        return items
 
     async def provision_pending(self) -> int:
         """Retry provisioning of approved requests that could not be placed yet (Proxmox was down)."""
@@ -527,7 +656,7 @@ class RequestService:
 
 
 #: Keys the stored request spec carries besides the ContainerSpec fields.
-_EXTRA_KEYS = ("hostnames", "preset")
+_EXTRA_KEYS = ("hostnames", "preset", "needs_approval")
 
 _IN_FLIGHT = {
     RequestState.REQUESTED,

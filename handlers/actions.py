@@ -59,7 +59,11 @@ def register(app: AsyncApp, services: Services) -> None:
             except InputError as exc:
                 await tell_clicker(client, channel, user, exc.user_message)
                 return
-            decision = await services.requests.decide(approval_id, clicker=user, approve=True)
+            try:
+                decision = await services.requests.decide(approval_id, clicker=user, approve=True)
+            except InputError as exc:
+                await tell_clicker(client, channel, user, exc.user_message)
+                return
             if not decision.applied:
                 await tell_clicker(client, channel, user, decision.message)
 
@@ -72,16 +76,22 @@ def register(app: AsyncApp, services: Services) -> None:
         user = body["user"]["id"]
         bind_context(request_id=new_request_id(), slack_user=user)
         channel = (body.get("channel") or {}).get("id")
-        try:
-            approval_id = approval_id_of(str(body["actions"][0].get("value", "")))
-        except InputError as exc:
-            await tell_clicker(client, channel, user, exc.user_message)
-            return
-        if not await services.approvers.is_approver(user):
-            await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
-            return
-        modal = blocks.deny_reason_modal(approval_id, "this request")
-        modal["private_metadata"] = json.dumps(
-            services.seal.seal({"approval_id": approval_id, "channel": channel or ""}), separators=(",", ":")
-        )
-        await client.views_open(trigger_id=body["trigger_id"], view=modal)
+        value = str(body["actions"][0].get("value", ""))
+
+        async def ask_reason() -> None:
+            try:
+                approval_id = approval_id_of(value)
+            except InputError as exc:
+                await tell_clicker(client, channel, user, exc.user_message)
+                return
+            if not await services.approvers.is_approver(user):
+                await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
+                return
+            modal = blocks.deny_reason_modal(approval_id, "this request")
+            modal["private_metadata"] = json.dumps(
+                services.seal.seal({"approval_id": approval_id, "channel": channel or ""}),
+                separators=(",", ":"),
+            )
+            await client.views_open(trigger_id=body["trigger_id"], view=modal)
+
+        services.background.spawn(ask_reason(), name="deny-reason-modal")

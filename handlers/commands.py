@@ -35,7 +35,9 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if isinstance(cmd, Create):
             await ack()
-            await open_create_modal(services, client, command, cmd.preset)
+            services.background.spawn(
+                open_create_modal(services, client, command, cmd.preset), name="open-create-modal"
+            )
             return
         await ack()
         services.background.spawn(

@@ -43,7 +43,7 @@ def form_from_submission(raw: Mapping[str, Any]) -> CreateForm:
     return CreateForm(
         hostname=str(raw["hostname"]).strip(),
         template=str(raw["template"]),
-        count=ints["count"] or 1,
+        count=ints["count"] if ints["count"] is not None else 1,  # a typed 0 is refused, not 1
         preset=str(raw["preset"]) if raw.get("preset") else CUSTOM_PRESET,
         cores=ints["cores"],
         memory_mib=ints["memory_mib"],

@@ -9,12 +9,15 @@ jobs, until SIGTERM/SIGINT, then shuts down gracefully.
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
 import signal
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-import structlog
 import aiohttp
+import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -46,11 +49,16 @@ log = structlog.get_logger(__name__)
 EXPIRY_EVERY = 60.0
 DIGEST_EVERY = 60.0
 RECONCILE_EVERY = 300.0
-PROVISION_RETRY_EVERY = 30.0
+RESUME_EVERY = 30.0
+RESUME_AFTER = 60.0
+"""Seconds a request may sit half-way (failed post, crash, Proxmox down) before it is carried on."""
 #: Listen on every interface: the process runs in a container or behind a load balancer.
 LISTEN_ALL = "0.0.0.0"  # noqa: S104
 SLACK_TIMEOUT = 30
 """Seconds a Slack Web API call may take (the same as :func:`make_web_client`'s default)."""
+SLACK_SDK_LOGGERS = ("slack_sdk.web.async_base_client", "slack_sdk.webhook.async_client")
+"""slack_sdk formats whole request and response bodies for DEBUG whenever its logger's *own* level is
+unset (it tests ``logger.level``, not the effective level); :func:`assemble` gives them the root's level."""
 
 
 @dataclass
@@ -82,10 +90,13 @@ class Cardinal:
         s.every("expiry", EXPIRY_EVERY, self.expiry.tick, jitter=5)
         s.every("digest", DIGEST_EVERY, self.digest.run_due, jitter=5)
         s.every("reconcile", RECONCILE_EVERY, self._reconcile, jitter=30)
-        s.every(
-            "provision_pending", PROVISION_RETRY_EVERY, self.services.requests.provision_pending, jitter=5
-        )
+        s.every("resume_requests", RESUME_EVERY, self._resume_requests, jitter=5)
         s.start()
+
+    async def _resume_requests(self) -> None:
+        await self.services.requests.resume_stalled(
+            owner=self.owner, older_than=timedelta(seconds=RESUME_AFTER)
+        )
 
     async def _reconcile(self) -> None:
         await reconcile(self.db, self.proxmox, self.clock)
@@ -140,6 +151,7 @@ async def assemble(
     """Build every part of Cardinal from ``settings``; migrates the database (under a lock) first,
     unless an open ``db`` is given."""
     policy = policy if policy is not None else load_policy(settings.policy_file)
+    _align_slack_sdk_loggers()
     owner = owner or default_owner()
     metrics = metrics or Metrics()
     if db is None:
@@ -198,9 +210,30 @@ async def assemble(
     )
 
 
+def _freeze_startup_heap() -> None:
+    """Move everything alive after start (modules, schemas, the app) out of the garbage collector's sight.
+
+    A full collection otherwise walks that whole heap again and again, pausing the event loop for tens of
+    milliseconds; those pauses were the tail of the slash-command ack latency (bench/ack_latency).
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def _align_slack_sdk_loggers() -> None:
+    # Never below INFO: slack_sdk's DEBUG lines carry request bodies (e.g. a whispered root password).
+    level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+    for name in SLACK_SDK_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+
+
 async def serve_http(cardinal: Cardinal, port: int, host: str = LISTEN_ALL) -> web.AppRunner:
-    """Serve ``POST /slack/events`` (signed requests) on ``host:port``."""
-    runner = web.AppRunner(cardinal.app.web_app(path="/slack/events", port=port))
+    """Serve ``POST /slack/events`` (signed requests) on ``host:port``.
+
+    No access log: a line per Slack request cost more CPU than the whole acknowledgement (bench/ack_latency)
+    and says nothing the command's own log lines do not.
+    """
+    runner = web.AppRunner(cardinal.app.web_app(path="/slack/events", port=port), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
@@ -210,6 +243,7 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
     """``cardinal run``: serve until SIGTERM/SIGINT; return the exit code."""
     configure_logging(settings.log_level, settings.log_format)
     cardinal = await assemble(settings)
+    _freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

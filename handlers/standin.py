@@ -16,6 +16,7 @@ import asyncio
 import copy
 import itertools
 import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -111,7 +112,7 @@ class FakeSlack:
         self.usergroups: dict[str, list[str]] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._faults: dict[str, list[_Fault]] = {}
-        self._ts = itertools.count(1)
+        self._last_ts = 0
         self._ids = itertools.count(1)
 
     # --- setup ------------------------------------------------------------------------------------
@@ -269,8 +270,10 @@ class FakeSlack:
     # --- helpers ----------------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        n = next(self._ts)
-        return f"{1_700_000_000 + n}.{n:06d}"
+        """Like Slack's: the current epoch time with microseconds, strictly increasing."""
+        micros = max(int(time.time() * 1_000_000), self._last_ts + 1)
+        self._last_ts = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _next_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._ids):08d}"

@@ -9,6 +9,7 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import InputError
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.requests import FormErrors
 from handlers import blocks
@@ -68,7 +69,13 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
 
         async def deny() -> None:
-            decision = await services.requests.decide(approval_id, clicker=user, approve=False, reason=reason)
+            try:
+                decision = await services.requests.decide(
+                    approval_id, clicker=user, approve=False, reason=reason
+                )
+            except InputError as exc:
+                await tell_clicker(client, meta.get("channel"), user, exc.user_message)
+                return
             if not decision.applied:
                 await tell_clicker(client, meta.get("channel"), user, decision.message)
 
