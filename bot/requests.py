@@ -25,6 +25,7 @@ from bot.events import (
     RequestProgress,
     RequestSummary,
 )
+from bot.observe import NoObserver, Observer
 from bot.outbox import OutboxBusy
 from bot.ownership import ownership_line, ownership_tags
 from bot.placement import allowed, choose_node
@@ -137,6 +138,7 @@ class RequestService:
     approvers: ApproverDirectory
     clock: Clock
     limits: Limits = field(default_factory=Limits)
+    observer: Observer = field(default_factory=NoObserver)
 
     # ----------------------------------------------------------------------------- validation
     async def validate(self, form: CreateForm, requester: str) -> ValidRequest:
@@ -473,6 +475,9 @@ class RequestService:
         if not won:
             who = f"<@{fresh.decided_by}>" if fresh and fresh.decided_by else "someone else"
             return Decision(False, f"Already decided by {who}; nothing changed.")
+        self.observer.approval_decided(
+            approved=approve, waited_seconds=(now - approval.created_at).total_seconds()
+        )
         if fresh and fresh.card_channel and fresh.card_ts:
             card = ApprovalCard(
                 approval_id,

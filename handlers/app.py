@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.ops.metrics import Metrics
 from bot.policy import Policy
 from bot.proxmox.client import ProxmoxClient
 from bot.requests import ApproverDirectory, RequestService
@@ -31,6 +32,7 @@ class Services:
     digest: Any = None  # bot.digest.DigestJob
     command_name: str = "/lxc"
     ui_url: str = ""  # the Proxmox web UI, for links
+    metrics: Metrics | None = None
 
 
 def create_app(services: Services, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:

@@ -8,6 +8,7 @@ import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import CardinalError, InputError
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.proxmox.errors import ProxmoxError
 from handlers import blocks, subcommands
@@ -29,11 +30,18 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         clear_context()
         bind_context(request_id=new_request_id(), slack_user=command.get("user_id"))
-        cmd = parse_command(command.get("text", ""), command_name=services.command_name)  # UsageError → ack
+        try:
+            cmd = parse_command(command.get("text", ""), command_name=services.command_name)
+        except InputError:
+            _count(services, "unknown", "usage_error")
+            raise  # the error boundary answers in the ack
+        name = type(cmd).__name__.lower()
         if isinstance(cmd, Help):
+            _count(services, name, "ok")
             await ack(response_type="ephemeral", **blocks.help_message(services.command_name))
             return
         if isinstance(cmd, Create):
+            _count(services, name, "ok")
             await ack()
             services.background.spawn(
                 open_create_modal(services, client, command, cmd.preset), name="open-create-modal"
@@ -41,21 +49,27 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         services.background.spawn(
-            _answer(subcommands.run(services, cmd, command), respond),
-            name=f"lxc-{type(cmd).__name__.lower()}",
+            _answer(services, name, subcommands.run(services, cmd, command), respond), name=f"lxc-{name}"
         )
 
 
-async def _answer(work: Any, respond: AsyncRespond) -> None:
+def _count(services: Services, command: str, outcome: str) -> None:
+    if services.metrics is not None:
+        services.metrics.command_handled(command, outcome)
+
+
+async def _answer(services: Services, name: str, work: Any, respond: AsyncRespond) -> None:
     """Run a command's work and send its answer (or the error) through ``response_url``."""
     try:
         message = await work
     except Exception as exc:
+        _count(services, name, "refused" if isinstance(exc, CardinalError) else "error")
         text, error_blocks, ref = render_error(exc)
         if ref is not None:
             log.error("command.failed", ref=ref, exc_info=exc)
         await respond(response_type="ephemeral", text=text, blocks=error_blocks, replace_original=False)
         return
+    _count(services, name, "ok")
     if message is not None:
         await respond(replace_original=False, **message)
 

@@ -161,7 +161,10 @@ async def assemble(
     closers: list[Any] = []
     if client is None:
         client = make_web_client(
-            settings.slack_bot_token.get_secret_value(), settings.slack_api_url, timeout=SLACK_TIMEOUT
+            settings.slack_bot_token.get_secret_value(),
+            settings.slack_api_url,
+            timeout=SLACK_TIMEOUT,
+            on_retry=metrics.slack_retry,
         )
         # One pooled keep-alive session for every Web API call. Without it slack_sdk opens a new session
         # (a new TCP + TLS connection) per call; Bolt hands this session on to its per-request clients.
@@ -169,12 +172,13 @@ async def assemble(
         closers.append(client.session.close)
     outbox = Outbox(db, SlackNotifier(client), clock)
     tracker = Tracker.from_settings(
-        settings, db, proxmox, outbox, owner=owner, clock=clock, **(tracker_options or {})
+        settings, db, proxmox, outbox, owner=owner, clock=clock, observer=metrics, **(tracker_options or {})
     )
     approvers = SlackApproverDirectory(
         client, frozenset(policy.approver_users), tuple(policy.approver_groups)
     )
-    requests = RequestService(db, proxmox, outbox, tracker, policy, approvers, clock)
+    requests = RequestService(db, proxmox, outbox, tracker, policy, approvers, clock, observer=metrics)
+    metrics.watch_breaker(lambda: proxmox.breaker.state)
     containers = ContainerService(db, proxmox, tracker, policy, clock)
     secret = settings.slack_signing_secret or settings.slack_bot_token
     services = Services(
@@ -187,6 +191,7 @@ async def assemble(
         containers=containers,
         digest=DigestJob(db, proxmox, outbox, policy, clock, owner),
         ui_url=settings.proxmox_web_url,
+        metrics=metrics,
     )
     signing = None if settings.socket_mode else settings.slack_signing_secret
     app = create_app(services, client=client, signing_secret=signing.get_secret_value() if signing else None)

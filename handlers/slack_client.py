@@ -9,6 +9,8 @@ for every method, honouring ``Retry-After``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import ClientConnectorError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -27,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 __all__ = [
     "NON_IDEMPOTENT_METHODS",
+    "RateLimitRetryHandler",
     "SafeConnectionErrorRetryHandler",
     "SafeServerErrorRetryHandler",
     "make_web_client",
@@ -44,11 +47,44 @@ def _outcome_unknown_if_failed(request: HttpRequest) -> bool:
     return _api_method(request) in NON_IDEMPOTENT_METHODS
 
 
-class SafeConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
+RetryHook = Callable[[str, str], None]
+"""Called as ``hook(api_method, reason)`` before each retry (for the retries metric)."""
+
+
+class _Counted:
+    """Reports each retry to a hook before waiting for it."""
+
+    reason = "retry"
+    hook: RetryHook | None = None
+
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if self.hook is not None:
+            self.hook(_api_method(request), self.reason)
+        await super().prepare_for_next_attempt_async(  # type: ignore[misc]
+            state=state, request=request, response=response, error=error
+        )
+
+
+class RateLimitRetryHandler(_Counted, AsyncRateLimitErrorRetryHandler):
+    """429 retries (every method: Slack refused the call), honouring ``Retry-After``."""
+
+    reason = "ratelimited"
+
+
+class SafeConnectionErrorRetryHandler(_Counted, AsyncConnectionErrorRetryHandler):
     """Connection-error retries, except for non-idempotent methods once the request may have been sent.
 
     A refused connection (``ClientConnectorError``) never reached Slack, so it is retried for every method.
     """
+
+    reason = "connection"
 
     async def _can_retry_async(
         self,
@@ -63,8 +99,10 @@ class SafeConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
         return await super()._can_retry_async(state=state, request=request, response=response, error=error)
 
 
-class SafeServerErrorRetryHandler(AsyncServerErrorRetryHandler):
+class SafeServerErrorRetryHandler(_Counted, AsyncServerErrorRetryHandler):
     """500/503 retries, except for non-idempotent methods (the post may have gone through)."""
+
+    reason = "server_error"
 
     async def _can_retry_async(
         self,
@@ -86,6 +124,7 @@ def make_web_client(
     max_retries: int = 2,
     timeout: int = 30,
     retry_interval: float | None = None,
+    on_retry: RetryHook | None = None,
 ) -> AsyncWebClient:
     """An ``AsyncWebClient`` for ``base_url`` with Cardinal's retry handlers.
 
@@ -99,11 +138,14 @@ def make_web_client(
         if retry_interval is None
         else FixedValueRetryIntervalCalculator(retry_interval)
     )
-    handlers: list[AsyncRetryHandler] = [
-        AsyncRateLimitErrorRetryHandler(max_retry_count=max_retries),
+    handlers: list[_Counted] = [
+        RateLimitRetryHandler(max_retry_count=max_retries),
         SafeServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
         SafeConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
     ]
+    for handler in handlers:
+        handler.hook = on_retry
     if not base_url.endswith("/"):
         base_url += "/"
-    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=handlers)
+    retry_handlers: list[AsyncRetryHandler] = [h for h in handlers if isinstance(h, AsyncRetryHandler)]
+    return AsyncWebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers)

@@ -122,6 +122,37 @@ class Metrics:
         self.proxmox_requests.labels(method, template, "error" if status is None else str(status)).inc()
         self.proxmox_request_seconds.labels(method, template).observe(max(seconds, 0.0))
 
+    # --- bot.observe.Observer --------------------------------------------------------------------------
+    def approval_decided(self, *, approved: bool, waited_seconds: float) -> None:
+        """Count a decision and how long the card waited for it."""
+        self.approvals.labels("approved" if approved else "denied").inc()
+        self.approval_decision_seconds.observe(max(waited_seconds, 0.0))
+
+    def task_finished(self, *, kind: str, outcome: str) -> None:
+        """Count a followed task by kind and outcome."""
+        self.tasks.labels(kind, outcome).inc()
+
+    def sweep_finished(self, *, seconds: float) -> None:
+        """Record one tracker sweep's duration."""
+        self.sweep_duration_seconds.observe(max(seconds, 0.0))
+
+    # --- Slack edge ------------------------------------------------------------------------------------
+    def command_handled(self, command: str, outcome: str) -> None:
+        """Count a slash command (``command`` is the subcommand name) by outcome."""
+        self.commands.labels(command, outcome).inc()
+
+    def action_handled(self, action: str, outcome: str) -> None:
+        """Count a button or modal action by outcome."""
+        self.actions.labels(action, outcome).inc()
+
+    def slack_retry(self, method: str, reason: str) -> None:
+        """Count a Slack Web API retry (ratelimited, server_error, connection)."""
+        self.slack_retries.labels(method, reason).inc()
+
+    def slack_error(self, method: str, error: str) -> None:
+        """Count a failed Slack Web API call by its error code."""
+        self.slack_api_errors.labels(method, error).inc()
+
     def set_breaker_state(self, state: BreakerState) -> None:
         """Record the Proxmox circuit breaker's state."""
         self.proxmox_breaker_state.set(_BREAKER_VALUES[state])

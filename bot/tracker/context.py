@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from bot.db import Clock, Database, Task
+from bot.observe import NoObserver, Observer
 from bot.outbox import Outbox
 from bot.proxmox import ProxmoxError, Upid
 from bot.tracker.backoff import Backoff
@@ -80,6 +81,7 @@ class Ctx:
     poll_backoff: Backoff
     error_backoff: Backoff
     address_backoff: Backoff
+    observer: Observer = field(default_factory=NoObserver)
 
     def now(self) -> datetime:
         return self.clock()

@@ -69,6 +69,7 @@ class Reporter:
         except LeaseLost:
             log.warning("tracker.lease_lost", task_id=task.id, kind=task.kind, vmid=task.vmid)
             return None
+        self.ctx.observer.task_finished(kind=task.kind, outcome=status.value)
         return dataclasses.replace(task, status=status, result=result, exitstatus=exitstatus, error=error)
 
     async def conclude(

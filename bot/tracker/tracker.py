@@ -15,6 +15,7 @@ import os
 import random
 import secrets
 import socket
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,7 @@ import structlog
 
 from bot.db import Clock, ContainerState, Database, DuplicateUpid, RequestState, Task, TaskStatus, utc_now
 from bot.db.audit import SYSTEM_ACTOR
+from bot.observe import NoObserver, Observer
 from bot.outbox import Outbox
 from bot.proxmox import (
     ProxmoxAuthError,
@@ -125,6 +127,7 @@ class Tracker:
         error_backoff: Backoff | None = None,
         address_backoff: Backoff | None = None,
         seed: int | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.config = TrackerConfig(
             concurrency=concurrency,
@@ -154,6 +157,7 @@ class Tracker:
             or Backoff(base=sweep_interval, factor=2.0, cap=max(20 * sweep_interval, 60.0), rng=rng),
             address_backoff=address_backoff
             or Backoff(base=sweep_interval, factor=1.5, cap=max(10 * sweep_interval, 30.0), rng=rng),
+            observer=observer or NoObserver(),
         )
         self.owner = owner
         self._reporter = Reporter(self.ctx)
@@ -305,10 +309,12 @@ class Tracker:
             if self.stopping:
                 return SweepReport()
             self._current = asyncio.current_task()
+            started = time.perf_counter()
             try:
                 return await self._sweep()
             finally:
                 self._current = None
+                self.ctx.observer.sweep_finished(seconds=time.perf_counter() - started)
 
     async def _sweep(self) -> SweepReport:
         ctx = self.ctx

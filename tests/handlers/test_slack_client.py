@@ -99,7 +99,16 @@ class TestHandlers:
         assert client.base_url == "http://127.0.0.1:9/api/"
         kinds = {type(h).__name__ for h in client.retry_handlers}
         assert kinds == {
-            "AsyncRateLimitErrorRetryHandler",
+            "RateLimitRetryHandler",
             "SafeServerErrorRetryHandler",
             "SafeConnectionErrorRetryHandler",
         }
+
+
+async def test_retries_are_reported_to_the_hook(fake_slack: FakeSlack, api_url: str) -> None:
+    """Each retry is reported with the API method and the reason (for the retries metric)."""
+    seen: list[tuple[str, str]] = []
+    client = make_web_client("xoxb-test", api_url, on_retry=lambda m, r: seen.append((m, r)))
+    fake_slack.fail_next("auth.test", 503)
+    await client.auth_test()
+    assert seen == [("auth.test", "server_error")]

@@ -1,0 +1,279 @@
+"""Bench 4 — Proxmox client cost: Cardinal's async client against proxmoxer, same simulator, same run.
+
+The simulator runs in its own process (``python -m bot.simulator``, the stock sandbox: HTTPS, API
+token). Each client runs in a fresh child process of its own and reads container status
+(``GET /nodes/{node}/lxc/{vmid}/status/current``) N times at concurrency 20 — Cardinal with 20
+coroutines on one pooled session, proxmoxer with a thread pool of 20 sharing one ``ProxmoxAPI``. The
+figure that decides is the client process's own CPU time (user + sys, ``getrusage``) per 1,000
+requests, so the shared simulator's speed does not decide the ratio. Connections opened are counted with
+an aiohttp ``TraceConfig`` (``on_connection_create_end``) and urllib3's per-pool ``num_connections``.
+
+proxmoxer is measured twice: as usually set up (requests' default pool of 10 connections per host, so
+20 threads keep opening connections) and tuned (a pool of 20, keep-alive for every thread). The bar is
+taken against the tuned one — the cheaper, fairer baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+from bench.common import (
+    Bar,
+    Sandbox,
+    cpu_seconds,
+    module,
+    parser,
+    report,
+    spawn,
+    start_sandbox,
+    table,
+)
+
+RESULT = "CLIENT_RESULT "
+CONCURRENCY = 20
+TARGETS = (("pve", 100), ("pve", 101))  # the sandbox's two containers
+BAR_RATIO = 1 / 3
+
+
+def _measure(fn: Any) -> dict[str, float]:
+    user0, sys0 = cpu_seconds()
+    t0 = time.perf_counter()
+    fn()
+    wall = time.perf_counter() - t0
+    user1, sys1 = cpu_seconds()
+    return {"wall": wall, "user": user1 - user0, "sys": sys1 - sys0}
+
+
+# --- the workers (each in its own process) --------------------------------------------------------
+
+
+async def _cardinal_worker(args: argparse.Namespace) -> dict[str, Any]:
+    import aiohttp
+    from pydantic import SecretStr
+
+    from bot.proxmox import ProxmoxClient
+
+    client = ProxmoxClient(
+        args.url, token_id=args.token, token_secret=SecretStr(args.secret), fingerprint=args.fingerprint
+    )
+    opened = 0
+
+    async def on_create(_s: Any, _c: Any, _p: Any) -> None:
+        nonlocal opened
+        opened += 1
+
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_create_end.append(on_create)
+    trace.freeze()
+    # The client builds its session lazily; attach the counter to it (bench-only, private attribute).
+    client._t._session_now()._trace_configs.append(trace)
+
+    async def run(n: int) -> None:
+        counter = iter(range(n))
+
+        async def worker() -> None:
+            for i in counter:
+                node, vmid = TARGETS[i % len(TARGETS)]
+                await client.container_status(node, vmid)
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+    await run(args.warmup)
+    warm_conns = opened
+    user0, sys0 = cpu_seconds()
+    t0 = time.perf_counter()
+    await run(args.requests)
+    wall = time.perf_counter() - t0
+    user1, sys1 = cpu_seconds()
+    await client.close()
+    return {
+        "wall": wall,
+        "user": user1 - user0,
+        "sys": sys1 - sys0,
+        "connections_warmup": warm_conns,
+        "connections_measured": opened - warm_conns,
+    }
+
+
+def _proxmoxer_worker(args: argparse.Namespace, *, pool: int | None) -> dict[str, Any]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests.adapters
+    import urllib3
+    from proxmoxer import ProxmoxAPI
+
+    urllib3.disable_warnings()  # verify_ssl=False would warn on every request
+    user, token_name = args.token.split("!", 1)
+    host, port = args.url.removeprefix("https://").split("/", 1)[0].rsplit(":", 1)
+    prox = ProxmoxAPI(
+        host,
+        port=int(port),
+        user=user,
+        token_name=token_name,
+        token_value=args.secret,
+        verify_ssl=False,
+        timeout=10,
+    )
+    session = prox._store["session"]
+    if pool is not None:
+        session.mount("https://", requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool))
+    adapter = session.get_adapter("https://")
+
+    def connections() -> int:
+        pools = adapter.poolmanager.pools
+        return sum(int(pools[key].num_connections) for key in list(pools.keys()))
+
+    def one(i: int) -> None:
+        node, vmid = TARGETS[i % len(TARGETS)]
+        prox.nodes(node).lxc(vmid).status.current.get()
+
+    with ThreadPoolExecutor(CONCURRENCY) as pool_ex:
+        list(pool_ex.map(one, range(args.warmup)))
+        warm_conns = connections()
+        measured = _measure(lambda: list(pool_ex.map(one, range(args.requests))))
+    return {
+        **measured,
+        "connections_warmup": warm_conns,
+        "connections_measured": connections() - warm_conns,
+    }
+
+
+def worker_main(args: argparse.Namespace) -> int:
+    """Run one client (``--worker``) and print its figures as one ``CLIENT_RESULT`` line."""
+    if args.worker == "cardinal":
+        result = asyncio.run(_cardinal_worker(args))
+    elif args.worker == "proxmoxer":
+        result = _proxmoxer_worker(args, pool=None)
+    else:
+        result = _proxmoxer_worker(args, pool=CONCURRENCY)
+    print(RESULT + json.dumps(result), flush=True)
+    return 0
+
+
+# --- the orchestrator -------------------------------------------------------------------------------
+
+
+def _run_client(sandbox: Sandbox, name: str, requests: int, warmup: int) -> dict[str, Any]:
+    child = spawn(
+        module(
+            "bench.client_cost",
+            "--worker",
+            name,
+            "--url",
+            sandbox.api_url,
+            "--token",
+            sandbox.token,
+            "--secret",
+            sandbox.secret,
+            "--fingerprint",
+            sandbox.fingerprint,
+            "--requests",
+            str(requests),
+            "--warmup",
+            str(warmup),
+        )
+    )
+    try:
+        result = child.json_line(RESULT, timeout=600)
+    finally:
+        child.stop()
+    cpu = result["user"] + result["sys"]
+    result["cpu"] = cpu
+    result["cpu_per_1k"] = cpu / requests * 1000
+    result["rps"] = requests / result["wall"]
+    result["connections"] = result["connections_warmup"] + result["connections_measured"]
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__ or "")
+    p.add_argument("--worker", choices=["cardinal", "proxmoxer", "proxmoxer-pool20"], help=argparse.SUPPRESS)
+    p.add_argument("--url", help=argparse.SUPPRESS)
+    p.add_argument("--token", help=argparse.SUPPRESS)
+    p.add_argument("--secret", help=argparse.SUPPRESS)
+    p.add_argument("--fingerprint", help=argparse.SUPPRESS)
+    p.add_argument("--requests", type=int, default=None, help="status reads per client (default 5000)")
+    p.add_argument("--warmup", type=int, default=None, help="reads before measuring (default 200)")
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    requests = args.requests or (1000 if args.quick else 5000)
+    warmup = args.warmup if args.warmup is not None else (100 if args.quick else 200)
+    sandbox = start_sandbox()
+    try:
+        runs = {
+            name: _run_client(sandbox, name, requests, warmup)
+            for name in ("cardinal", "proxmoxer-pool20", "proxmoxer")
+        }
+    finally:
+        sandbox.stop()
+    ours, base, default = runs["cardinal"], runs["proxmoxer-pool20"], runs["proxmoxer"]
+    ratio = ours["cpu_per_1k"] / base["cpu_per_1k"]
+    rows = [
+        [
+            label,
+            r["cpu_per_1k"],
+            r["user"] / requests * 1000,
+            r["sys"] / requests * 1000,
+            r["rps"],
+            r["connections_warmup"],
+            r["connections_measured"],
+        ]
+        for label, r in (
+            ("Cardinal ProxmoxClient (aiohttp, 20 tasks)", ours),
+            ("proxmoxer, pool of 20 (20 threads)", base),
+            ("proxmoxer, default pool (20 threads)", default),
+        )
+    ]
+    text = table(
+        f"Client cost: {requests:,} status reads at concurrency {CONCURRENCY} "
+        f"(after {warmup} warm-up reads); CPU of the client process",
+        ["client", "CPU s/1k req", "user s/1k", "sys s/1k", "req/s", "conns (warm-up)", "conns (measured)"],
+        rows,
+    )
+    text += (
+        f"\nCardinal / proxmoxer(pool 20) CPU per request: {ratio:.3f}"
+        f"   (vs default proxmoxer: {ours['cpu_per_1k'] / default['cpu_per_1k']:.3f})"
+    )
+    bars = [
+        Bar("CPU per request vs proxmoxer (pool 20)", ratio, round(BAR_RATIO, 4), "x"),
+        Bar("connections opened while measured (keep-alive)", ours["connections_measured"], 0, "conns"),
+    ]
+    figures = {
+        "requests": requests,
+        "concurrency": CONCURRENCY,
+        "cpu_s_per_1k": ours["cpu_per_1k"],
+        "rps": ours["rps"],
+        "connections": ours["connections"],
+        "connections_measured": ours["connections_measured"],
+    }
+    baseline = {
+        "proxmoxer_pool20": {
+            "cpu_s_per_1k": base["cpu_per_1k"],
+            "rps": base["rps"],
+            "connections": base["connections"],
+        },
+        "proxmoxer_default": {
+            "cpu_s_per_1k": default["cpu_per_1k"],
+            "rps": default["rps"],
+            "connections": default["connections"],
+        },
+    }
+    return report(
+        "client_cost",
+        quick=args.quick,
+        bars=bars,
+        tables=[text],
+        figures=figures,
+        baseline=baseline,
+        ratio=ratio,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

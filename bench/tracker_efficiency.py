@@ -1,0 +1,408 @@
+"""Bench 2 — tracker efficiency: Proxmox requests per sweep, and the delay from a task's end to its
+final message.
+
+N day-2 tasks (``vzstart``, durations drawn from a seeded spread, a few of them failing) run on a
+3-node simulator (in-process, served over HTTP, frozen clock moved by the bench). Cardinal's real
+``Tracker`` (SQLite ledger, outbox, product defaults: sweep interval, poll backoff, batch size) follows
+them; a sweep runs every sweep interval of simulated time until every task has its final message. The
+requests of each sweep are counted in the simulator's ``request_log``.
+
+The baseline follows the very same tasks on a second, identical simulator the simple way: each sweep,
+one ``GET …/tasks/{upid}/status`` per pending task (through the same client, same parallelism).
+
+Delay = simulated time of the sweep that posted the final message − the task's end: the bar holds when
+every task is reported by the first sweep after it ended. The real time each sweep took (SQLite ledger,
+HTTP to the simulator) is shown next to it, as is the delay including the time into the sweep at which
+the message was posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import Bar, parser, percentile, report, table
+
+TOKEN_ID = "cardinal@pve!bench"
+TOKEN_SECRET = "6d1c9a0e-2b3f-4e5a-8c7d-9e0f1a2b3c4d"
+NODES = ("pve", "pve2", "pve3")
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC).timestamp()
+CHANNEL = "C0BENCH"
+THREAD = "1700000000.000100"
+SEED = 42
+FAIL_EVERY = 50  # every 50th task fails (2 %)
+
+
+@dataclass(frozen=True)
+class Job:
+    node: str
+    vmid: int
+    duration: float
+    fails: bool
+
+
+def jobs(count: int, seed: int = SEED) -> list[Job]:
+    """The workload: ``count`` tasks spread over the nodes, 5–240 s long, every 50th failing."""
+    rng = random.Random(seed)
+    return [
+        Job(NODES[i % len(NODES)], 1000 + i, rng.uniform(5.0, 240.0), i % FAIL_EVERY == FAIL_EVERY - 1)
+        for i in range(count)
+    ]
+
+
+def make_sim() -> Any:
+    from bot.simulator import Simulator
+
+    sim = Simulator(nodes=len(NODES), speed=0, start_time=START, seed=SEED)
+    sim.add_token(TOKEN_ID, TOKEN_SECRET)
+    return sim
+
+
+def start_jobs(sim: Any, work: list[Job]) -> dict[str, tuple[Job, float]]:
+    """Start every job's task on the simulator; return {upid: (job, end time)}."""
+    from bot.simulator.state import TaskResult
+
+    def failing(_task: Any) -> TaskResult:
+        return TaskResult(lines=["lxc-start: failed to start"], error="startup for container failed")
+
+    out: dict[str, tuple[Job, float]] = {}
+    for job in work:
+        task = sim.start_task(
+            job.node,
+            "vzstart",
+            str(job.vmid),
+            TOKEN_ID,
+            duration=job.duration,
+            finish=failing if job.fails else None,
+        )
+        out[task.upid] = (job, task.ends_at)
+    return out
+
+
+async def make_client(sim: Any) -> tuple[Any, Any]:
+    from pydantic import SecretStr
+
+    from bot.proxmox import ProxmoxClient
+    from bot.simulator import serve
+
+    running = await serve(sim)
+    client = ProxmoxClient(running.api_url, token_id=TOKEN_ID, token_secret=SecretStr(TOKEN_SECRET))
+    return running, client
+
+
+@dataclass
+class SweepRow:
+    at: float
+    pending_before: int
+    nodes_pending: int
+    requests: int
+    status_calls: int
+    list_calls: int
+    log_calls: int
+    other_calls: int
+    finished: int
+    failures: int
+    wall: float
+
+
+@dataclass
+class Outcome:
+    sweeps: list[SweepRow] = field(default_factory=list)
+    delays: list[float] = field(default_factory=list)
+    sim_delays: list[float] = field(default_factory=list)
+    reported: int = 0
+    wall: float = 0.0
+
+
+def _classify(records: list[Any]) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for r in records:
+        if r.path.endswith("/status"):
+            c["status"] += 1
+        elif r.path.endswith("/log"):
+            c["log"] += 1
+        elif r.path.endswith("/tasks"):
+            c["list"] += 1
+        else:
+            c["other"] += 1
+    return c
+
+
+class _Timer:
+    """The simulated time of the current sweep plus the real time it has been running."""
+
+    def __init__(self) -> None:
+        self.sim_at = 0.0
+        self.real0 = time.perf_counter()
+
+    def start(self, sim_at: float) -> None:
+        self.sim_at, self.real0 = sim_at, time.perf_counter()
+
+    def now(self) -> tuple[float, float]:
+        return self.sim_at, time.perf_counter() - self.real0
+
+
+async def run_cardinal(work: list[Job], interval: float, db_dir: Path) -> Outcome:
+    """Cardinal's tracker on its own simulator; returns per-sweep figures and per-task delays."""
+    from bot.db import open_database
+    from bot.events import Event
+    from bot.notify import RecordingNotifier
+    from bot.outbox import Outbox
+    from bot.tracker import Tracker
+
+    sim = make_sim()
+    running, px = await make_client(sim)
+    db = await open_database(f"sqlite+aiosqlite:///{db_dir / 'tracker.db'}")
+    timer = _Timer()
+    ends: dict[int, float] = {}
+    out = Outcome()
+
+    class TimedNotifier(RecordingNotifier):
+        async def post(self, *, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
+            at, real = timer.now()
+            vmid = getattr(event, "vmid", None)
+            if vmid in ends:
+                out.sim_delays.append(at - ends[vmid])
+                out.delays.append(at - ends[vmid] + real)
+            return await super().post(key=key, channel=channel, thread_ts=thread_ts, event=event)
+
+    def clock() -> datetime:
+        return datetime.fromtimestamp(sim.now(), UTC)
+
+    notifier = TimedNotifier()
+    tracker = Tracker(
+        db, px, Outbox(db, notifier, clock), owner="bench", clock=clock, sweep_interval=interval, seed=1
+    )
+    started = start_jobs(sim, work)
+    for upid, (job, end) in started.items():
+        ends[job.vmid] = end
+        await tracker.track("start", upid, vmid=job.vmid, actor="U0BENCH", channel=CHANNEL, thread_ts=THREAD)
+    pending = {job.vmid: job for job, _ in started.values()}
+    t_all = time.perf_counter()
+    try:
+        while pending:
+            before = len(sim.request_log)
+            nodes_pending = len({j.node for j in pending.values()})
+            count_before = len(pending)
+            timer.start(sim.now())
+            report_ = await tracker.sweep()
+            wall = time.perf_counter() - timer.real0
+            records = sim.request_log[before:]
+            kinds = _classify(records)
+            done = [p for p in notifier.posts if getattr(p.event, "vmid", None) in pending]
+            for p in done:
+                pending.pop(int(getattr(p.event, "vmid", 0)), None)
+            out.sweeps.append(
+                SweepRow(
+                    at=sim.now() - START,
+                    pending_before=count_before,
+                    nodes_pending=nodes_pending,
+                    requests=len(records),
+                    status_calls=kinds["status"],
+                    list_calls=kinds["list"],
+                    log_calls=kinds["log"],
+                    other_calls=kinds["other"],
+                    finished=report_.finished,
+                    failures=sum(1 for p in done if type(p.event).__name__ == "TaskFailed"),
+                    wall=wall,
+                )
+            )
+            if len(out.sweeps) > 10_000:
+                raise RuntimeError("the tracker never reported every task")
+            sim.advance(interval)
+        out.wall = time.perf_counter() - t_all
+        out.reported = len(notifier.posts)
+    finally:
+        await tracker.shutdown(grace=5)
+        await px.close()
+        await running.close()
+        await db.dispose()
+    return out
+
+
+async def run_baseline(work: list[Job], interval: float, parallel: int = 10) -> Outcome:
+    """One ``task_status`` per pending task per sweep, on an identical simulator."""
+    from bot.proxmox import Upid
+
+    sim = make_sim()
+    running, px = await make_client(sim)
+    started = start_jobs(sim, work)
+    pending = {upid: job for upid, (job, _end) in started.items()}
+    ends = {upid: end for upid, (_job, end) in started.items()}
+    limit = asyncio.Semaphore(parallel)
+    out = Outcome()
+    t_all = time.perf_counter()
+
+    async def status(upid: str) -> tuple[str, bool]:
+        async with limit:
+            st = await px.task_status(Upid.parse(upid))
+        return upid, st.status == "stopped"
+
+    try:
+        while pending:
+            before = len(sim.request_log)
+            nodes_pending = len({j.node for j in pending.values()})
+            count_before = len(pending)
+            sim_at, real0 = sim.now(), time.perf_counter()
+            answers = await asyncio.gather(*(status(u) for u in list(pending)))
+            finished = [u for u, stopped in answers if stopped]
+            real = time.perf_counter() - real0
+            for upid in finished:
+                out.sim_delays.append(sim_at - ends[upid])
+                out.delays.append(sim_at - ends[upid] + real)
+                pending.pop(upid)
+            records = sim.request_log[before:]
+            kinds = _classify(records)
+            out.sweeps.append(
+                SweepRow(
+                    at=sim_at - START,
+                    pending_before=count_before,
+                    nodes_pending=nodes_pending,
+                    requests=len(records),
+                    status_calls=kinds["status"],
+                    list_calls=kinds["list"],
+                    log_calls=kinds["log"],
+                    other_calls=kinds["other"],
+                    finished=len(finished),
+                    failures=0,
+                    wall=real,
+                )
+            )
+            sim.advance(interval)
+        out.wall = time.perf_counter() - t_all
+        out.reported = len(out.delays)
+    finally:
+        await px.close()
+        await running.close()
+    return out
+
+
+async def amain(count: int, interval: float) -> tuple[Outcome, Outcome]:
+    work = jobs(count)
+    with tempfile.TemporaryDirectory(prefix="cardinal-bench-") as tmp:
+        ours = await run_cardinal(work, interval, Path(tmp))
+    base = await run_baseline(work, interval)
+    return ours, base
+
+
+def _summary(label: str, o: Outcome, interval: float) -> list[Any]:
+    busy = [s for s in o.sweeps if s.pending_before]
+    reqs = [s.requests for s in busy]
+    return [
+        label,
+        len(busy),
+        max(reqs),
+        sum(reqs) / len(reqs),
+        sum(reqs),
+        max(s.requests - s.nodes_pending - s.log_calls for s in busy),
+        percentile(o.sim_delays, 50),
+        percentile(o.sim_delays, 100),
+        percentile(o.delays, 100),
+        max(s.wall for s in busy),
+        o.wall,
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser(__doc__ or "")
+    p.add_argument("--tasks", type=int, default=None, help="pending tasks (default 1000)")
+    p.add_argument("--interval", type=float, default=None, help="sweep interval in s (default: settings)")
+    args = p.parse_args(argv)
+    from bot.logs import configure_logging
+    from bot.settings import Settings
+
+    configure_logging("ERROR", "console")
+    count = args.tasks or (200 if args.quick else 1000)
+    interval = args.interval or float(Settings.model_fields["sweep_interval"].default)
+    ours, base = asyncio.run(amain(count, interval))
+
+    busy = [s for s in ours.sweeps if s.pending_before]
+    first = busy[0]
+    over = max(s.requests - s.nodes_pending - s.log_calls for s in busy)
+    worst = max(busy, key=lambda s: s.requests - s.nodes_pending - s.log_calls)
+    base_busy = [s for s in base.sweeps if s.pending_before]
+    ratio = (sum(s.requests for s in busy) / len(busy)) / (
+        sum(s.requests for s in base_busy) / len(base_busy)
+    )
+    head = [
+        "approach",
+        "sweeps",
+        "max req/sweep",
+        "mean req/sweep",
+        "total req",
+        "max excess",
+        "delay p50 s",
+        "delay max s",
+        "max incl. work s",
+        "max sweep wall s",
+        "run wall s",
+    ]
+    text = table(
+        f"Tracker efficiency: {count:,} pending tasks on {len(NODES)} nodes, sweep every {interval:g} s "
+        f"(simulated), every {FAIL_EVERY}th task fails",
+        head,
+        [
+            _summary("Cardinal (one task list per node)", ours, interval),
+            _summary("baseline (one status call per task)", base, interval),
+        ],
+    )
+    text += (
+        f"\nFirst sweep: {first.pending_before} pending on {first.nodes_pending} nodes → Cardinal "
+        f"{first.requests} requests ({first.list_calls} task lists, {first.status_calls} status), baseline "
+        f"{base_busy[0].requests}."
+        f"\n'max excess' = requests − nodes with pending tasks − log reads of failed tasks, per sweep "
+        f"(worst sweep at t={worst.at:g} s: {worst.list_calls} lists, {worst.status_calls} status, "
+        f"{worst.log_calls} logs, {worst.other_calls} other)."
+        f"\nReported: Cardinal {ours.reported}/{count}, baseline {base.reported}/{count}. Delay = simulated "
+        f"time of the reporting sweep − task end; 'incl. work' adds the real time into that sweep."
+    )
+    bars = [
+        Bar("requests per sweep beyond nodes + failures (max)", over, 0, "req"),
+        Bar("delay from task end to final message (max)", percentile(ours.sim_delays, 100), interval, "s"),
+        Bar("every task reported", count - ours.reported, 0, "missing"),
+    ]
+    figures = {
+        "tasks": count,
+        "nodes": len(NODES),
+        "interval_s": interval,
+        "sweeps": len(busy),
+        "requests_first_sweep": first.requests,
+        "requests_per_sweep_max": max(s.requests for s in busy),
+        "requests_per_sweep_mean": sum(s.requests for s in busy) / len(busy),
+        "requests_total": sum(s.requests for s in busy),
+        "excess_max": over,
+        "delay_p50_s": percentile(ours.sim_delays, 50),
+        "delay_max_s": percentile(ours.sim_delays, 100),
+        "delay_incl_work_max_s": percentile(ours.delays, 100),
+        "sweep_wall_max_s": max(s.wall for s in busy),
+    }
+    baseline = {
+        "requests_first_sweep": base_busy[0].requests,
+        "requests_per_sweep_max": max(s.requests for s in base_busy),
+        "requests_per_sweep_mean": sum(s.requests for s in base_busy) / len(base_busy),
+        "requests_total": sum(s.requests for s in base_busy),
+        "delay_p50_s": percentile(base.sim_delays, 50),
+        "delay_max_s": percentile(base.sim_delays, 100),
+        "delay_incl_work_max_s": percentile(base.delays, 100),
+    }
+    return report(
+        "tracker_efficiency",
+        quick=args.quick,
+        bars=bars,
+        tables=[text],
+        figures=figures,
+        baseline=baseline,
+        ratio=ratio,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
