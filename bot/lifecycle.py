@@ -58,10 +58,17 @@ __all__ = [
     "ExtendResult",
     "PowerAction",
     "PowerResult",
+    "ResizePlan",
+    "ResizeResult",
+    "RollbackPlan",
+    "RollbackResult",
+    "SnapshotEntry",
+    "SnapshotResult",
     "TaskFollower",
     "TaskView",
     "TemplateEntry",
     "TemplateList",
+    "check_snapshot_name",
 ]
 
 PowerAction = Literal["start", "stop", "shutdown", "reboot"]
@@ -206,6 +213,7 @@ class ContainerDetail:
     tags: tuple[str, ...] = ()
     thread_channel: str | None = None
     thread_ts: str | None = None
+    snapshots: tuple[SnapshotEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +249,104 @@ class TaskView:
     finished_at: datetime | None = None
     exitstatus: str | None = None
     user_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEntry:
+    """One snapshot of a container (``/lxc status``, rollback plans)."""
+
+    name: str
+    taken_at: datetime | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotResult:
+    """A snapshot was asked of Proxmox; its ``vzsnapshot`` task is being followed."""
+
+    vmid: int
+    hostname: str
+    name: str
+    node: str
+    upid: str
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    """What ``/lxc rollback`` will do; the person confirms before :meth:`ContainerService.rollback`."""
+
+    vmid: int
+    hostname: str
+    node: str
+    name: str
+    taken_at: datetime | None
+    requested_by: str
+    confirm_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackResult:
+    """A rollback was asked of Proxmox (``restart``: the container is started again afterwards)."""
+
+    vmid: int
+    hostname: str
+    name: str
+    node: str
+    upid: str
+    restart: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResizePlan:
+    """A resize, before → after (``None`` = unknown or Proxmox's default).
+
+    ``needs_approval``: growing beyond the owner's quota (``reason`` says which) needs an approver other
+    than the requester. ``quota_*`` are the owner's totals after the change.
+    """
+
+    vmid: int
+    hostname: str
+    node: str
+    owner: str
+    requested_by: str
+    cores_before: int | None
+    cores_after: int | None
+    memory_before_mib: int | None
+    memory_after_mib: int | None
+    disk_before_gib: int | None
+    disk_add_gib: int
+    needs_approval: bool
+    reason: str | None = None
+    quota_memory_mib: int = 0
+    quota_disk_gib: int = 0
+
+    @property
+    def disk_after_gib(self) -> int | None:
+        """The root disk's size after growing it."""
+        return None if self.disk_before_gib is None else self.disk_before_gib + self.disk_add_gib
+
+    @property
+    def cores(self) -> int | None:
+        """The requested cores (None: unchanged)."""
+        return self.cores_after if self.cores_after != self.cores_before else None
+
+    @property
+    def memory_mib(self) -> int | None:
+        """The requested memory (None: unchanged)."""
+        return self.memory_after_mib if self.memory_after_mib != self.memory_before_mib else None
+
+
+@dataclass(frozen=True, slots=True)
+class ResizeResult:
+    """Outcome of :meth:`ContainerService.resize`.
+
+    ``applied`` False: nothing was changed; ``plan.needs_approval`` says an approver must decide. When
+    applied, cores/memory are already in effect and ``upid`` (if any) is the followed disk ``resize`` task.
+    """
+
+    plan: ResizePlan
+    applied: bool
+    upid: str | None = None
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -752,6 +858,7 @@ class ContainerService:
             tags=tuple(parse_tags(config.get("tags") if isinstance(config.get("tags"), str) else None)),
             thread_channel=container.thread_channel,
             thread_ts=container.thread_ts,
+            snapshots=await self._snapshot_entries(container.node, container.vmid),
         )
 
     async def audit(
@@ -829,3 +936,284 @@ class ContainerService:
             seen.add(task.id)
             out.append(_task_view(task))
         return out[:limit]
+
+    # --- snapshots ----------------------------------------------------------------------------------
+
+    async def _snapshot_entries(self, node: str, vmid: int) -> tuple[SnapshotEntry, ...]:
+        """The container's snapshots, oldest first; empty when Proxmox cannot say."""
+        try:
+            found = await self.proxmox.snapshots(node, vmid)
+        except ProxmoxError:
+            return ()
+        entries = [
+            SnapshotEntry(
+                name=s.name,
+                taken_at=datetime.fromtimestamp(s.snaptime, UTC) if s.snaptime else None,
+                description=s.description,
+            )
+            for s in found
+        ]
+        return tuple(sorted(entries, key=lambda e: (e.taken_at or datetime.min.replace(tzinfo=UTC), e.name)))
+
+    async def _operable(self, actor: Actor, vmid: int, action: str) -> Container:
+        container = await self._container(vmid)
+        try:
+            require_operate(actor, container, action)
+        except AccessDenied as exc:
+            await self._deny(actor, action, container, exc)
+            raise
+        return container
+
+    async def _follow(self, kind: str, upid: Upid, container: Container, actor: Actor) -> None:
+        await self.follower.track(
+            kind,
+            upid,
+            vmid=container.vmid,
+            node=upid.node,
+            actor=actor.user_id,
+            channel=container.thread_channel,
+            thread_ts=container.thread_ts,
+            request_id=container.request_id,
+        )
+
+    async def snapshot(self, actor: Actor, vmid: int, name: str | None = None) -> SnapshotResult:
+        """Take a snapshot (owner or approver); the ``vzsnapshot`` task is followed (kind ``snapshot``).
+
+        ``name`` defaults to ``s<YYYYmmdd>-<HHMM>`` (UTC); it must match ``[A-Za-z][A-Za-z0-9_-]{1,39}``
+        and not be used yet on this container.
+        """
+        snapname = name if name is not None else self.clock().astimezone(UTC).strftime("s%Y%m%d-%H%M")
+        check_snapshot_name(snapname)
+        container = await self._operable(actor, vmid, "snapshot")
+        taken = {e.name for e in await self._snapshot_entries(container.node, vmid)}
+        if snapname in taken:
+            raise InputError(
+                f"{container.hostname} ({vmid}) already has a snapshot named `{snapname}`.",
+                field="name",
+                hint=f"Pick another name: `/lxc snapshot {vmid} <name>`.",
+            )
+        try:
+            upid = await self.proxmox.create_snapshot(
+                container.node, vmid, snapname, f"taken by Cardinal for {actor.user_id}"
+            )
+        except ProxmoxLockedError as exc:
+            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
+        await self._follow("snapshot", upid, container, actor)
+        await self._audit(
+            actor.user_id,
+            "container.snapshot",
+            vmid=vmid,
+            upid=str(upid),
+            detail={"name": snapname, "node": upid.node},
+        )
+        return SnapshotResult(
+            vmid=vmid, hostname=container.hostname, name=snapname, node=upid.node, upid=str(upid)
+        )
+
+    async def request_rollback(self, actor: Actor, vmid: int, name: str) -> RollbackPlan:
+        """What ``/lxc rollback`` will do (owner or approver); the snapshot must exist. Changes nothing."""
+        check_snapshot_name(name)
+        container = await self._operable(actor, vmid, "roll back")
+        entries = {e.name: e for e in await self._snapshot_entries(container.node, vmid)}
+        entry = entries.get(name)
+        if entry is None:
+            have = ", ".join(f"`{n}`" for n in entries) or "none"
+            raise InputError(
+                f"{container.hostname} ({vmid}) has no snapshot named `{name}` (snapshots: {have}).",
+                field="name",
+                hint=f"`/lxc status {vmid}` lists its snapshots.",
+            )
+        when = f" taken {entry.taken_at:%Y-%m-%d %H:%M} UTC" if entry.taken_at else ""
+        text = (
+            f"Roll {container.hostname} ({vmid}) back to snapshot `{name}`{when}? Everything changed since "
+            "is lost; a running container is stopped for the rollback and started again afterwards."
+        )
+        return RollbackPlan(
+            vmid=vmid,
+            hostname=container.hostname,
+            node=container.node,
+            name=name,
+            taken_at=entry.taken_at,
+            requested_by=actor.user_id,
+            confirm_text=text,
+        )
+
+    async def rollback(self, actor: Actor, vmid: int, name: str) -> RollbackResult:
+        """Roll back to a snapshot (after the confirmation; owner or approver). A running container is
+        started again in the same ``vzrollback`` task; the task is followed (kind ``rollback``)."""
+        check_snapshot_name(name)
+        container = await self._operable(actor, vmid, "roll back")
+        status = await self.proxmox.container_status(container.node, vmid)
+        try:
+            upid = await self.proxmox.rollback_snapshot(container.node, vmid, name, start=status.running)
+        except ProxmoxLockedError as exc:
+            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
+        await self._follow("rollback", upid, container, actor)
+        await self._audit(
+            actor.user_id,
+            "container.rollback",
+            vmid=vmid,
+            upid=str(upid),
+            detail={"name": name, "node": upid.node, "restart": status.running},
+        )
+        return RollbackResult(
+            vmid=vmid,
+            hostname=container.hostname,
+            name=name,
+            node=upid.node,
+            upid=str(upid),
+            restart=status.running,
+        )
+
+    # --- resize -------------------------------------------------------------------------------------
+
+    async def plan_resize(
+        self,
+        actor: Actor,
+        vmid: int,
+        cores: int | None = None,
+        memory_mib: int | None = None,
+        disk_add_gib: int | None = None,
+    ) -> ResizePlan:
+        """Before → after of a resize and whether it needs an approver (owner or approver may ask).
+
+        Growth that takes the owner's total memory or disk (live sizes of all their containers) beyond
+        ``policy.quota`` needs approval, unless the one asking is an approver other than the owner.
+        """
+        if cores is None and memory_mib is None and not disk_add_gib:
+            raise InputError("Say what to change: `cores=`, `memory=` or `disk=+`.", field="size")
+        if cores is not None and not 1 <= cores <= 8192:
+            raise InputError("cores must be from 1 to 8192.", field="cores")
+        if memory_mib is not None and not 16 <= memory_mib <= 4 * 1024 * 1024:
+            raise InputError("memory must be 16 MiB to 4 TiB.", field="memory")
+        if disk_add_gib is not None and not 0 <= disk_add_gib <= 65536:
+            raise InputError("disk can grow by 1 to 65536 GiB at a time.", field="disk")
+        container = await self._operable(actor, vmid, "resize")
+        config = await self.proxmox.container_config(container.node, vmid)
+        cores_before = _int_or_none(config.get("cores"))
+        memory_before = _int_or_none(config.get("memory")) or 512
+        disk_before = _disk_gib(config.get("rootfs"))
+        add = disk_add_gib or 0
+        cores_after = cores if cores is not None else cores_before
+        memory_after = memory_mib if memory_mib is not None else memory_before
+        if cores_after == cores_before and memory_after == memory_before and add == 0:
+            raise InputError(
+                f"{container.hostname} ({vmid}) already has that size.",
+                field="size",
+                hint=f"`/lxc status {vmid}` shows its size.",
+            )
+        mem_total, disk_total = await self._owner_usage(container)
+        mem_total += memory_after - memory_before
+        disk_total += add
+        q = self.policy.quota
+        reasons = []
+        if memory_after > memory_before and mem_total > q.total_memory_mib:
+            reasons.append(f"total memory would be {mem_total} MiB; the quota is {q.total_memory_mib} MiB")
+        if add > 0 and disk_total > q.total_disk_gib:
+            reasons.append(f"total disk would be {disk_total} GiB; the quota is {q.total_disk_gib} GiB")
+        exempt = actor.is_approver and actor.user_id != container.owner
+        return ResizePlan(
+            vmid=vmid,
+            hostname=container.hostname,
+            node=container.node,
+            owner=container.owner,
+            requested_by=actor.user_id,
+            cores_before=cores_before,
+            cores_after=cores_after,
+            memory_before_mib=memory_before,
+            memory_after_mib=memory_after,
+            disk_before_gib=disk_before,
+            disk_add_gib=add,
+            needs_approval=bool(reasons) and not exempt,
+            reason="; ".join(reasons) or None,
+            quota_memory_mib=mem_total,
+            quota_disk_gib=disk_total,
+        )
+
+    async def _owner_usage(self, container: Container) -> tuple[int, int]:
+        """The owner's live totals (memory MiB, disk GiB) over their containers, from one resources call."""
+        async with self.db.transaction(readonly=True) as tx:
+            owned = await tx.containers.list_by_owner(container.owner)
+        live = _lxc_resources(await self.proxmox.cluster_resources("vm"))
+        mem = disk = 0
+        for c in owned:
+            item = live.get(c.vmid)
+            if item is None:
+                continue
+            mem += (item.maxmem or 0) // (1 << 20)
+            disk += round((item.maxdisk or 0) / (1 << 30))
+        return mem, disk
+
+    async def resize(
+        self,
+        actor: Actor,
+        vmid: int,
+        cores: int | None = None,
+        memory_mib: int | None = None,
+        disk_add_gib: int | None = None,
+        *,
+        approved_by: Actor | None = None,
+    ) -> ResizeResult:
+        """Resize a container (owner or approver): cores/memory at once (``PUT config``), the root disk
+        grown by a followed ``resize`` task (kind ``resize``).
+
+        Beyond the owner's quota nothing happens (``applied`` False, the plan says why) unless
+        ``approved_by`` is an approver other than ``actor``.
+        """
+        plan = await self.plan_resize(actor, vmid, cores, memory_mib, disk_add_gib)
+        if plan.needs_approval:
+            if approved_by is None:
+                return ResizeResult(plan=plan, applied=False)
+            problem: str | None = None
+            if not approved_by.is_approver:
+                problem = f"<@{approved_by.user_id}> is not an approver."
+            elif approved_by.user_id == actor.user_id:
+                problem = "You cannot approve your own resize request."
+            if problem is not None:
+                container = await self._container(vmid)
+                exc = AccessDenied(problem, hint="Ask an approver (other than yourself) to approve it.")
+                await self._deny(actor, "resize", container, exc)
+                raise exc
+        container = await self._container(vmid)
+        name = f"{container.hostname} ({vmid})"
+        params: dict[str, Any] = {}
+        if plan.cores is not None:
+            params["cores"] = plan.cores
+        if plan.memory_mib is not None:
+            params["memory"] = plan.memory_mib
+        try:
+            if params:
+                await self.proxmox.update_config(container.node, vmid, params)
+            upid = (
+                await self.proxmox.resize_disk(container.node, vmid, "rootfs", f"+{plan.disk_add_gib}G")
+                if plan.disk_add_gib
+                else None
+            )
+        except ProxmoxLockedError as exc:
+            raise ContainerBusy(f"{name} is busy: {exc.what}") from exc
+        if upid is not None:
+            await self._follow("resize", upid, container, actor)
+        detail: dict[str, Any] = {
+            "cores": [plan.cores_before, plan.cores_after],
+            "memory_mib": [plan.memory_before_mib, plan.memory_after_mib],
+            "disk_gib": [plan.disk_before_gib, plan.disk_after_gib],
+        }
+        if approved_by is not None and plan.needs_approval:
+            detail["approved_by"] = approved_by.user_id
+        await self._audit(
+            actor.user_id, "container.resized", vmid=vmid, upid=str(upid) if upid else None, detail=detail
+        )
+        return ResizeResult(plan=plan, applied=True, upid=str(upid) if upid else None)
+
+
+_SNAPNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,39}$")
+
+
+def check_snapshot_name(name: str) -> None:
+    """Refuse a snapshot name Proxmox would refuse (``pve-configid``, ≤ 40 chars, no reserved name)."""
+    if not _SNAPNAME_RE.fullmatch(name) or name.lower() in ("current", "vzdump"):
+        raise InputError(
+            f"`{name[:45]}` is not a valid snapshot name: start with a letter, then 1–39 letters, digits, "
+            "'_' or '-' (and not `current` or `vzdump`).",
+            field="name",
+        )

@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         30, ge=1, description="Minutes before a create is reported timed out."
     )
     timezone: str = Field("UTC", description="Time zone for digests and expiry times (IANA name).")
+    proxmox_notify_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret Proxmox sends (X-Cardinal-Secret) to POST /proxmox/notify on "
+        "INTERNAL_PORT; unset = endpoint disabled.",
+    )
 
     @field_validator("proxmox_token")
     @classmethod
@@ -125,6 +130,16 @@ class Settings(BaseSettings):
     def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not v.get_secret_value().startswith("xapp-"):
             raise ValueError("must be an app-level token starting with xapp-")
+        return v
+
+    @field_validator("proxmox_notify_secret")
+    @classmethod
+    def _notify_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None:
+            return v
+        value = v.get_secret_value()
+        if len(value) < 16 or any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("must be at least 16 printable characters without spaces (openssl rand -hex 32)")
         return v
 
     @field_validator("slack_api_url")

@@ -13,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InputError
 from bot.logs import bind_context, clear_context, new_request_id
-from handlers import blocks
+from handlers import blocks, home
 
 if TYPE_CHECKING:
     from handlers.app import Services
@@ -64,6 +64,7 @@ def register(app: AsyncApp, services: Services) -> None:
             except InputError as exc:
                 await tell_clicker(client, channel, user, exc.user_message)
                 return
+            home.refresh_after_decision(services, approval_id, user)
             if not decision.applied:
                 await tell_clicker(client, channel, user, decision.message)
 

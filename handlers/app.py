@@ -12,7 +12,7 @@ from bot.ops.metrics import Metrics
 from bot.policy import Policy
 from bot.proxmox.client import ProxmoxClient
 from bot.requests import ApproverDirectory, RequestService
-from handlers import actions, commands, container_actions, views
+from handlers import actions, commands, container_actions, home, views
 from handlers.background import Background
 from handlers.errors import handle_error
 from handlers.metadata import MetadataSeal
@@ -33,6 +33,7 @@ class Services:
     command_name: str = "/lxc"
     ui_url: str = ""  # the Proxmox web UI, for links
     metrics: Metrics | None = None
+    home: Any = None  # handlers.home.HomeRefresher, set by create_app
 
 
 def create_app(services: Services, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
@@ -49,5 +50,6 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
     views.register(app, services)
     actions.register(app, services)
     container_actions.register(app, services)
+    home.register(app, services)
     app.error(handle_error)
     return app

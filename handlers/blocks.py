@@ -43,6 +43,11 @@ from bot.lifecycle import (
     DestroyPlan,
     ExtendResult,
     PowerResult,
+    ResizePlan,
+    ResizeResult,
+    RollbackPlan,
+    RollbackResult,
+    SnapshotResult,
     TaskView,
     TemplateList,
 )
@@ -891,6 +896,11 @@ ACTION_DESTROY_DENY = "lxc_destroy_deny"  # value "<vmid>:<requester id>"
 CONTAINER_ACTIONS_BLOCK = "container_actions"
 DESTROY_CONFIRM_BLOCK = "destroy_confirm"
 DESTROY_APPROVAL_BLOCK = "destroy_approval_actions"
+ACTION_ROLLBACK_CONFIRM = "lxc_rollback_confirm"  # value "<vmid>:<snapshot name>"
+ACTION_RESIZE_APPROVE = "lxc_resize_approve"  # value "<vmid>:<requester>:<cores|->:<memory MiB|->:<+GiB|->"
+ACTION_RESIZE_DENY = "lxc_resize_deny"  # same value as approve
+ROLLBACK_CONFIRM_BLOCK = "rollback_confirm"
+RESIZE_APPROVAL_BLOCK = "resize_approval_actions"
 
 POWER_VERBS: dict[str, str] = {
     "start": "Starting",
@@ -1046,6 +1056,10 @@ def container_status(
         pairs.append(("Uptime", format_duration(c.uptime)))
     if c.lock:
         pairs.append(("Lock", f"🔒 {escape(clip(c.lock, 60))}"))
+    if c.snapshots:
+        names = [f"`{escape(clip(s.name, 40))}`" for s in c.snapshots[-10:]]
+        more = f" (+{len(c.snapshots) - 10} older)" if len(c.snapshots) > 10 else ""
+        pairs.append(("Snapshots", ", ".join(names) + more))
     if ui_base_url:
         pairs.append(("Proxmox", _link(proxmox_ui_link(ui_base_url, c.vmid), "Open in the Proxmox UI")))
     blocks: list[Block] = [_header(f"{c.hostname} ({c.vmid})"), _fields(pairs)]
@@ -1281,6 +1295,154 @@ def destroy_decision(plan: DestroyPlan, decided_by: str, *, approved: bool) -> M
         f"✅ {mention(decided_by)} approved destroying {name}; it is being destroyed."
         if approved
         else f"🚫 {mention(decided_by)} denied destroying {name}."
+    )
+    return _message(text, [_section(text)])
+
+
+# --- snapshots, rollback and resize ------------------------------------------------------------------
+
+
+def snapshot_started(result: SnapshotResult) -> Message:
+    """The answer to ``/lxc snapshot``: it was accepted; the outcome follows in the container's thread."""
+    text = (
+        f"📸 Taking snapshot `{escape(clip(result.name, 40))}` of {escape(clip(result.hostname, 63))} "
+        f"({result.vmid})… I'll post the result in its thread."
+    )
+    return _message(text, [_section(text)])
+
+
+def rollback_value(vmid: int, name: str) -> str:
+    """The value of the rollback confirmation button: ``<vmid>:<snapshot name>``."""
+    return f"{vmid}:{name}"
+
+
+def rollback_confirmation(plan: RollbackPlan) -> Message:
+    """``/lxc rollback``: what will happen and one danger button behind a confirmation dialog."""
+    host = clip(plan.hostname, 63)
+    dialog = _confirm_dialog(
+        f"Roll back {host}?",
+        f"{host} ({plan.vmid}) goes back to snapshot {plan.name}; later changes are lost.",
+        "Roll back",
+    )
+    button = _button(
+        ACTION_ROLLBACK_CONFIRM,
+        f"Roll back to {clip(plan.name, 40)}",
+        rollback_value(plan.vmid, plan.name),
+        style="danger",
+        confirm=dialog,
+    )
+    blocks: list[Block] = [
+        _section(f"⏪ {safe_mrkdwn(plan.confirm_text)}"),
+        {"type": "actions", "block_id": ROLLBACK_CONFIRM_BLOCK, "elements": [button]},
+    ]
+    return _message(f"Roll {escape(host)} ({plan.vmid}) back to {escape(clip(plan.name, 40))}?", blocks)
+
+
+def rollback_started(result: RollbackResult) -> Message:
+    """The confirmed rollback is under way (the outcome follows in the container's thread)."""
+    again = " It will be started again afterwards." if result.restart else ""
+    text = (
+        f"⏪ Rolling {escape(clip(result.hostname, 63))} ({result.vmid}) back to "
+        f"`{escape(clip(result.name, 40))}`…{again} I'll post the result in its thread."
+    )
+    return _message(text, [_section(text)])
+
+
+def _opt(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def resize_changes(plan: ResizePlan) -> list[str]:
+    """``cores 1 → 2`` style lines for what the resize changes."""
+    lines: list[str] = []
+    if plan.cores is not None:
+        lines.append(f"cores {_opt(plan.cores_before)} → {plan.cores}")
+    if plan.memory_mib is not None:
+        lines.append(f"memory {_opt(plan.memory_before_mib)} → {plan.memory_mib} MiB")
+    if plan.disk_add_gib:
+        lines.append(f"disk {_opt(plan.disk_before_gib)} → {_opt(plan.disk_after_gib)} GiB")
+    return lines
+
+
+def resize_value(plan: ResizePlan) -> str:
+    """The value of the resize approval buttons: ``<vmid>:<requester>:<cores>:<memory>:<disk add>``
+    (``-`` for what does not change)."""
+    parts = [
+        str(plan.cores) if plan.cores is not None else "-",
+        str(plan.memory_mib) if plan.memory_mib is not None else "-",
+        str(plan.disk_add_gib) if plan.disk_add_gib else "-",
+    ]
+    return f"{plan.vmid}:{plan.requested_by}:" + ":".join(parts)
+
+
+def resize_result(result: ResizeResult) -> Message:
+    """The answer to an applied resize: what changed now, and the disk task that follows in the thread."""
+    plan = result.plan
+    name = f"{escape(clip(plan.hostname, 63))} ({plan.vmid})"
+    changes = "; ".join(resize_changes(plan))
+    text = f"📐 Resized {name}: {changes}."
+    if result.upid is not None:
+        text += " The disk is growing; I'll post the result in its thread."
+    return _message(text, [_section(text)])
+
+
+def resize_approval_card(
+    plan: ResizePlan,
+    *,
+    decided_by: str | None = None,
+    approved: bool | None = None,
+    note: str | None = None,
+) -> Message:
+    """The card approvers see when a resize goes beyond the owner's quota: before → after and why.
+
+    Pending: *Approve resize* and *Deny* (value :func:`resize_value`). Decided: who decided, no buttons.
+    """
+    host = escape(clip(plan.hostname, 63))
+    changes = "\n".join(f"• {line}" for line in resize_changes(plan))
+    blocks: list[Block] = [
+        _header(f"Resize approval: {clip(plan.hostname, 63)} ({plan.vmid})"),
+        _section(
+            f"{mention(plan.requested_by)} asks to resize `{host}` ({plan.vmid}) on "
+            f"{escape(clip(plan.node, 100))}, owned by {mention(plan.owner)}:\n{changes}"
+        ),
+    ]
+    if plan.reason:
+        blocks.append(_context(f"Beyond quota: {escape(clip(plan.reason, 500))}"))
+    if decided_by is None:
+        value = resize_value(plan)
+        approve = _button(ACTION_RESIZE_APPROVE, "Approve resize", value, style="primary")
+        deny = _button(ACTION_RESIZE_DENY, "Deny", value)
+        blocks.append({"type": "actions", "block_id": RESIZE_APPROVAL_BLOCK, "elements": [approve, deny]})
+        fallback = f"Resize approval needed: {host} ({plan.vmid}) for {mention(plan.requested_by)}"
+    else:
+        verb = "Approved" if approved else "Denied"
+        emoji = STATE_EMOJI[RequestState.READY] if approved else STATE_EMOJI[RequestState.DENIED]
+        blocks.append(_section(f"{emoji} {verb} by {mention(decided_by)}"))
+        fallback = f"Resize of {host} ({plan.vmid}) {verb.lower()} by {mention(decided_by)}"
+    if note:
+        blocks.append(_context(safe_mrkdwn(clip(note, 1000))))
+    return _message(fallback, blocks)
+
+
+def resize_asked(plan: ResizePlan, channel: str) -> Message:
+    """A resize beyond quota: the approvers were asked in ``channel``."""
+    where = f"<#{channel}>" if re.fullmatch(r"[CG][A-Z0-9]{2,30}", channel) else "the approval channel"
+    text = (
+        f"📨 Resizing {escape(clip(plan.hostname, 63))} ({plan.vmid}) goes beyond the quota "
+        f"({escape(clip(plan.reason or '', 300))}). Asked the approvers in {where}; "
+        "you'll hear back when one decides."
+    )
+    return _message(text, [_section(text)])
+
+
+def resize_decision(plan: ResizePlan, decided_by: str, *, approved: bool) -> Message:
+    """What the requester hears when an approver decided their resize request."""
+    name = f"{escape(clip(plan.hostname, 63))} ({plan.vmid})"
+    changes = "; ".join(resize_changes(plan))
+    text = (
+        f"✅ {mention(decided_by)} approved resizing {name} ({changes}); it is being applied."
+        if approved
+        else f"🚫 {mention(decided_by)} denied resizing {name} ({changes})."
     )
     return _message(text, [_section(text)])
 

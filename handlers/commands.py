@@ -49,7 +49,8 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         services.background.spawn(
-            _answer(services, name, subcommands.run(services, cmd, command), respond), name=f"lxc-{name}"
+            _answer(services, name, subcommands.run(services, cmd, command, client), respond),
+            name=f"lxc-{name}",
         )
 
 

@@ -29,7 +29,7 @@ from bot.events import Notice
 from bot.lifecycle import ContainerService, PowerAction
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.policy import parse_duration
-from handlers import blocks
+from handlers import blocks, home
 from handlers.errors import render_error
 from handlers.parsing import VMID_MAX, VMID_MIN
 from handlers.subcommands import actor_of, container_service
@@ -41,10 +41,14 @@ __all__ = [
     "DESTROY_APPROVAL_JOB",
     "DESTROY_CONFIRM_JOB",
     "EXTEND_BUTTON_JOB",
+    "RESIZE_APPROVAL_JOB",
+    "ROLLBACK_CONFIRM_JOB",
     "destroy_value_of",
     "extend_value_of",
     "power_value_of",
     "register",
+    "resize_value_of",
+    "rollback_value_of",
     "vmid_of",
 ]
 
@@ -52,6 +56,8 @@ log = structlog.get_logger(__name__)
 
 DESTROY_CONFIRM_JOB = "destroy-confirm"
 DESTROY_APPROVAL_JOB = "destroy-approval"
+ROLLBACK_CONFIRM_JOB = "rollback-confirm"
+RESIZE_APPROVAL_JOB = "resize-approval"
 EXTEND_BUTTON_JOB = "extend-button"
 #: How long a claimed click stays claimed if its runner died before finishing (then one retry is allowed).
 CLICK_LEASE_SECONDS = 86400.0
@@ -60,6 +66,10 @@ _VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
 _EXTEND_RE = re.compile(r"^([1-9][0-9]{2,8}):([0-9a-z]{2,16})$")
 _POWER_RE = re.compile(r"^([1-9][0-9]{2,8}):(start|stop|shutdown|reboot)$")
 _DESTROY_RE = re.compile(r"^([1-9][0-9]{2,8}):([UW][A-Z0-9]{2,30})$")
+_ROLLBACK_RE = re.compile(r"^([1-9][0-9]{2,8}):([A-Za-z][A-Za-z0-9_-]{1,39})$")
+_RESIZE_RE = re.compile(
+    r"^([1-9][0-9]{2,8}):([UW][A-Z0-9]{2,30}):([1-9][0-9]{0,3}|-):([1-9][0-9]{1,6}|-):([1-9][0-9]{0,4}|-)$"
+)
 _POWER_ACTION_RE = re.compile(rf"^{re.escape(blocks.ACTION_POWER)}(\.[a-z]+)?$")
 
 
@@ -110,6 +120,29 @@ def destroy_value_of(value: str) -> tuple[int, str]:
     if match is None:
         raise _forged()
     return _vmid(match.group(1)), match.group(2)
+
+
+def rollback_value_of(value: str) -> tuple[int, str]:
+    """``"<vmid>:<snapshot name>"`` from a rollback confirmation button; anything else is refused."""
+    match = _ROLLBACK_RE.fullmatch(value)
+    if match is None or match.group(2).lower() in ("current", "vzdump"):
+        raise _forged()
+    return _vmid(match.group(1)), match.group(2)
+
+
+def resize_value_of(value: str) -> tuple[int, str, int | None, int | None, int | None]:
+    """``"<vmid>:<requester>:<cores>:<memory MiB>:<disk +GiB>"`` (``-`` = unchanged) from a resize
+    approval card: (vmid, requester, cores, memory, disk); anything else is refused."""
+    match = _RESIZE_RE.fullmatch(value)
+    if match is None:
+        raise _forged()
+    sizes = [None if g == "-" else int(g) for g in match.group(3, 4, 5)]
+    cores, memory, disk = sizes
+    if sizes == [None, None, None] or (cores is not None and cores > 8192):
+        raise _forged()
+    if (memory is not None and not 16 <= memory <= 4 * 1024 * 1024) or (disk is not None and disk > 65536):
+        raise _forged()
+    return _vmid(match.group(1)), match.group(2), cores, memory, disk
 
 
 # --- payload helpers -------------------------------------------------------------------------------
@@ -212,13 +245,13 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         user = _start(body)
-        _spawn(services, respond, extend_clicked(services, body, client, respond, user, _value(body)))
+        _spawn(services, respond, extend_clicked(services, body, client, respond, user, _value(body)), user)
 
     @app.action(_POWER_ACTION_RE)
     async def power(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         user = _start(body)
-        _spawn(services, respond, power_clicked(services, respond, user, _value(body)))
+        _spawn(services, respond, power_clicked(services, respond, user, _value(body)), user)
 
     @app.action(blocks.ACTION_DESTROY_CONFIRM)
     async def destroy_confirm(
@@ -226,7 +259,8 @@ def register(app: AsyncApp, services: Services) -> None:
     ) -> None:
         await ack()
         user = _start(body)
-        _spawn(services, respond, destroy_confirmed(services, body, client, respond, user, _value(body)))
+        work = destroy_confirmed(services, body, client, respond, user, _value(body))
+        _spawn(services, respond, work, user)
 
     @app.action(blocks.ACTION_DESTROY_APPROVE)
     async def destroy_approve(
@@ -235,7 +269,7 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         user = _start(body)
         work = destroy_decided(services, body, client, respond, user, _value(body), approve=True)
-        _spawn(services, respond, work)
+        _spawn(services, respond, work, user)
 
     @app.action(blocks.ACTION_DESTROY_DENY)
     async def destroy_deny(
@@ -244,12 +278,39 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()
         user = _start(body)
         work = destroy_decided(services, body, client, respond, user, _value(body), approve=False)
-        _spawn(services, respond, work)
+        _spawn(services, respond, work, user)
+
+    @app.action(blocks.ACTION_ROLLBACK_CONFIRM)
+    async def rollback_confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        user = _start(body)
+        _spawn(services, respond, rollback_confirmed(services, body, respond, user, _value(body)), user)
+
+    @app.action(blocks.ACTION_RESIZE_APPROVE)
+    async def resize_approve(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = _start(body)
+        work = resize_decided(services, body, client, respond, user, _value(body), approve=True)
+        _spawn(services, respond, work, user)
+
+    @app.action(blocks.ACTION_RESIZE_DENY)
+    async def resize_deny(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        await ack()
+        user = _start(body)
+        work = resize_decided(services, body, client, respond, user, _value(body), approve=False)
+        _spawn(services, respond, work, user)
 
 
-def _spawn(services: Services, respond: AsyncRespond, work: Coroutine[Any, Any, None]) -> None:
+def _spawn(
+    services: Services, respond: AsyncRespond, work: Coroutine[Any, Any, None], user: str | None = None
+) -> None:
     name = getattr(work, "__name__", "container-action")
-    services.background.spawn(_guarded(work, respond), name=f"lxc-{name}")
+    refreshed = home.run_then_refresh(services, user, _guarded(work, respond))
+    services.background.spawn(refreshed, name=f"lxc-{name}")
 
 
 async def _guarded(work: Coroutine[Any, Any, None], respond: AsyncRespond) -> None:
@@ -416,3 +477,83 @@ async def destroy_decided(
     await _finish(containers, DESTROY_APPROVAL_JOB, slot, user, {"approved": True, "upid": result.upid})
     await _update(client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=True))
     await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=True))
+
+
+async def rollback_confirmed(
+    services: Services, body: dict[str, Any], respond: AsyncRespond, user: str, value: str
+) -> None:
+    """The confirmed rollback button (owner or approver, checked by the service). Once per message and
+    clicker: a second click only hears that it was already done."""
+    vmid, name = rollback_value_of(value)
+    containers = container_service(services)
+    actor = await actor_of(services, user)
+    await containers.request_rollback(actor, vmid, name)  # access and the snapshot, checked now
+    slot = f"{vmid}:{name}:{user}:{_click_key(body)}"
+    if not await _claim(containers, ROLLBACK_CONFIRM_JOB, slot, user):
+        await _say(respond, f"That rollback was already started. `/lxc status {vmid}` shows the container.")
+        return
+    try:
+        result = await containers.rollback(actor, vmid, name)
+    except CardinalError as exc:
+        await _finish(containers, ROLLBACK_CONFIRM_JOB, slot, user, {"error": exc.what})
+        raise
+    await _finish(containers, ROLLBACK_CONFIRM_JOB, slot, user, {"upid": result.upid})
+    await respond(replace_original=True, **blocks.rollback_started(result))
+
+
+async def resize_decided(
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
+    *,
+    approve: bool,
+) -> None:
+    """Approve resize / Deny on a resize approval card: an approver other than the requester; the first
+    decision on the card wins (a second click, or a second approver, only hears who decided)."""
+    vmid, requester, cores, memory, disk = resize_value_of(value)
+    containers = container_service(services)
+    clicker = await actor_of(services, user)
+    require_approve(clicker, requester)
+    requester_actor = await actor_of(services, requester)
+    channel, ts, _ = _where(body)
+    slot = f"{value}:{_click_key(body)}"
+    if not await _claim(containers, RESIZE_APPROVAL_JOB, slot, user):
+        who = await _who_claimed(containers, RESIZE_APPROVAL_JOB, slot)
+        by = f" by <@{who}>" if who else ""
+        await _say(respond, f"This resize request was already decided{by}.")
+        return
+    try:
+        plan = await containers.plan_resize(requester_actor, vmid, cores, memory, disk)
+    except CardinalError as exc:
+        await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"error": exc.what})
+        raise
+    if not approve:
+        async with containers.db.transaction() as tx:
+            await tx.audit.append(
+                user,
+                "container.resize_denied",
+                now=containers.clock(),
+                vmid=vmid,
+                detail={"requested_by": requester, "value": value},
+            )
+            await tx.jobs.finish_slot(
+                RESIZE_APPROVAL_JOB, slot, user, now=containers.clock(), result={"approved": False}
+            )
+        await _update(client, channel, ts, blocks.resize_approval_card(plan, decided_by=user, approved=False))
+        await _tell_user(client, requester, blocks.resize_decision(plan, user, approved=False))
+        return
+    try:
+        result = await containers.resize(requester_actor, vmid, cores, memory, disk, approved_by=clicker)
+    except CardinalError as exc:
+        await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"approved": True, "error": exc.what})
+        note = f"The resize failed: {exc.what}"
+        card = blocks.resize_approval_card(plan, decided_by=user, approved=True, note=note)
+        await _update(client, channel, ts, card)
+        raise
+    await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"approved": True, "upid": result.upid})
+    card = blocks.resize_approval_card(result.plan, decided_by=user, approved=True)
+    await _update(client, channel, ts, card)
+    await _tell_user(client, requester, blocks.resize_decision(result.plan, user, approved=True))

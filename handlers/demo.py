@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -213,11 +215,6 @@ class Conversation:
     _header: str = ""
     _roots: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     _states: dict[tuple[str, str], str] = field(default_factory=dict)
-
-    @property
-    def seen(self) -> int:
-        """How many activities were printed so far."""
-        return self._cursor
 
     def flush(self) -> bool:
         """Print what happened since the last call; True if anything did."""
@@ -825,6 +822,9 @@ async def run_demo(
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     configure_logging("WARNING", "auto", stream=err)
+    # With a quarter-second sweep on a busy machine APScheduler warns about every skipped run; for the
+    # demo that is noise (the next sweep does the work), so only its errors are shown.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     isatty = getattr(out, "isatty", None)
     tty = bool(isatty and isatty())
     style = Style(color=use_color(out) if color is None else color)
@@ -841,10 +841,14 @@ async def run_demo(
                 simulated = (s.sim.clock.now() - START.timestamp()) / 60
                 calls = len(s.slack.recorded)
                 requests = len(s.sim.request_log)
-        except DemoFailed as exc:
+        except Exception as exc:
             console.progress(None)
             console.line()
-            console.line(f"cardinal demo: {exc}")
+            if isinstance(exc, DemoFailed):
+                console.line(f"cardinal demo: {exc}")
+            else:
+                console.line(f"cardinal demo: stopped by an unexpected {type(exc).__name__}: {exc}")
+                traceback.print_exception(exc, file=err)
             console.line("This is a bug in Cardinal or its demo; please report it with the output above.")
             return 1
     console.line()

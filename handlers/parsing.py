@@ -239,7 +239,7 @@ _HOSTNAME_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
 )
 _PRESET_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
-_SNAPNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{1,39}$")
+_SNAPNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,39}$")
 _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^<>]{0,80})?>$")
 _SIZE_ARG_RE = re.compile(r"^([a-z]+)=(.*)$")
 _MEMORY_RE = re.compile(r"^([0-9]{1,9})(m|mb|mib|g|gb|gib)?$")
@@ -304,10 +304,10 @@ class _Parser:
         return token.lower()
 
     def snapname(self, token: str) -> str:
-        if not _SNAPNAME_RE.match(token) or token.lower() == "current":
+        if not _SNAPNAME_RE.match(token) or token.lower() in ("current", "vzdump"):
             raise self.fail(
                 f"`{_shown(token)}` is not a valid snapshot name: start with a letter, then 1–39 letters, "
-                "digits or '_' (and not `current`).",
+                "digits, '_' or '-' (and not `current` or `vzdump`).",
                 field="name",
             )
         return token

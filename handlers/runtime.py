@@ -27,8 +27,10 @@ from bot.digest import DigestJob
 from bot.expiry import ExpiryService
 from bot.lifecycle import ContainerService
 from bot.logs import configure_logging
+from bot.notifications import NotificationRouter
 from bot.ops.health import make_ops_app, readiness_from_probes, start_ops_server
 from bot.ops.metrics import Metrics
+from bot.ops.webhooks import add_notify_route
 from bot.outbox import Outbox
 from bot.policy import Policy, load_policy
 from bot.proxmox.client import ProxmoxClient
@@ -232,6 +234,15 @@ def _align_slack_sdk_loggers() -> None:
         logging.getLogger(name).setLevel(level)
 
 
+def make_internal_app(cardinal: Cardinal) -> web.Application:
+    """The internal port's app: ``/healthz``, ``/readyz``, ``/metrics`` and, when
+    ``PROXMOX_NOTIFY_SECRET`` is set, ``POST /proxmox/notify`` (Proxmox notification webhooks)."""
+    app = make_ops_app(cardinal.readiness, cardinal.metrics.registry)
+    router = NotificationRouter(cardinal.db, cardinal.outbox, cardinal.policy, cardinal.clock)
+    add_notify_route(app, router, cardinal.settings.proxmox_notify_secret)
+    return app
+
+
 async def serve_http(cardinal: Cardinal, port: int, host: str = LISTEN_ALL) -> web.AppRunner:
     """Serve ``POST /slack/events`` (signed requests) on ``host:port``.
 
@@ -256,7 +267,7 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
     ops = None
     if settings.internal_port:
         ops = await start_ops_server(
-            make_ops_app(cardinal.readiness, cardinal.metrics.registry),
+            make_internal_app(cardinal),
             LISTEN_ALL,
             settings.internal_port,
         )

@@ -36,6 +36,8 @@ from handlers.parsing import (
 )
 
 if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
     from handlers.app import Services
 
 __all__ = ["Message", "actor_of", "container_service", "run", "ui_base_url"]
@@ -75,28 +77,18 @@ def ui_base_url(services: Services) -> str:
     return services.proxmox.base_url.rstrip("/").removesuffix(_API_SUFFIX)
 
 
-def _not_yet(name: str) -> InputError:
-    return InputError(
-        f"`{name}` is not available yet.",
-        hint="Snapshots, rollbacks and resizing come in a later Cardinal release; `/lxc help` lists "
-        "what works today.",
-    )
+async def run(
+    services: Services, cmd: Command, command: dict[str, Any], client: AsyncWebClient | None = None
+) -> Message | None:
+    """Carry out one parsed command for the person who typed it; return the ephemeral answer.
 
-
-async def run(services: Services, cmd: Command, command: dict[str, Any]) -> Message | None:
-    """Carry out one parsed command for the person who typed it; return the ephemeral answer."""
+    ``client`` posts what goes elsewhere than the answer (a resize approval card)."""
     user = str(command.get("user_id", ""))
     match cmd:
         case Help():
             return blocks.help_message(services.command_name)
         case Create():
             raise InputError("Use `/lxc create` on its own line to open the form.")
-        case Snapshot():
-            raise _not_yet("snapshot")
-        case Rollback():
-            raise _not_yet("rollback")
-        case Resize():
-            raise _not_yet("resize")
         case Digest():
             channel = str(command.get("channel_id", ""))
             await _digest_job(services).post_now(channel)
@@ -134,7 +126,52 @@ async def run(services: Services, cmd: Command, command: dict[str, Any]) -> Mess
             events = await containers.audit(actor, vmid=vmid, user=about)
             title = f"Audit of {vmid}" if vmid is not None else "Audit"
             return blocks.audit_list(events, title=title)
-        case Help() | Create() | Snapshot() | Rollback() | Resize() | Digest():  # answered above
+        case Snapshot(vmid=vmid, name=name):
+            return blocks.snapshot_started(await containers.snapshot(actor, vmid, name))
+        case Rollback(vmid=vmid, name=name):
+            return blocks.rollback_confirmation(await containers.request_rollback(actor, vmid, name))
+        case Resize():
+            return await _resize(services, containers, actor, cmd, command, client)
+        case Help() | Create() | Digest():  # answered above
             return None
         case _:
             assert_never(cmd)
+
+
+async def _resize(
+    services: Services,
+    containers: ContainerService,
+    actor: Actor,
+    cmd: Resize,
+    command: dict[str, Any],
+    client: AsyncWebClient | None,
+) -> Message:
+    """Within quota the resize happens now; beyond it an approval card goes to the approval channel (or
+    this channel) and the requester is told so."""
+    result = await containers.resize(actor, cmd.vmid, cmd.cores, cmd.memory_mib, cmd.disk_add_gib)
+    if result.applied:
+        return blocks.resize_result(result)
+    plan = result.plan
+    channel = str(command.get("channel_id", "")) or None
+    target = services.policy.approval_channel or channel
+    if target is None or client is None:
+        raise CardinalError(
+            "Growing it that much needs an approver, and there is no approval channel to ask in.",
+            hint="Run `/lxc resize` in a channel, not a DM, or ask for less.",
+        )
+    posted = await client.chat_postMessage(channel=target, **blocks.resize_approval_card(plan))
+    async with containers.db.transaction() as tx:
+        await tx.audit.append(
+            actor.user_id,
+            "container.resize_approval_requested",
+            now=containers.clock(),
+            vmid=plan.vmid,
+            detail={
+                "owner": plan.owner,
+                "reason": plan.reason,
+                "value": blocks.resize_value(plan),
+                "card_channel": target,
+                "card_ts": str(posted.get("ts", "")),
+            },
+        )
+    return blocks.resize_asked(plan, target)

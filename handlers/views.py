@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import InputError
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.requests import FormErrors
-from handlers import blocks
+from handlers import blocks, home
 from handlers.actions import approval_id_of, tell_clicker
 from handlers.forms import form_from_submission
 
@@ -48,10 +48,9 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             return
         await ack()
-        services.background.spawn(
-            services.requests.submit(valid, requester=user, channel=str(meta["channel"])),
-            name="submit-request",
-        )
+        submitted = services.requests.submit(valid, requester=user, channel=str(meta["channel"]))
+        work = home.run_then_refresh(services, user, submitted, approvers=True)
+        services.background.spawn(work, name="submit-request")
 
     @app.view(blocks.CALLBACK_DENY_REASON)
     async def deny_submitted(
@@ -76,6 +75,7 @@ def register(app: AsyncApp, services: Services) -> None:
             except InputError as exc:
                 await tell_clicker(client, meta.get("channel"), user, exc.user_message)
                 return
+            home.refresh_after_decision(services, approval_id, user)
             if not decision.applied:
                 await tell_clicker(client, meta.get("channel"), user, decision.message)
 

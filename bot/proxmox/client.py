@@ -27,6 +27,7 @@ from bot.proxmox.models import (
     Interface,
     NodeInfo,
     Permissions,
+    SnapshotInfo,
     StorageContent,
     TaskListItem,
     TaskLogLine,
@@ -53,6 +54,7 @@ _TASKS = TypeAdapter(list[TaskListItem])
 _LOG = TypeAdapter(list[TaskLogLine])
 _CONTENT = TypeAdapter(list[StorageContent])
 _APLINFO = TypeAdapter(list[AplInfo])
+_SNAPSHOTS = TypeAdapter(list[SnapshotInfo])
 
 
 def _q(value: str | int) -> str:
@@ -277,6 +279,60 @@ class ProxmoxClient:
         )
         return parse_interfaces(data)
 
+    # --- snapshots and resize -----------------------------------------------------------------
+
+    async def snapshots(self, node: str, vmid: int) -> list[SnapshotInfo]:
+        """``GET /nodes/{node}/lxc/{vmid}/snapshot``: the snapshots, without the ``current`` entry."""
+        data = await self._get(f"/nodes/{_q(node)}/lxc/{vmid}/snapshot", "/nodes/{node}/lxc/{vmid}/snapshot")
+        return [s for s in _SNAPSHOTS.validate_python(data or []) if not s.is_current]
+
+    async def create_snapshot(self, node: str, vmid: int, name: str, description: str | None = None) -> Upid:
+        """``POST /nodes/{node}/lxc/{vmid}/snapshot`` → the ``vzsnapshot`` task (``lock: snapshot`` while it
+        runs; a name in use or a locked CT fails the task, not the call)."""
+        env = await self._t.request(
+            "POST",
+            f"/nodes/{_q(node)}/lxc/{vmid}/snapshot",
+            "/nodes/{node}/lxc/{vmid}/snapshot",
+            {"snapname": name, "description": description},
+        )
+        return _upid(env["data"], f"the snapshot of CT {vmid}")
+
+    async def rollback_snapshot(self, node: str, vmid: int, name: str, start: bool = False) -> Upid:
+        """``POST …/snapshot/{snapname}/rollback`` → the ``vzrollback`` task; a running CT is stopped
+        first, and started again afterwards only with ``start``."""
+        env = await self._t.request(
+            "POST",
+            f"/nodes/{_q(node)}/lxc/{vmid}/snapshot/{_q(name)}/rollback",
+            "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback",
+            {"start": start},
+        )
+        return _upid(env["data"], f"the rollback of CT {vmid}")
+
+    async def delete_snapshot(self, node: str, vmid: int, name: str, *, force: bool = False) -> Upid:
+        """``DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}`` → the ``vzdelsnapshot`` task."""
+        env = await self._t.request(
+            "DELETE",
+            f"/nodes/{_q(node)}/lxc/{vmid}/snapshot/{_q(name)}",
+            "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}",
+            {"force": force or None},
+        )
+        return _upid(env["data"], f"deleting snapshot {name} of CT {vmid}")
+
+    async def resize_disk(self, node: str, vmid: int, disk: str, size: str) -> Upid | None:
+        """``PUT /nodes/{node}/lxc/{vmid}/resize`` (``size`` like ``+2G`` to grow by, ``10G`` absolute).
+
+        Returns the ``resize`` task, or None when Proxmox answered ``null`` (it resized synchronously).
+        Shrinking is refused by Proxmox (``unable to shrink disk size``), as is a locked CT.
+        """
+        env = await self._t.request(
+            "PUT",
+            f"/nodes/{_q(node)}/lxc/{vmid}/resize",
+            "/nodes/{node}/lxc/{vmid}/resize",
+            {"disk": disk, "size": size},
+        )
+        data = env.get("data")
+        return None if data is None else _upid(data, f"the resize of CT {vmid}")
+
     # --- tasks --------------------------------------------------------------------------------
 
     async def task_status(self, upid: Upid) -> TaskStatus:
@@ -319,6 +375,32 @@ class ProxmoxClient:
     ) -> list[TaskListItem]:
         """``GET /nodes/{node}/tasks``: newest first; ``source="archive"`` lists finished tasks only,
         ``"active"`` the running ones, ``"all"`` both."""
+        items, _total = await self.node_tasks_page(
+            node,
+            source=source,
+            since=since,
+            vmid=vmid,
+            typefilter=typefilter,
+            userfilter=userfilter,
+            limit=limit,
+        )
+        return items
+
+    async def node_tasks_page(
+        self,
+        node: str,
+        *,
+        source: TaskSource = "archive",
+        since: int | None = None,
+        vmid: int | None = None,
+        typefilter: str | None = None,
+        userfilter: str | None = None,
+        limit: int | None = None,
+        start: int | None = None,
+    ) -> tuple[list[TaskListItem], int | None]:
+        """:meth:`node_tasks` from offset ``start`` (0-based), with the answer's ``total``: how many tasks
+        match the filters in all (``None`` when Proxmox did not say). ``total > start + len(items)`` means
+        more pages follow."""
         params = {
             "source": source,
             "since": since,
@@ -326,9 +408,12 @@ class ProxmoxClient:
             "typefilter": typefilter,
             "userfilter": userfilter,
             "limit": limit,
+            "start": start,
         }
-        data = await self._get(f"/nodes/{_q(node)}/tasks", "/nodes/{node}/tasks", params)
-        return _TASKS.validate_python(data or [])
+        env = await self._t.request("GET", f"/nodes/{_q(node)}/tasks", "/nodes/{node}/tasks", params)
+        total = env.get("total")
+        items = _TASKS.validate_python(env["data"] or [])
+        return items, total if isinstance(total, int) and not isinstance(total, bool) else None
 
     async def cluster_tasks(self) -> list[TaskListItem]:
         """``GET /cluster/tasks``: running plus recent finished tasks of every node (may lag a few s)."""

@@ -253,6 +253,22 @@ class Permissions(_Model):
         return False
 
 
+class SnapshotInfo(_Model):
+    """``GET /nodes/{node}/lxc/{vmid}/snapshot`` item; the entry named ``current`` is "You are here!"."""
+
+    name: str
+    description: str = ""
+    snaptime: int | None = None
+    parent: str | None = None
+    snapstate: str | None = None
+    running: int | None = None
+
+    @property
+    def is_current(self) -> bool:
+        """The pseudo-entry for the container's present state, not a snapshot."""
+        return self.name == "current"
+
+
 ContainerConfig = dict[str, Any]
 """``GET /nodes/{node}/lxc/{vmid}/config``: the parsed config; property strings stay strings."""
 

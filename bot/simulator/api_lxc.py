@@ -321,7 +321,10 @@ async def lxc_config_get(ctx: Ctx) -> dict[str, Any]:
     """The config with its 40-hex ``digest``."""
     ct = ctx.load_config()
     if "snapshot" in ctx.params:
-        raise die(f"snapshot '{ctx.params['snapshot']}' does not exist")
+        snap = ct.snapshots.get(str(ctx.params["snapshot"]))
+        if snap is None:
+            raise die(f"snapshot '{ctx.params['snapshot']}' does not exist")
+        return {**snap.config, "digest": ct.digest}
     out = dict(ct.config)
     out["digest"] = ct.digest
     return out

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from bot.simulator import api_cluster, api_lxc
+from bot.simulator import api_cluster, api_lxc, api_snapshot
 from bot.simulator.api_cluster import proxy_target
 from bot.simulator.auth import Identity
 from bot.simulator.core import Simulator
@@ -36,7 +36,7 @@ _FAULT_REASONS = {
     595: "Connection refused",
     596: "Connection timed out",
 }
-_ = (api_cluster, api_lxc)  # importing them registers their routes
+_ = (api_cluster, api_lxc, api_snapshot)  # importing them registers their routes
 
 
 def make_app(sim: Simulator) -> web.Application:

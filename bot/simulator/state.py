@@ -68,6 +68,20 @@ class Node:
 
 
 @dataclass
+class Snapshot:
+    """A container snapshot: the config at that moment and its place in the snapshot tree.
+
+    ``snapstate`` is set while a snapshot is being made or deleted (``prepare``/``delete``).
+    """
+
+    config: dict[str, Any]
+    snaptime: int
+    description: str = ""
+    parent: str | None = None
+    snapstate: str | None = None
+
+
+@dataclass
 class Container:
     """An LXC guest: its config (typed values) and runtime state."""
 
@@ -81,6 +95,7 @@ class Container:
     suspended: bool = False
     pid: int = 0
     ha_managed: bool = False
+    snapshots: dict[str, Snapshot] = field(default_factory=dict)
 
     @property
     def lock(self) -> str | None:
@@ -214,4 +229,8 @@ DEFAULT_TASK_DURATIONS: dict[str, float] = {
     "download": 5.0,
     "hastart": 1.0,
     "hastop": 1.0,
+    "vzsnapshot": 2.0,
+    "vzrollback": 3.0,
+    "vzdelsnapshot": 1.0,
+    "resize": 1.0,
 }

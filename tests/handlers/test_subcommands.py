@@ -182,11 +182,25 @@ async def test_digest_is_posted_to_the_channel(env: Day2Env) -> None:
     assert delivery.channel == "C0LAB"
 
 
+async def test_snapshot_rollback_and_resize_are_dispatched(env: Day2Env) -> None:
+    await env.seed(10001, cores=1)
+    assert "Taking snapshot `before`" in text_of(await run(env, "snapshot 10001 before"))
+    env.sim.advance(5)
+    confirmation = await run(env, "rollback 10001 before")
+    [button] = buttons(confirmation)
+    assert (button["action_id"], button["value"]) == (blocks.ACTION_ROLLBACK_CONFIRM, "10001:before")
+    assert env.requests_to("POST", "/rollback") == []
+    assert "cores 1 → 2" in text_of(await run(env, "resize 10001 cores=2"))
+    assert env.sim.containers[10001].config["cores"] == 2
+
+
 @pytest.mark.parametrize("text", ["snapshot 10001", "rollback 10001 before", "resize 10001 cores=2"])
-async def test_later_commands_say_not_available_yet(env: Day2Env, text: str) -> None:
-    with pytest.raises(InputError) as info:
-        await run(env, text)
-    assert "not available yet" in info.value.what
+async def test_snapshot_rollback_and_resize_of_others_are_refused(env: Day2Env, text: str) -> None:
+    await env.seed(10001)
+    with pytest.raises(AccessDenied):
+        await run(env, text, user=OTHER)
+    assert env.requests_to("POST", "/snapshot") == []
+    assert env.requests_to("PUT", "/config") == []
 
 
 # --- through the /lxc listener ---------------------------------------------------------------------

@@ -208,6 +208,18 @@ async def test_node_and_cluster_tasks(client: ProxmoxClient, fake: FakePVE) -> N
     assert len(cluster) == 2
 
 
+async def test_node_tasks_page_sends_the_offset_and_returns_the_total(
+    client: ProxmoxClient, fake: FakePVE
+) -> None:
+    """Paging a task list: ``start`` goes into the query and the envelope's ``total`` comes back."""
+    fake.add_task("vzcreate", "150", status="running", exitstatus=None)
+    fake.add_task("vzstart", "101")
+    items, total = await client.node_tasks_page("pve", source="all", since=5, limit=500, start=1000)
+    assert fake.requests[-1].query == {"source": "all", "since": "5", "limit": "500", "start": "1000"}
+    assert total == 2
+    assert [t.outcome for t in items] == [TaskOutcome.RUNNING, TaskOutcome.OK]
+
+
 async def test_templates_storage_and_permissions(client: ProxmoxClient, fake: FakePVE) -> None:
     content = await client.storage_content("pve", "local")
     assert content[0].filename == "debian-13-standard_13.6-1_amd64.tar.zst"

@@ -1,0 +1,79 @@
+"""The rollback and resize button values are read strictly, and the builders produce valid messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.errors import InputError
+from bot.lifecycle import ResizePlan, ResizeResult
+from handlers import blocks
+from handlers.container_actions import resize_value_of, rollback_value_of
+from tests.handlers.test_blocks import assert_valid_message, text_of
+
+
+def _plan(**overrides: object) -> ResizePlan:
+    values: dict[str, object] = {
+        "vmid": 10042,
+        "hostname": "web",
+        "node": "pve",
+        "owner": "U0OWNER1",
+        "requested_by": "U0OWNER1",
+        "cores_before": 1,
+        "cores_after": 1,
+        "memory_before_mib": 1024,
+        "memory_after_mib": 8192,
+        "disk_before_gib": 8,
+        "disk_add_gib": 10,
+        "needs_approval": True,
+        "reason": "total memory would be 9216 MiB; the quota is 4096 MiB",
+    }
+    values.update(overrides)
+    return ResizePlan(**values)  # type: ignore[arg-type]
+
+
+def test_rollback_value_round_trips_and_forgeries_are_refused() -> None:
+    assert rollback_value_of(blocks.rollback_value(10042, "s20261125-1412")) == (10042, "s20261125-1412")
+    for forged in ("10042", "10042:", "10042:1abc", "10042:current", "99:abc", "10042:a b", "10042:../x"):
+        with pytest.raises(InputError):
+            rollback_value_of(forged)
+
+
+def test_resize_value_round_trips_and_forgeries_are_refused() -> None:
+    value = blocks.resize_value(_plan())
+    assert value == "10042:U0OWNER1:-:8192:10"
+    assert resize_value_of(value) == (10042, "U0OWNER1", None, 8192, 10)
+    forged = (
+        "10042:U0OWNER1:-:-:-",
+        "10042:U0OWNER1:0:-:-",
+        "10042:U0OWNER1:-:8:-",
+        "10042:U0OWNER1:-:-:+10",
+        "10042:someone:2:-:-",
+        "10042:U0OWNER1:2:-",
+        "10042:U0OWNER1:9999:-:-",
+    )
+    for text in forged:
+        with pytest.raises(InputError):
+            resize_value_of(text)
+
+
+def test_resize_card_shows_before_and_after_and_loses_its_buttons_once_decided() -> None:
+    plan = _plan()
+    card = blocks.resize_approval_card(plan)
+    assert_valid_message(card)
+    shown = text_of(card)
+    assert "memory 1024 → 8192 MiB" in shown
+    assert "disk 8 → 18 GiB" in shown
+    assert "cores" not in shown.split("quota")[0].split("asks to resize")[1]
+    assert blocks.ACTION_RESIZE_APPROVE in str(card["blocks"])
+    decided = blocks.resize_approval_card(plan, decided_by="U0APPROV3", approved=True)
+    assert_valid_message(decided)
+    assert blocks.ACTION_RESIZE_APPROVE not in str(decided["blocks"])
+    assert "Approved by <@U0APPROV3>" in text_of(decided)
+
+
+def test_resize_result_mentions_the_disk_task() -> None:
+    message = blocks.resize_result(
+        ResizeResult(plan=_plan(needs_approval=False), applied=True, upid="UPID:x")
+    )
+    assert_valid_message(message)
+    assert "The disk is growing" in text_of(message)
