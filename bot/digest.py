@@ -91,7 +91,7 @@ async def build_digest(db: Database, proxmox: ProxmoxClient, policy: Policy, now
     by_owner: dict[str, list[DigestContainer]] = {}
     expiring: list[DigestContainer] = []
     for c in containers:
-        if c.state is ContainerState.DESTROYED:
+        if c.state in (ContainerState.DESTROYED, ContainerState.FAILED):
             continue
         line = DigestContainer(c.vmid, c.hostname, c.owner, c.state.value, c.node, c.expires_at)
         by_owner.setdefault(c.owner, []).append(line)

@@ -15,12 +15,11 @@ import structlog
 from pydantic import ValidationError
 
 from bot.containers.spec import ContainerSpec, Limits, NetSpec, check_limits, field_errors
-from bot.db import ApprovalStatus, ContainerRequest, Database, RequestState
+from bot.db import ApprovalStatus, ContainerRequest, ContainerState, Database, RequestState
 from bot.db.audit import SYSTEM_ACTOR
 from bot.errors import CardinalError, InputError
 from bot.events import (
     ApprovalCard,
-    ContainerLine,
     Notice,
     RequestProgress,
     RequestSummary,
@@ -34,6 +33,7 @@ from bot.preflight import PreflightInput, run_preflight
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import NodeInfo
+from bot.tracker import progress
 from bot.tracker.tracker import CreationItem
 
 log = structlog.get_logger(__name__)
@@ -276,7 +276,11 @@ class RequestService:
     ) -> None:
         q = self.policy.quota
         async with self.db.transaction(readonly=True) as tx:
-            owned = await tx.containers.list_by_owner(requester)
+            owned = [
+                c
+                for c in await tx.containers.list_by_owner(requester)
+                if c.state is not ContainerState.FAILED
+            ]
             requests = await tx.requests.list_by_requester(requester, limit=200)
         active = [r for r in requests if r.state in _IN_FLIGHT]
         in_flight = sum(r.count for r in active)
@@ -489,12 +493,12 @@ class RequestService:
                 reason=reason,
             )
             await self.outbox.revise(fresh.card_channel, fresh.card_ts, card)
-        verdict = "approved" if approve else f"denied: {reason}"
+        verdict = f"approved by <@{clicker}>" if approve else f"denied by <@{clicker}>: {reason}"
         await self.outbox.deliver(
             f"approval:{approval_id}:outcome",
             req.channel,
             req.thread_ts,
-            Notice(f"<@{req.requester}> your request was {verdict} (by <@{clicker}>)."),
+            Notice(f"<@{req.requester}> your request was {verdict}"),
         )
         if approve:
             await self.provision(req.id)
@@ -604,45 +608,23 @@ class RequestService:
 
     # ----------------------------------------------------------------------------- display
     async def summary(self, request_id: str) -> RequestSummary:
-        """The request as its thread's root message shows it."""
+        """The request as its thread's root message shows it (with each container's progress)."""
         async with self.db.transaction(readonly=True) as tx:
             req = await tx.requests.get_request(request_id)
-            containers = [
-                c for c in await tx.containers.list_all(include_destroyed=True) if c.request_id == request_id
-            ]
+            containers = await tx.containers.list_by_request(request_id)
+            tasks = await tx.ledger.tasks_for_request(request_id)
         if req is None:
             raise CardinalError(f"request {request_id} not found")
-        spec = req.spec
-        nets = spec.get("nets") or [{}]
-        net: dict[str, Any] = nets[0] if isinstance(nets[0], dict) else {}
-        lines = tuple(
-            ContainerLine(c.hostname, c.vmid, c.node, str(c.state), tuple(c.ip_addresses))
-            for c in sorted(containers, key=lambda c: c.hostname)
-        )
-        return RequestSummary(
-            request_id=req.id,
-            requester=req.requester,
-            state=req.state,
-            hostnames=tuple(spec.get("hostnames", [spec.get("hostname", "?")])),
-            template=str(spec.get("template", "")).split("/", 1)[-1],
-            cores=int(spec.get("cores", 0)),
-            memory_mib=int(spec.get("memory_mib", 0)),
-            disk_gib=int(spec.get("disk_gib", 0)),
-            purpose=req.purpose,
-            expires_at=req.expires_at,
-            swap_mib=int(spec.get("swap_mib", 0)),
-            preset=spec.get("preset"),
-            ipv4=net.get("ipv4_cidr"),
-            gateway=net.get("gateway"),
-            bridge=str(net.get("bridge", "vmbr0")),
-            vlan=net.get("vlan"),
-            node=req.node,
-            lifetime=(req.expires_at - req.created_at) if req.expires_at else None,
-            requested_at=req.created_at,
-            decided_by=req.decided_by,
-            decision_reason=req.decision_reason,
-            containers=lines,
-        )
+        return progress.summary(req, progress.container_lines(containers, tasks))
+
+    async def approval_subject(self, approval_id: str) -> str:
+        """What an approval is about, for the deny modal (e.g. ``web-1, web-2``); ``""`` if unknown."""
+        async with self.db.transaction(readonly=True) as tx:
+            approval = await tx.approvals.get_approval(approval_id)
+            req = await tx.requests.get_request(approval.request_id) if approval else None
+        if req is None:
+            return ""
+        return ", ".join(str(h) for h in req.spec.get("hostnames") or [req.spec.get("hostname", "")])
 
     async def refresh(self, request_id: str) -> None:
         """Update the thread's root message to the request's current state."""

@@ -88,7 +88,8 @@ def register(app: AsyncApp, services: Services) -> None:
             if not await services.approvers.is_approver(user):
                 await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
                 return
-            modal = blocks.deny_reason_modal(approval_id, "this request")
+            subject = await services.requests.approval_subject(approval_id) or "this request"
+            modal = blocks.deny_reason_modal(approval_id, subject)
             modal["private_metadata"] = json.dumps(
                 services.seal.seal({"approval_id": approval_id, "channel": channel or ""}),
                 separators=(",", ":"),

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, assert_never
 
+from bot.db.audit import SYSTEM_ACTOR
 from bot.db.enums import RequestState
 from bot.db.records import AuditEvent
 from bot.events import (
@@ -767,8 +768,10 @@ def request_thread_root(summary: RequestSummary) -> Message:
         _context(progress_line(state)),
         _request_fields(summary),
     ]
-    if summary.decided_by:
-        verb = "Denied" if state == RequestState.DENIED else "Decided"
+    if summary.decided_by == SYSTEM_ACTOR:
+        blocks.append(_context("Approved automatically: within the policy's auto-approval rules"))
+    elif summary.decided_by:
+        verb = "Denied" if state == RequestState.DENIED else "Approved"
         line = f"{verb} by {mention(summary.decided_by)}"
         if summary.decision_reason:
             line += f"\n> {escape(clip(summary.decision_reason, 1000))}"

@@ -84,7 +84,7 @@ def test_the_thread_walks_through_the_states_to_ready(demo_run: tuple[int, str, 
     _, out, _ = demo_run
     story = out[out.index("bob clicks [ Approve ]") : out.index("carol: /lxc create")]
     at = after(story, 0, "↳ Cardinal")  # the outcome is told in Alice's thread
-    at = after(story, at, "@alice your request was approved (by @bob)")
+    at = after(story, at, "@alice your request was approved by @bob")
     at = after(story, at, "✎ edited: 🛠️ Creating: `web`")
     at = after(story, at, "⏳ waiting on Proxmox: vzcreate")
     at = after(story, at, "🚀 Starting: `web`")
@@ -112,7 +112,7 @@ def test_the_denial_reaches_the_requester_with_its_reason(demo_run: tuple[int, s
     _, out, _ = demo_run
     reason = "64 GiB is more than a load test needs; please use medium and a 3-day lifetime."
     assert f"Reason: {reason}" in out  # what Bob typed in the modal
-    assert f"@carol your request was denied: {reason}" in out
+    assert f"@carol your request was denied by @bob: {reason}" in out
     assert "🚫 Denied: `bigdb` for @carol" in out
 
 
