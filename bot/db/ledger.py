@@ -13,6 +13,7 @@ final Slack message is retried until it is confirmed.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,6 +38,21 @@ _IN_FLIGHT = [s.value for s in IN_FLIGHT_TASK_STATUSES]
 _POOL_LOCK_KEY = 0x43415244  # "CARD": serializes claim_queued across replicas on PostgreSQL
 _FINAL = [s.value for s in FINAL_TASK_STATUSES]
 _FAILED = [TaskStatus.FAILED.value, TaskStatus.TIMED_OUT.value, TaskStatus.UNKNOWN.value]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRunning:
+    """The running tasks (with a UPID) the ledger follows on one node: what a per-node task-list poll needs.
+
+    ``oldest`` is the earliest ``started_at`` (Unix seconds, Proxmox's clock) among them, ``running`` how
+    many there are, and ``listed`` how many ledger rows with a UPID on the node (any status) started at
+    or after ``oldest`` — the part of the node's task list since ``oldest`` that is Cardinal's own.
+    """
+
+    node: str
+    oldest: int
+    running: int
+    listed: int
 
 
 class LedgerRepo:
@@ -368,6 +384,31 @@ class LedgerRepo:
             .returning(*t.c)
         )
         return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def running_by_node(self) -> list[NodeRunning]:
+        """Per node with ``running`` tasks that have a UPID: their oldest start, count, and the ledger rows
+        listed since then (see :class:`NodeRunning`), ordered by node. One grouped read-only query."""
+        running = (
+            select(
+                t.c.node.label("node"),
+                func.min(t.c.started_at).label("oldest"),
+                func.count().label("running"),
+            )
+            .where(t.c.status == TaskStatus.RUNNING.value, t.c.upid.is_not(None), t.c.started_at.is_not(None))
+            .group_by(t.c.node)
+            .subquery()
+        )
+        listed = (
+            select(func.count())
+            .select_from(t)
+            .where(t.c.node == running.c.node, t.c.upid.is_not(None), t.c.started_at >= running.c.oldest)
+            .scalar_subquery()
+        )
+        stmt = select(running.c.node, running.c.oldest, running.c.running, listed).order_by(running.c.node)
+        return [
+            NodeRunning(node=str(node), oldest=int(oldest), running=int(n), listed=int(m))
+            for node, oldest, n, m in await self._conn.execute(stmt)
+        ]
 
     async def set_params(self, task_id: str, owner: str, params: dict[str, Any], *, now: datetime) -> bool:
         """Replace ``params`` of a task ``owner`` holds. Fenced."""

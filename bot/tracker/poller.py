@@ -1,28 +1,36 @@
 """Reading the status of many Proxmox tasks with one request per node.
 
-For each node with due tasks, ONE ``GET /nodes/{node}/tasks?source=all&since=…&limit=…`` answers every
-UPID on that node (running ones show ``RUNNING``, finished ones their exit status). Only a UPID missing
-from that list (list truncated, or not visible) costs its own ``GET …/tasks/{upid}/status``.
+Every sweep, each node where the ledger has running tasks is asked ONE
+``GET /nodes/{node}/tasks?source=all&since=…&limit=…``, ``since`` just before the oldest running task
+there. The answer shows every task on the node since then — running ones as ``RUNNING``, finished ones
+with their exit status — so it answers every due UPID, *and* shows each task that ended even when its
+row is not due yet (the sweep finishes those at once). ``limit`` is sized from the ledger (the list holds
+other users' tasks too); should Proxmox's ``total`` say more tasks match, the next page is read with
+``start``. Only a due UPID missing from the whole list (not visible to us, or gone) costs its own
+``GET …/tasks/{upid}/status``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from bot.db import Task
+from bot.db.ledger import NodeRunning
 from bot.proxmox import (
     ProxmoxAuthError,
     ProxmoxError,
     ProxmoxPermissionError,
     TaskListItem,
     TaskOutcome,
+    TaskSource,
+    TaskStatus,
     Upid,
 )
-from bot.tracker.proxmox import TrackerProxmox
 
 
 class Seen(StrEnum):
@@ -60,72 +68,170 @@ def observe_item(item: TaskListItem) -> Observation:
     return _from_outcome(item.outcome, item.status)
 
 
-def _user_filter(upids: Iterable[Upid]) -> str | None:
-    # The list shows ``user@realm`` (the token name apart); filter on it when all tasks share it.
-    users = {u.user.split("!", 1)[0] for u in upids}
-    return users.pop() if len(users) == 1 else None
+class TaskLists(Protocol):
+    """What the poller asks Proxmox (:class:`bot.tracker.proxmox.CountingProxmox` provides it)."""
+
+    async def node_tasks_page(
+        self,
+        node: str,
+        *,
+        source: TaskSource = "archive",
+        since: int | None = None,
+        limit: int | None = None,
+        start: int | None = None,
+    ) -> tuple[list[TaskListItem], int | None]: ...
+
+    async def task_status(self, upid: Upid) -> TaskStatus: ...
+
+
+@dataclass
+class PollResult:
+    """What one poll learned.
+
+    ``due``: an observation for every due UPID. ``finished``: every *other* finished task the lists
+    showed (Cardinal's or not — the ledger decides which are its own). ``lists``, ``pages`` (list
+    requests beyond the first per node) and ``fallbacks`` (per-UPID status calls) count the requests.
+    """
+
+    due: dict[str, Observation] = field(default_factory=dict)
+    finished: dict[str, Observation] = field(default_factory=dict)
+    lists: int = 0
+    pages: int = 0
+    fallbacks: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    node: str
+    since: int
+    limit: int
+    due: tuple[Upid, ...]
+
+
+@dataclass
+class _NodeAnswer:
+    due: dict[str, Observation] = field(default_factory=dict)
+    finished: dict[str, Observation] = field(default_factory=dict)
+    lists: int = 0
+    fallbacks: int = 0
 
 
 class Poller:
-    """Polls task status per node. ``margin`` extra list entries absorb other tasks on the node."""
+    """Polls task status per node.
 
-    def __init__(self, px: TrackerProxmox, *, margin: int = 50, parallel: int = 8) -> None:
+    A node's list is asked for ``max(min_limit, per_row × ledger rows listed there)`` entries: room for
+    all of Cardinal's and plenty of other users' tasks. At most ``max_pages`` list requests per node.
+    """
+
+    def __init__(
+        self,
+        px: TaskLists,
+        *,
+        min_limit: int = 500,
+        per_row: int = 4,
+        max_pages: int = 5,
+        parallel: int = 8,
+    ) -> None:
+        if min_limit < 1 or per_row < 1 or max_pages < 1:
+            raise ValueError("min_limit, per_row and max_pages must be at least 1")
         self.px = px
-        self.margin = margin
+        self.min_limit = min_limit
+        self.per_row = per_row
+        self.max_pages = max_pages
         self._limit = asyncio.Semaphore(parallel)
 
-    async def poll(self, tasks: Sequence[Task]) -> tuple[dict[str, Observation], dict[str, Observation]]:
-        """Observe ``tasks`` (all with a UPID). Returns (observations by UPID, finished UPIDs also seen).
-
-        The second map holds every *other* finished task in the lists read — the sweep may finish those of
-        its own ledger at no extra cost.
-        """
-        by_node: dict[str, list[Upid]] = defaultdict(list)
-        for task in tasks:
+    def windows(self, due: Sequence[Task], nodes: Sequence[NodeRunning]) -> list[_Window]:
+        """One list window per node that has running ledger rows or due UPIDs."""
+        due_by_node: dict[str, list[Upid]] = defaultdict(list)
+        for task in due:
             if task.upid is not None:
                 upid = Upid.parse(task.upid)
-                by_node[upid.node].append(upid)
-        observed: dict[str, Observation] = {}
-        extra: dict[str, Observation] = {}
-        results = await asyncio.gather(*(self._poll_node(node, upids) for node, upids in by_node.items()))
-        for mine, others in results:
-            observed.update(mine)
-            extra.update(others)
-        return observed, extra
+                due_by_node[upid.node].append(upid)
+        ledger = {n.node: n for n in nodes}
+        out: list[_Window] = []
+        for node in sorted(set(ledger) | set(due_by_node)):
+            upids = due_by_node.get(node, [])
+            starts = [u.starttime for u in upids]
+            rows = len(upids)
+            if node in ledger:
+                starts.append(ledger[node].oldest)
+                rows = max(rows, ledger[node].listed)
+            limit = max(self.min_limit, self.per_row * rows)
+            out.append(_Window(node, min(starts) - 1, limit, tuple(upids)))
+        return out
 
-    async def _poll_node(
-        self, node: str, upids: list[Upid]
-    ) -> tuple[dict[str, Observation], dict[str, Observation]]:
-        since = min(u.starttime for u in upids) - 1
+    async def poll(self, due: Sequence[Task], nodes: Sequence[NodeRunning]) -> PollResult:
+        """Read the task list of every node in ``nodes`` (the ledger's running rows per node) and of
+        every node a due task runs on; observe each task of ``due`` (all with a UPID)."""
+        result = PollResult()
+        answers = await asyncio.gather(*(self._poll_node(w) for w in self.windows(due, nodes)))
+        for answer in answers:
+            result.due.update(answer.due)
+            result.finished.update(answer.finished)
+            result.lists += min(answer.lists, 1)
+            result.pages += max(answer.lists - 1, 0)
+            result.fallbacks += answer.fallbacks
+        for upid in result.due:
+            result.finished.pop(upid, None)
+        return result
+
+    async def _list(
+        self, window: _Window, answer: _NodeAnswer
+    ) -> tuple[dict[str, TaskListItem], ProxmoxError | None]:
+        """The node's tasks since the window's start, paged while ``total`` says more match.
+
+        An error on the first page is raised; on a later page it is returned with what was read."""
+        listed: dict[str, TaskListItem] = {}
+        start = 0
+        while True:
+            try:
+                async with self._limit:
+                    answer.lists += 1
+                    page, total = await self.px.node_tasks_page(
+                        window.node,
+                        source="all",
+                        since=window.since,
+                        limit=window.limit,
+                        start=start or None,
+                    )
+            except ProxmoxError as exc:
+                if not start:
+                    raise
+                return listed, exc
+            listed.update((item.upid, item) for item in page)
+            start += len(page)
+            if not page or total is None or total <= start or answer.lists >= self.max_pages:
+                return listed, None
+
+    async def _poll_node(self, window: _Window) -> _NodeAnswer:
+        answer = _NodeAnswer()
+        listed: dict[str, TaskListItem] = {}
+        failed: ProxmoxError | None = None
         try:
-            async with self._limit:
-                items = await self.px.node_tasks(
-                    node,
-                    source="all",
-                    since=since,
-                    userfilter=_user_filter(upids),
-                    limit=len(upids) + self.margin,
-                )
+            listed, failed = await self._list(window, answer)
         except (ProxmoxAuthError, ProxmoxPermissionError):
-            items = None  # ask each task directly; that answer decides
+            pass  # ask each due task directly; that answer decides
         except ProxmoxError as exc:
-            return {str(u): Observation(Seen.ERROR, error=exc) for u in upids}, {}
-        listed = {item.upid: item for item in items or ()}
-        mine: dict[str, Observation] = {}
+            answer.due = {str(u): Observation(Seen.ERROR, error=exc) for u in window.due}
+            return answer
         missing: list[Upid] = []
-        for upid in upids:
+        for upid in window.due:
             item = listed.pop(str(upid), None)
-            if item is None:
-                missing.append(upid)
+            if item is not None:
+                answer.due[str(upid)] = observe_item(item)
+            elif failed is not None:
+                answer.due[str(upid)] = Observation(Seen.ERROR, error=failed)
             else:
-                mine[str(upid)] = observe_item(item)
+                missing.append(upid)
         if missing:
-            answers = await asyncio.gather(*(self._status(u) for u in missing))
-            mine.update(zip((str(u) for u in missing), answers, strict=True))
-        others = {
-            upid: obs for upid, obs in ((k, observe_item(v)) for k, v in listed.items()) if obs.finished
-        }
-        return mine, others
+            answer.fallbacks = len(missing)
+            found = await asyncio.gather(*(self._status(u) for u in missing))
+            answer.due.update(zip((str(u) for u in missing), found, strict=True))
+        for key, item in listed.items():
+            obs = observe_item(item)
+            if obs.finished:
+                answer.finished[key] = obs
+        return answer
 
     async def _status(self, upid: Upid) -> Observation:
         try:

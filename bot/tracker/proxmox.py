@@ -77,6 +77,26 @@ class CountingProxmox:
             limit=limit,
         )
 
+    async def node_tasks_page(
+        self,
+        node: str,
+        *,
+        source: TaskSource = "archive",
+        since: int | None = None,
+        limit: int | None = None,
+        start: int | None = None,
+    ) -> tuple[list[TaskListItem], int | None]:
+        """See :meth:`bot.proxmox.ProxmoxClient.node_tasks_page`. A client without it is asked
+        :meth:`node_tasks` instead: ``total`` is then ``None`` and a later page (``start`` > 0) is empty."""
+        paged = getattr(self.inner, "node_tasks_page", None)
+        if paged is None and start:
+            return [], None
+        self.calls += 1
+        if paged is None:
+            return await self.inner.node_tasks(node, source=source, since=since, limit=limit), None
+        items, total = await paged(node, source=source, since=since, limit=limit, start=start)
+        return list(items), total if isinstance(total, int) else None
+
     async def task_status(self, upid: Upid) -> TaskStatus:
         """See :meth:`bot.proxmox.ProxmoxClient.task_status`."""
         self.calls += 1

@@ -2,10 +2,11 @@
 
 Every Proxmox task Cardinal follows — and every creation waiting to be submitted — is a row in the
 ledger (``tracked_task``). :meth:`Tracker.sweep` (run every few seconds by the scheduler on every
-replica) claims due rows under a lease, reads their state from Proxmox with one request per node,
-writes outcomes with fenced updates, posts each final message exactly once through the outbox, and
-refills the provisioning pool. A replica that dies leaves leases that expire; another replica (or the
-restarted process) picks the rows up where they were.
+replica) claims due rows under a lease, reads the task list of every node with running rows (one request
+per node), finishes every task seen ended there — due or not, after claiming it — writes outcomes with
+fenced updates, posts each final message exactly once through the outbox, and refills the provisioning
+pool. A replica that dies leaves leases that expire; another replica (or the restarted process) picks the
+rows up where they were.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _CHAIN = (CREATE, CREATE_START)
+_CLAIM_CHUNK = 500  # UPIDs per claim_by_upids statement (bound parameters stay far below driver limits)
 
 
 def default_owner() -> str:
@@ -79,10 +81,12 @@ class CreationItem:
 
 @dataclass(frozen=True, slots=True)
 class SweepReport:
-    """What one sweep did."""
+    """What one sweep did. ``status_fallbacks``: per-UPID status calls for due tasks their node's task
+    list did not show (the rest of ``proxmox_requests`` is one list per node, log reads and actions)."""
 
     claimed: int = 0
     proxmox_requests: int = 0
+    status_fallbacks: int = 0
     finished: int = 0
     notified: int = 0
     submitted: int = 0
@@ -325,20 +329,15 @@ class Tracker:
             claimed = await tx.ledger.claim_due(
                 self.owner, now=now, lease_seconds=self.config.lease_seconds, limit=self.config.batch_size
             )
+        async with ctx.db.transaction(readonly=True) as tx:
+            nodes = await tx.ledger.running_by_node()
         polled = [t for t in claimed if t.status is TaskStatus.RUNNING and t.upid is not None]
         observed: dict[str, Observation] = {}
-        if polled:
-            observed, seen_finished = await self._poller.poll(polled)
-            others = [u for u in seen_finished if u not in observed]
-            if others:
-                async with ctx.db.transaction() as tx:
-                    extra = await tx.ledger.claim_by_upids(
-                        self.owner, others, now=ctx.now(), lease_seconds=self.config.lease_seconds
-                    )
-                for task in extra:
-                    assert task.upid is not None
-                    observed[task.upid] = seen_finished[task.upid]
-                claimed.extend(extra)
+        fallbacks = 0
+        if polled or nodes:
+            poll = await self._poller.poll(polled, nodes)
+            observed, fallbacks = poll.due, poll.fallbacks
+            claimed.extend(await self._claim_finished(poll.finished, observed))
         work: list[tuple[Task, Awaitable[None]]] = []
         for task in claimed:
             work.append((task, self._dispatch(task, observed)))
@@ -349,6 +348,7 @@ class Tracker:
         report = SweepReport(
             claimed=len(claimed),
             proxmox_requests=self.px.calls - calls,
+            status_fallbacks=fallbacks,
             finished=self._reporter.finished - finished,
             notified=self._reporter.notified - notified,
             submitted=submitted,
@@ -356,6 +356,30 @@ class Tracker:
         if report.claimed or report.submitted:
             log.info("tracker.sweep", **report_fields(report))
         return report
+
+    async def _claim_finished(
+        self, finished: Mapping[str, Observation], observed: dict[str, Observation]
+    ) -> list[Task]:
+        """Lease the running ledger rows among the ``finished`` UPIDs the lists showed — due or not — and
+        add their observations to ``observed``. At most about one batch per sweep; the rest next sweep."""
+        ctx = self.ctx
+        upids = list(finished)
+        extra: list[Task] = []
+        for i in range(0, len(upids), _CLAIM_CHUNK):
+            if len(extra) >= self.config.batch_size:
+                break
+            async with ctx.db.transaction() as tx:
+                got = await tx.ledger.claim_by_upids(
+                    self.owner,
+                    upids[i : i + _CLAIM_CHUNK],
+                    now=ctx.now(),
+                    lease_seconds=self.config.lease_seconds,
+                )
+            for task in got:
+                assert task.upid is not None
+                observed[task.upid] = finished[task.upid]
+            extra.extend(got)
+        return extra
 
     async def _run_all(self, work: list[tuple[Task, Awaitable[None]]]) -> None:
         limit = asyncio.Semaphore(self.config.parallel)
@@ -458,6 +482,7 @@ def report_fields(report: SweepReport) -> dict[str, int]:
     return {
         "claimed": report.claimed,
         "proxmox_requests": report.proxmox_requests,
+        "status_fallbacks": report.status_fallbacks,
         "finished": report.finished,
         "notified": report.notified,
         "submitted": report.submitted,

@@ -34,7 +34,7 @@ async def _row(world: World, task_id: str) -> Task:
 
 async def test_two_hundred_pending_tasks_on_three_nodes_cost_three_requests(world: World) -> None:
     """Polling cost grows with nodes, not tasks: 200 running tasks on 3 nodes → 3 requests per sweep,
-    plus one status call for a UPID the node lists do not show."""
+    plus one status call for a UPID the node lists do not show, whether or not the rows are due."""
     tracker = world.tracker()
     nodes = ["pve", "pve2", "pve3"]
     for i in range(200):
@@ -58,12 +58,24 @@ async def test_two_hundred_pending_tasks_on_three_nodes_cost_three_requests(worl
     paths = [r.path for r in world.sim.request_log[before:]]
     assert sorted(p for p in paths if p.endswith("/tasks")) == sorted(f"/nodes/{n}/tasks" for n in nodes)
     assert [p for p in paths if not p.endswith("/tasks")] == [f"/nodes/pve2/tasks/{unknown}/status"]
+    assert report.status_fallbacks == 1
+    assert report.proxmox_requests == 3 + report.status_fallbacks
     assert report.finished == 101
     assert report.notified == 101
     assert len(world.posts_of(TaskSucceeded)) == 100
     (failure,) = world.posts_of(TaskFailed)
     assert failure.event.vmid == 998
     assert "no such task" in failure.event.error
+
+    # The 100 still running back off; sweeps in between still read exactly one list per node.
+    for _ in range(3):
+        world.sim.advance(1)
+        before = len(world.sim.request_log)
+        report = await tracker.sweep()
+        assert report.proxmox_requests == 3
+        assert len(world.sim.request_log) - before == 3
+        assert report.status_fallbacks == 0
+    assert len(world.posts_of(TaskSucceeded)) == 100
 
 
 async def test_backoff_grows_while_a_task_keeps_running(world: World) -> None:
@@ -80,9 +92,77 @@ async def test_backoff_grows_while_a_task_keeps_running(world: World) -> None:
         delays.append((row.next_poll_at - now).total_seconds())
         world.sim.advance((row.next_poll_at - now).total_seconds())
     assert delays == [1, 2, 4, 8, 8]
-    # A sweep before the task is due asks Proxmox nothing.
-    assert (await tracker.sweep()).proxmox_requests == 1
-    assert (await tracker.sweep()).proxmox_requests == 0
+    # A sweep before the task is due reads the node's list (one request) but leaves the row alone.
+    assert (await tracker.sweep()).claimed == 1  # due now: polled, next poll 8 s away
+    row = await _row(world, task.id)
+    world.sim.advance(1)
+    report = await tracker.sweep()
+    assert (report.claimed, report.proxmox_requests) == (0, 1)
+    assert await _row(world, task.id) == row
+
+
+async def test_a_task_that_ends_while_backing_off_is_reported_by_the_next_sweep(world: World) -> None:
+    """The poll backoff never delays a final message: the end shows in the node's list at the next sweep,
+    long before the row is due again."""
+    tracker = world.tracker(poll_backoff=Backoff(base=30, factor=2, cap=60, jitter=0))
+    long = _start_task(world, "pve", 101, duration=3600)
+    short = _start_task(world, "pve", 102, duration=5)
+    await tracker.track("start", long, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    await tracker.track("start", short, vmid=102, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    assert (await tracker.sweep()).claimed == 2  # both running: next polls 30 s away
+
+    world.sim.advance(4)
+    assert (await tracker.sweep()).finished == 0
+    world.sim.advance(1)  # 102 ends now
+    before = len(world.sim.request_log)
+    report = await tracker.sweep()
+    assert [r.path for r in world.sim.request_log[before:]] == ["/nodes/pve/tasks"]
+    assert (report.claimed, report.finished, report.notified) == (1, 1, 1)
+    (post,) = world.posts_of(TaskSucceeded)
+    assert (post.event.vmid, post.thread_ts) == (102, THREAD)
+
+
+async def test_other_users_tasks_beyond_the_list_limit_are_paged_not_polled_one_by_one(world: World) -> None:
+    """A node busy with other people's tasks: the list is read page by page (``start``), and Cardinal's
+    tasks are still answered by the lists alone — no per-task status calls."""
+    tracker = world.tracker()
+    mine = [_start_task(world, "pve", 200 + i, duration=10) for i in range(3)]
+    for i, upid in enumerate(mine):
+        await tracker.track("start", upid, vmid=200 + i, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    for i in range(1200):  # newer than ours, so they come first in the newest-first list
+        world.sim.start_task("pve", "qmstart", str(5000 + i), "backup@pam", duration=1)
+    world.sim.advance(11)
+
+    before = len(world.sim.request_log)
+    report = await tracker.sweep()
+    lists = world.sim.request_log[before:]
+    assert [r.path for r in lists] == ["/nodes/pve/tasks"] * 3
+    assert [r.params.get("start") for r in lists] == [None, "500", "1000"]
+    assert report.status_fallbacks == 0
+    assert report.finished == 3
+    assert sorted(p.event.vmid for p in world.posts_of(TaskSucceeded)) == [200, 201, 202]
+
+
+async def test_a_finished_task_leased_by_another_replica_is_left_to_it(world: World) -> None:
+    """Seeing a task end in the list is not enough to act: the row is claimed first, so a row another
+    replica holds is reported by nobody else — and once that lease runs out, exactly once."""
+    tracker = world.tracker(lease_seconds=30.0)
+    upid = _start_task(world, "pve", 101, duration=2)
+    task = await tracker.track("start", upid, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    async with world.db.transaction() as tx:
+        (held,) = await tx.ledger.claim_due("replica-b", now=world.now(), lease_seconds=30.0, limit=10)
+    assert held.id == task.id
+
+    world.sim.advance(3)
+    report = await tracker.sweep()
+    assert (report.claimed, report.finished) == (0, 0)
+    assert world.posts_of(TaskSucceeded) == []
+    assert (await _row(world, task.id)).lease_owner == "replica-b"
+
+    world.sim.advance(30)  # replica-b died holding it
+    await tracker.sweep()
+    await tracker.sweep()
+    assert [p.event.vmid for p in world.posts_of(TaskSucceeded)] == [101]
 
 
 async def test_unreachable_proxmox_backs_off_and_counts_errors_then_recovers(world: World) -> None:
