@@ -54,6 +54,10 @@ _CHAIN = (CREATE, CREATE_START)
 _CLAIM_CHUNK = 500  # UPIDs per claim_by_upids statement (bound parameters stay far below driver limits)
 
 
+CANCEL_WAIT = 5.0
+"""Seconds :meth:`Tracker.shutdown` waits for a cancelled sweep before giving its leases back anyway."""
+
+
 def default_owner() -> str:
     """A lease owner unique to this process: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -469,9 +473,13 @@ class Tracker:
             _done, pending = await asyncio.wait({current}, timeout=grace)
             if pending:
                 current.cancel()
-                await asyncio.wait({current})
-        async with self._lock:
-            pass
+                # Bounded: a database call interrupted mid-way may never return (aiosqlite close).
+                _done, pending = await asyncio.wait({current}, timeout=CANCEL_WAIT)
+                if pending:
+                    log.warning("tracker.sweep_not_stopped", owner=self.owner)
+        if not self._lock.locked():
+            async with self._lock:
+                pass
         async with self.ctx.db.transaction() as tx:
             released = await tx.ledger.release_leases(self.owner, now=self.ctx.now())
         log.info("tracker.stopped", owner=self.owner, released=released)
