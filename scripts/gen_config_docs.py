@@ -40,6 +40,7 @@ EXAMPLES: dict[str, str] = {
     "slack_signing_secret": "your-signing-secret",
     "slack_app_token": "xapp-your-app-level-token",
     "policy_file": "/etc/cardinal/policy.toml",
+    "proxmox_notify_secret": "a-long-random-shared-secret",
 }
 """Placeholder values for settings without a useful default (never real secrets)."""
 
