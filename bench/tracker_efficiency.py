@@ -136,6 +136,33 @@ def _classify(records: list[Any]) -> Counter[str]:
     return c
 
 
+def _sweep_row(
+    records: list[Any],
+    *,
+    at: float,
+    pending_before: int,
+    nodes_pending: int,
+    finished: int,
+    failures: int,
+    wall: float,
+) -> SweepRow:
+    """One sweep's row: its simulator requests (``records``) counted by kind."""
+    kinds = _classify(records)
+    return SweepRow(
+        at=at,
+        pending_before=pending_before,
+        nodes_pending=nodes_pending,
+        requests=len(records),
+        status_calls=kinds["status"],
+        list_calls=kinds["list"],
+        log_calls=kinds["log"],
+        other_calls=kinds["other"],
+        finished=finished,
+        failures=failures,
+        wall=wall,
+    )
+
+
 class _Timer:
     """The simulated time of the current sweep plus the real time it has been running."""
 
@@ -195,21 +222,15 @@ async def run_cardinal(work: list[Job], interval: float, db_dir: Path) -> Outcom
             timer.start(sim.now())
             report_ = await tracker.sweep()
             wall = time.perf_counter() - timer.real0
-            records = sim.request_log[before:]
-            kinds = _classify(records)
             done = [p for p in notifier.posts if getattr(p.event, "vmid", None) in pending]
             for p in done:
                 pending.pop(int(getattr(p.event, "vmid", 0)), None)
             out.sweeps.append(
-                SweepRow(
+                _sweep_row(
+                    sim.request_log[before:],
                     at=sim.now() - START,
                     pending_before=count_before,
                     nodes_pending=nodes_pending,
-                    requests=len(records),
-                    status_calls=kinds["status"],
-                    list_calls=kinds["list"],
-                    log_calls=kinds["log"],
-                    other_calls=kinds["other"],
                     finished=report_.finished,
                     failures=sum(1 for p in done if type(p.event).__name__ == "TaskFailed"),
                     wall=wall,
@@ -259,18 +280,12 @@ async def run_baseline(work: list[Job], interval: float, parallel: int = 10) -> 
                 out.sim_delays.append(sim_at - ends[upid])
                 out.delays.append(sim_at - ends[upid] + real)
                 pending.pop(upid)
-            records = sim.request_log[before:]
-            kinds = _classify(records)
             out.sweeps.append(
-                SweepRow(
+                _sweep_row(
+                    sim.request_log[before:],
                     at=sim_at - START,
                     pending_before=count_before,
                     nodes_pending=nodes_pending,
-                    requests=len(records),
-                    status_calls=kinds["status"],
-                    list_calls=kinds["list"],
-                    log_calls=kinds["log"],
-                    other_calls=kinds["other"],
                     finished=len(finished),
                     failures=0,
                     wall=real,

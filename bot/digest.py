@@ -36,6 +36,7 @@ from bot.events import (
 from bot.policy import DigestSchedule, Policy
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
+from bot.tracker.slots import claim_slot, finish_slot
 
 __all__ = [
     "EXPIRING_WINDOW",
@@ -257,14 +258,8 @@ class DigestJob:
         if slot is None or now - slot > self.misfire_grace:
             return None
         job, key = f"digest:{schedule.channel}", _slot_key(slot)
-        async with self.db.transaction() as tx:
-            existing = await tx.jobs.get_slot(job, key)
-            if existing is not None and existing.finished_at is not None:
-                return None
-            if not await tx.jobs.try_start_slot(
-                job, key, self.owner, now=now, lease_seconds=self.lease_seconds
-            ):
-                return None
+        if not await claim_slot(self.db, job, key, self.owner, now=now, lease_seconds=self.lease_seconds):
+            return None  # done, or being done, by some replica
         digest = await build_digest(self.db, self.proxmox, self.policy, now)
         fingerprint = digest_fingerprint(digest)
         if schedule.quiet_when_unchanged:
@@ -282,8 +277,7 @@ class DigestJob:
         return DigestRun(schedule.channel, key, posted=True, reason="posted", ts=ts)
 
     async def _finish(self, job: str, slot: str, result: dict[str, object]) -> None:
-        async with self.db.transaction() as tx:
-            await tx.jobs.finish_slot(job, slot, self.owner, now=self.clock(), result=result)
+        await finish_slot(self.db, job, slot, self.owner, now=self.clock(), result=result)
 
     async def post_now(self, channel: str) -> str:
         """``/lxc digest``: build and post the digest to ``channel`` now (once per channel and minute)."""

@@ -36,6 +36,7 @@ from bot.ownership import format_expiry
 from bot.policy import Policy, format_duration
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxConflictError, ProxmoxError, ProxmoxNotFoundError
+from bot.tracker.slots import claim_slot, finish_slot
 
 __all__ = ["EXTEND_ACTION_ID", "EXTEND_BY", "ExpiryReport", "ExpiryService"]
 
@@ -127,14 +128,11 @@ class ExpiryService:
     # --- slots ---------------------------------------------------------------------------------------
 
     async def _claim(self, slot: str, now: datetime) -> bool:
-        async with self.db.transaction() as tx:
-            return await tx.jobs.try_start_slot(
-                EXPIRY_JOB, slot, self.owner, now=now, lease_seconds=self.lease_seconds
-            )
+        lease = self.lease_seconds
+        return await claim_slot(self.db, EXPIRY_JOB, slot, self.owner, now=now, lease_seconds=lease)
 
     async def _finish(self, slot: str, result: dict[str, object]) -> None:
-        async with self.db.transaction() as tx:
-            await tx.jobs.finish_slot(EXPIRY_JOB, slot, self.owner, now=self.clock(), result=result)
+        await finish_slot(self.db, EXPIRY_JOB, slot, self.owner, now=self.clock(), result=result)
 
     async def _tell(self, c: Container, slot: str, text: str, *, button: bool) -> str:
         in_thread = c.thread_channel is not None

@@ -497,6 +497,46 @@ class ContainerService:
             actor.user_id, "access.denied", vmid=container.vmid, detail={"action": action, "reason": exc.what}
         )
 
+    async def _operable(self, actor: Actor, vmid: int, action: str) -> Container:
+        """The managed container ``vmid``, if ``actor`` may ``action`` it (a refusal is audited)."""
+        container = await self._container(vmid)
+        try:
+            require_operate(actor, container, action)
+        except AccessDenied as exc:
+            await self._deny(actor, action, container, exc)
+            raise
+        return container
+
+    async def _require_approval(
+        self, actor: Actor, approved_by: Actor | None, container: Container, action: str, *, missing: str
+    ) -> None:
+        """Refuse (audited :class:`~bot.access.AccessDenied`) unless ``approved_by`` is an approver other
+        than ``actor``; ``missing`` is the refusal when there is no approver at all."""
+        if approved_by is None:
+            problem = missing
+        elif not approved_by.is_approver:
+            problem = f"<@{approved_by.user_id}> is not an approver."
+        elif approved_by.user_id == actor.user_id:
+            problem = f"You cannot approve your own {action} request."
+        else:
+            return
+        exc = AccessDenied(problem, hint="Ask an approver (other than yourself) to approve it.")
+        await self._deny(actor, action, container, exc)
+        raise exc
+
+    async def _follow(self, kind: str, upid: Upid, container: Container, actor_id: str) -> None:
+        """Hand a started task to the follower; its outcome goes to the container's thread."""
+        await self.follower.track(
+            kind,
+            upid,
+            vmid=container.vmid,
+            node=upid.node,
+            actor=actor_id,
+            channel=container.thread_channel,
+            thread_ts=container.thread_ts,
+            request_id=container.request_id,
+        )
+
     # --- power --------------------------------------------------------------------------------------
 
     async def power(self, actor: Actor, vmid: int, action: str) -> PowerResult:
@@ -513,28 +553,14 @@ class ContainerService:
                 f"Unknown action {action[:20]!r}; use one of {', '.join(_POWER_ACTIONS)}.", field="action"
             )
         verb = cast(PowerAction, action)
-        container = await self._container(vmid)
-        try:
-            require_operate(actor, container, action)
-        except AccessDenied as exc:
-            await self._deny(actor, action, container, exc)
-            raise
+        container = await self._operable(actor, vmid, action)
         try:
             upid = await self.proxmox.power(container.node, vmid, verb)
         except ProxmoxConflictError as exc:
             raise self._conflict(container, action, exc) from exc
         except ProxmoxLockedError as exc:
-            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
-        await self.follower.track(
-            action,
-            upid,
-            vmid=vmid,
-            node=upid.node,
-            actor=actor.user_id,
-            channel=container.thread_channel,
-            thread_ts=container.thread_ts,
-            request_id=container.request_id,
-        )
+            raise _busy(container, exc) from exc
+        await self._follow(action, upid, container, actor.user_id)
         await self._audit(
             actor.user_id, f"container.{action}", vmid=vmid, upid=str(upid), detail={"node": upid.node}
         )
@@ -595,19 +621,10 @@ class ContainerService:
         """
         container = await self._container(vmid)
         if not may_destroy_directly(actor, container):
-            problem: str | None = None
-            if approved_by is None:
-                problem = (
-                    f"Only the owner <@{container.owner}> may destroy {container.hostname} ({vmid}) directly."
-                )
-            elif not approved_by.is_approver:
-                problem = f"<@{approved_by.user_id}> is not an approver."
-            elif approved_by.user_id == actor.user_id:
-                problem = "You cannot approve your own destroy request."
-            if problem is not None:
-                exc = AccessDenied(problem, hint="Ask an approver (other than yourself) to approve it.")
-                await self._deny(actor, "destroy", container, exc)
-                raise exc
+            missing = (
+                f"Only the owner <@{container.owner}> may destroy {container.hostname} ({vmid}) directly."
+            )
+            await self._require_approval(actor, approved_by, container, "destroy", missing=missing)
         return await self.destroy_record(container, actor.user_id, approved_by=approved_by)
 
     async def destroy_record(
@@ -640,17 +657,8 @@ class ContainerService:
                 )
             return DestroyResult(vmid=vmid, node=container.node, upid=None, already_gone=True)
         except ProxmoxLockedError as exc:
-            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
-        await self.follower.track(
-            "destroy",
-            upid,
-            vmid=vmid,
-            node=upid.node,
-            actor=actor_id,
-            channel=container.thread_channel,
-            thread_ts=container.thread_ts,
-            request_id=container.request_id,
-        )
+            raise _busy(container, exc) from exc
+        await self._follow("destroy", upid, container, actor_id)
         detail: dict[str, Any] = {"node": upid.node, "reason": reason}
         if approved_by is not None:
             detail["approved_by"] = approved_by.user_id
@@ -669,12 +677,7 @@ class ContainerService:
         """
         if duration <= timedelta(0):
             raise InputError("The extension must be longer than zero.", field="duration")
-        container = await self._container(vmid)
-        try:
-            require_operate(actor, container, "extend")
-        except AccessDenied as exc:
-            await self._deny(actor, "extend", container, exc)
-            raise
+        container = await self._operable(actor, vmid, "extend")
         now = self.clock()
         base = max(container.expires_at or now, now)
         new_expiry = (base + duration).replace(microsecond=0)
@@ -955,27 +958,6 @@ class ContainerService:
         ]
         return tuple(sorted(entries, key=lambda e: (e.taken_at or datetime.min.replace(tzinfo=UTC), e.name)))
 
-    async def _operable(self, actor: Actor, vmid: int, action: str) -> Container:
-        container = await self._container(vmid)
-        try:
-            require_operate(actor, container, action)
-        except AccessDenied as exc:
-            await self._deny(actor, action, container, exc)
-            raise
-        return container
-
-    async def _follow(self, kind: str, upid: Upid, container: Container, actor: Actor) -> None:
-        await self.follower.track(
-            kind,
-            upid,
-            vmid=container.vmid,
-            node=upid.node,
-            actor=actor.user_id,
-            channel=container.thread_channel,
-            thread_ts=container.thread_ts,
-            request_id=container.request_id,
-        )
-
     async def snapshot(self, actor: Actor, vmid: int, name: str | None = None) -> SnapshotResult:
         """Take a snapshot (owner or approver); the ``vzsnapshot`` task is followed (kind ``snapshot``).
 
@@ -997,8 +979,8 @@ class ContainerService:
                 container.node, vmid, snapname, f"taken by Cardinal for {actor.user_id}"
             )
         except ProxmoxLockedError as exc:
-            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
-        await self._follow("snapshot", upid, container, actor)
+            raise _busy(container, exc) from exc
+        await self._follow("snapshot", upid, container, actor.user_id)
         await self._audit(
             actor.user_id,
             "container.snapshot",
@@ -1047,8 +1029,8 @@ class ContainerService:
         try:
             upid = await self.proxmox.rollback_snapshot(container.node, vmid, name, start=status.running)
         except ProxmoxLockedError as exc:
-            raise ContainerBusy(f"{container.hostname} ({vmid}) is busy: {exc.what}") from exc
-        await self._follow("rollback", upid, container, actor)
+            raise _busy(container, exc) from exc
+        await self._follow("rollback", upid, container, actor.user_id)
         await self._audit(
             actor.user_id,
             "container.rollback",
@@ -1161,21 +1143,11 @@ class ContainerService:
         ``approved_by`` is an approver other than ``actor``.
         """
         plan = await self.plan_resize(actor, vmid, cores, memory_mib, disk_add_gib)
-        if plan.needs_approval:
-            if approved_by is None:
-                return ResizeResult(plan=plan, applied=False)
-            problem: str | None = None
-            if not approved_by.is_approver:
-                problem = f"<@{approved_by.user_id}> is not an approver."
-            elif approved_by.user_id == actor.user_id:
-                problem = "You cannot approve your own resize request."
-            if problem is not None:
-                container = await self._container(vmid)
-                exc = AccessDenied(problem, hint="Ask an approver (other than yourself) to approve it.")
-                await self._deny(actor, "resize", container, exc)
-                raise exc
+        if plan.needs_approval and approved_by is None:
+            return ResizeResult(plan=plan, applied=False)
         container = await self._container(vmid)
-        name = f"{container.hostname} ({vmid})"
+        if plan.needs_approval:
+            await self._require_approval(actor, approved_by, container, "resize", missing="")  # not None
         params: dict[str, Any] = {}
         if plan.cores is not None:
             params["cores"] = plan.cores
@@ -1190,9 +1162,9 @@ class ContainerService:
                 else None
             )
         except ProxmoxLockedError as exc:
-            raise ContainerBusy(f"{name} is busy: {exc.what}") from exc
+            raise _busy(container, exc) from exc
         if upid is not None:
-            await self._follow("resize", upid, container, actor)
+            await self._follow("resize", upid, container, actor.user_id)
         detail: dict[str, Any] = {
             "cores": [plan.cores_before, plan.cores_after],
             "memory_mib": [plan.memory_before_mib, plan.memory_after_mib],
@@ -1204,6 +1176,11 @@ class ContainerService:
             actor.user_id, "container.resized", vmid=vmid, upid=str(upid) if upid else None, detail=detail
         )
         return ResizeResult(plan=plan, applied=True, upid=str(upid) if upid else None)
+
+
+def _busy(container: Container, exc: ProxmoxLockedError) -> ContainerBusy:
+    """Proxmox holds a lock on ``container`` (another task is running on it)."""
+    return ContainerBusy(f"{container.hostname} ({container.vmid}) is busy: {exc.what}")
 
 
 _SNAPNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,39}$")

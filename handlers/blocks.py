@@ -1249,25 +1249,47 @@ def destroy_approval_card(
         ),
     ]
     value = destroy_value(plan.vmid, plan.requested_by)
+    approve = _button(
+        ACTION_DESTROY_APPROVE,
+        "Approve destroy",
+        value,
+        style="danger",
+        confirm=_destroy_dialog(clip(plan.hostname, 63), plan.vmid),
+    )
+    deny = _button(ACTION_DESTROY_DENY, "Deny", value)
+    buttons: Block = {"type": "actions", "block_id": DESTROY_APPROVAL_BLOCK, "elements": [approve, deny]}
+    subject = f"{host} ({plan.vmid})"
+    return _approval_card(blocks, buttons, "Destroy", subject, plan.requested_by, decided_by, approved, note)
+
+
+def _approval_card(
+    blocks: list[Block],
+    buttons: Block,
+    kind: str,
+    subject: str,
+    requested_by: str,
+    decided_by: str | None,
+    approved: bool | None,
+    note: str | None,
+) -> Message:
+    """The end of an approval card (destroy, resize): ``buttons`` while pending, else who decided;
+    then ``note``."""
     if decided_by is None:
-        approve = _button(
-            ACTION_DESTROY_APPROVE,
-            "Approve destroy",
-            value,
-            style="danger",
-            confirm=_destroy_dialog(clip(plan.hostname, 63), plan.vmid),
-        )
-        deny = _button(ACTION_DESTROY_DENY, "Deny", value)
-        blocks.append({"type": "actions", "block_id": DESTROY_APPROVAL_BLOCK, "elements": [approve, deny]})
-        fallback = f"Destroy approval needed: {host} ({plan.vmid}) for {mention(plan.requested_by)}"
+        blocks.append(buttons)
+        fallback = f"{kind} approval needed: {subject} for {mention(requested_by)}"
     else:
         verb = "Approved" if approved else "Denied"
         emoji = STATE_EMOJI[RequestState.READY] if approved else STATE_EMOJI[RequestState.DENIED]
         blocks.append(_section(f"{emoji} {verb} by {mention(decided_by)}"))
-        fallback = f"Destroy of {host} ({plan.vmid}) {verb.lower()} by {mention(decided_by)}"
+        fallback = f"{kind} of {subject} {verb.lower()} by {mention(decided_by)}"
     if note:
         blocks.append(_context(safe_mrkdwn(clip(note, 1000))))
     return _message(fallback, blocks)
+
+
+def _approval_channel_ref(channel: str) -> str:
+    """``channel`` as a Slack channel link, or "the approval channel" when it is not a channel id."""
+    return f"<#{channel}>" if re.fullmatch(r"[CG][A-Z0-9]{2,30}", channel) else "the approval channel"
 
 
 def destroy_started(plan: DestroyPlan, *, already_gone: bool = False) -> Message:
@@ -1283,7 +1305,7 @@ def destroy_started(plan: DestroyPlan, *, already_gone: bool = False) -> Message
 
 def destroy_asked(plan: DestroyPlan, channel: str) -> Message:
     """A non-owner's confirmed destroy: the approvers were asked in ``channel``."""
-    where = f"<#{channel}>" if re.fullmatch(r"[CG][A-Z0-9]{2,30}", channel) else "the approval channel"
+    where = _approval_channel_ref(channel)
     text = (
         f"📨 Asked the approvers to destroy {escape(clip(plan.hostname, 63))} ({plan.vmid}) in {where}. "
         "You'll hear back when one decides."
@@ -1411,25 +1433,17 @@ def resize_approval_card(
     ]
     if plan.reason:
         blocks.append(_context(f"Beyond quota: {escape(clip(plan.reason, 500))}"))
-    if decided_by is None:
-        value = resize_value(plan)
-        approve = _button(ACTION_RESIZE_APPROVE, "Approve resize", value, style="primary")
-        deny = _button(ACTION_RESIZE_DENY, "Deny", value)
-        blocks.append({"type": "actions", "block_id": RESIZE_APPROVAL_BLOCK, "elements": [approve, deny]})
-        fallback = f"Resize approval needed: {host} ({plan.vmid}) for {mention(plan.requested_by)}"
-    else:
-        verb = "Approved" if approved else "Denied"
-        emoji = STATE_EMOJI[RequestState.READY] if approved else STATE_EMOJI[RequestState.DENIED]
-        blocks.append(_section(f"{emoji} {verb} by {mention(decided_by)}"))
-        fallback = f"Resize of {host} ({plan.vmid}) {verb.lower()} by {mention(decided_by)}"
-    if note:
-        blocks.append(_context(safe_mrkdwn(clip(note, 1000))))
-    return _message(fallback, blocks)
+    value = resize_value(plan)
+    approve = _button(ACTION_RESIZE_APPROVE, "Approve resize", value, style="primary")
+    deny = _button(ACTION_RESIZE_DENY, "Deny", value)
+    buttons: Block = {"type": "actions", "block_id": RESIZE_APPROVAL_BLOCK, "elements": [approve, deny]}
+    subject = f"{host} ({plan.vmid})"
+    return _approval_card(blocks, buttons, "Resize", subject, plan.requested_by, decided_by, approved, note)
 
 
 def resize_asked(plan: ResizePlan, channel: str) -> Message:
     """A resize beyond quota: the approvers were asked in ``channel``."""
-    where = f"<#{channel}>" if re.fullmatch(r"[CG][A-Z0-9]{2,30}", channel) else "the approval channel"
+    where = _approval_channel_ref(channel)
     text = (
         f"📨 Resizing {escape(clip(plan.hostname, 63))} ({plan.vmid}) goes beyond the quota "
         f"({escape(clip(plan.reason or '', 300))}). Asked the approvers in {where}; "

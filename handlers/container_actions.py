@@ -14,9 +14,10 @@ message and clicker). A repeated click then only gets "already done".
 from __future__ import annotations
 
 import re
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from functools import partial
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -29,6 +30,7 @@ from bot.events import Notice
 from bot.lifecycle import ContainerService, PowerAction
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.policy import parse_duration
+from bot.tracker.slots import claim_slot, finish_slot
 from handlers import blocks, home
 from handlers.errors import render_error
 from handlers.parsing import VMID_MAX, VMID_MIN
@@ -53,6 +55,10 @@ __all__ = [
 ]
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+#: A click's work: (services, body, client, respond, clicker, button value) -> the coroutine to run.
+_Work = Callable[..., Coroutine[Any, Any, None]]
 
 DESTROY_CONFIRM_JOB = "destroy-confirm"
 DESTROY_APPROVAL_JOB = "destroy-approval"
@@ -186,23 +192,71 @@ def _click_key(body: dict[str, Any]) -> str:
 
 
 async def _claim(containers: ContainerService, job: str, slot: str, owner: str) -> bool:
-    async with containers.db.transaction() as tx:
-        return await tx.jobs.try_start_slot(
-            job, slot, owner, now=containers.clock(), lease_seconds=CLICK_LEASE_SECONDS
-        )
+    now = containers.clock()
+    return await claim_slot(containers.db, job, slot, owner, now=now, lease_seconds=CLICK_LEASE_SECONDS)
 
 
 async def _finish(
     containers: ContainerService, job: str, slot: str, owner: str, result: dict[str, Any]
 ) -> None:
-    async with containers.db.transaction() as tx:
-        await tx.jobs.finish_slot(job, slot, owner, now=containers.clock(), result=result)
+    await finish_slot(containers.db, job, slot, owner, now=containers.clock(), result=result)
 
 
 async def _who_claimed(containers: ContainerService, job: str, slot: str) -> str | None:
     async with containers.db.transaction(readonly=True) as tx:
         run = await tx.jobs.get_slot(job, slot)
     return run.owner if run is not None else None
+
+
+async def _claim_decision(
+    containers: ContainerService, respond: AsyncRespond, job: str, slot: str, user: str, what: str
+) -> bool:
+    """Claim an approval card's decision; a later click only hears who decided the ``what`` request."""
+    if await _claim(containers, job, slot, user):
+        return True
+    who = await _who_claimed(containers, job, slot)
+    by = f" by <@{who}>" if who else ""
+    await _say(respond, f"This {what} request was already decided{by}.")
+    return False
+
+
+async def _run_claimed(
+    containers: ContainerService,
+    job: str,
+    slot: str,
+    user: str,
+    work: Awaitable[T],
+    result: Callable[[T], dict[str, Any]],
+    **extra: Any,
+) -> T:
+    """Run a claimed click's work and record its outcome (``extra`` plus ``result(...)``, or the error's
+    ``what``) on the slot; a :class:`~bot.errors.CardinalError` is re-raised for the clicker."""
+    try:
+        value = await work
+    except CardinalError as exc:
+        await _finish(containers, job, slot, user, {**extra, "error": exc.what})
+        raise
+    await _finish(containers, job, slot, user, {**extra, **result(value)})
+    return value
+
+
+async def _record_denial(
+    containers: ContainerService, job: str, slot: str, user: str, action: str, vmid: int, **detail: Any
+) -> None:
+    """Audit a denied approval card and close its decision slot, in one transaction."""
+    async with containers.db.transaction() as tx:
+        await tx.audit.append(user, action, now=containers.clock(), vmid=vmid, detail=detail)
+        await tx.jobs.finish_slot(job, slot, user, now=containers.clock(), result={"approved": False})
+
+
+class _Started(Protocol):
+    @property
+    def upid(self) -> str | None: ...
+
+
+def _upid(result: _Started) -> dict[str, Any]:
+    """The slot result of a click that started a Proxmox task."""
+    return {"upid": result.upid}
 
 
 async def _say(respond: AsyncRespond, text: str) -> None:
@@ -239,70 +293,23 @@ def register(app: AsyncApp, services: Services) -> None:
     a command's (raising inside the listener right after ``ack()`` would race Bolt's ack poll).
     """
 
-    @app.action(blocks.ACTION_EXTEND)
-    async def extend(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user = _start(body)
-        _spawn(services, respond, extend_clicked(services, body, client, respond, user, _value(body)), user)
+    def listen(action: str | re.Pattern[str], work: _Work) -> None:
+        @app.action(action)
+        async def listener(
+            ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+        ) -> None:
+            await ack()
+            user = _start(body)
+            _spawn(services, respond, work(services, body, client, respond, user, _value(body)), user)
 
-    @app.action(_POWER_ACTION_RE)
-    async def power(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user = _start(body)
-        _spawn(services, respond, power_clicked(services, respond, user, _value(body)), user)
-
-    @app.action(blocks.ACTION_DESTROY_CONFIRM)
-    async def destroy_confirm(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user = _start(body)
-        work = destroy_confirmed(services, body, client, respond, user, _value(body))
-        _spawn(services, respond, work, user)
-
-    @app.action(blocks.ACTION_DESTROY_APPROVE)
-    async def destroy_approve(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user = _start(body)
-        work = destroy_decided(services, body, client, respond, user, _value(body), approve=True)
-        _spawn(services, respond, work, user)
-
-    @app.action(blocks.ACTION_DESTROY_DENY)
-    async def destroy_deny(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user = _start(body)
-        work = destroy_decided(services, body, client, respond, user, _value(body), approve=False)
-        _spawn(services, respond, work, user)
-
-    @app.action(blocks.ACTION_ROLLBACK_CONFIRM)
-    async def rollback_confirm(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        user = _start(body)
-        _spawn(services, respond, rollback_confirmed(services, body, respond, user, _value(body)), user)
-
-    @app.action(blocks.ACTION_RESIZE_APPROVE)
-    async def resize_approve(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user = _start(body)
-        work = resize_decided(services, body, client, respond, user, _value(body), approve=True)
-        _spawn(services, respond, work, user)
-
-    @app.action(blocks.ACTION_RESIZE_DENY)
-    async def resize_deny(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        await ack()
-        user = _start(body)
-        work = resize_decided(services, body, client, respond, user, _value(body), approve=False)
-        _spawn(services, respond, work, user)
+    listen(blocks.ACTION_EXTEND, extend_clicked)
+    listen(_POWER_ACTION_RE, power_clicked)
+    listen(blocks.ACTION_DESTROY_CONFIRM, destroy_confirmed)
+    listen(blocks.ACTION_DESTROY_APPROVE, partial(destroy_decided, approve=True))
+    listen(blocks.ACTION_DESTROY_DENY, partial(destroy_decided, approve=False))
+    listen(blocks.ACTION_ROLLBACK_CONFIRM, rollback_confirmed)
+    listen(blocks.ACTION_RESIZE_APPROVE, partial(resize_decided, approve=True))
+    listen(blocks.ACTION_RESIZE_DENY, partial(resize_decided, approve=False))
 
 
 def _spawn(
@@ -329,7 +336,14 @@ async def _guarded(work: Coroutine[Any, Any, None], respond: AsyncRespond) -> No
             log.warning("action.error_not_delivered", ref=ref, reason=type(send_exc).__name__)
 
 
-async def power_clicked(services: Services, respond: AsyncRespond, user: str, value: str) -> None:
+async def power_clicked(
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
+) -> None:
     """A quick power action from ``/lxc status``: owner or approver (checked by the service)."""
     vmid, action = power_value_of(value)
     containers = container_service(services)
@@ -361,12 +375,14 @@ async def extend_clicked(
     if not await _claim(containers, EXTEND_BUTTON_JOB, slot, user):
         await _say(respond, f"You already extended {vmid} from this message; `/lxc status {vmid}` shows it.")
         return
-    try:
-        result = await containers.extend(actor, vmid, duration)
-    except CardinalError as exc:
-        await _finish(containers, EXTEND_BUTTON_JOB, slot, user, {"error": exc.what})
-        raise
-    await _finish(containers, EXTEND_BUTTON_JOB, slot, user, {"expires_at": result.expires_at.isoformat()})
+    result = await _run_claimed(
+        containers,
+        EXTEND_BUTTON_JOB,
+        slot,
+        user,
+        containers.extend(actor, vmid, duration),
+        lambda r: {"expires_at": r.expires_at.isoformat()},
+    )
     await _update(client, channel, ts, blocks.extend_result(result, duration, actor=user))
 
 
@@ -389,12 +405,9 @@ async def destroy_confirmed(
         await _say(respond, f"That was already done. `/lxc destroy {vmid}` starts over.")
         return
     if not plan.needs_approval:
-        try:
-            result = await containers.destroy(actor, vmid)
-        except CardinalError as exc:
-            await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"error": exc.what})
-            raise
-        await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"upid": result.upid})
+        result = await _run_claimed(
+            containers, DESTROY_CONFIRM_JOB, slot, user, containers.destroy(actor, vmid), _upid
+        )
         await respond(replace_original=True, **blocks.destroy_started(plan, already_gone=result.already_gone))
         return
     channel, _, _ = _where(body)
@@ -439,32 +452,27 @@ async def destroy_decided(
     plan = await containers.request_destroy(requester_actor, vmid)
     channel, ts, _ = _where(body)
     slot = f"{vmid}:{requester}:{_click_key(body)}"
-    if not await _claim(containers, DESTROY_APPROVAL_JOB, slot, user):
-        who = await _who_claimed(containers, DESTROY_APPROVAL_JOB, slot)
-        by = f" by <@{who}>" if who else ""
-        await _say(respond, f"This destroy request was already decided{by}.")
+    if not await _claim_decision(containers, respond, DESTROY_APPROVAL_JOB, slot, user, "destroy"):
         return
     if not approve:
-        async with containers.db.transaction() as tx:
-            await tx.audit.append(
-                user,
-                "container.destroy_denied",
-                now=containers.clock(),
-                vmid=vmid,
-                detail={"requested_by": requester},
-            )
-            await tx.jobs.finish_slot(
-                DESTROY_APPROVAL_JOB, slot, user, now=containers.clock(), result={"approved": False}
-            )
+        await _record_denial(
+            containers,
+            DESTROY_APPROVAL_JOB,
+            slot,
+            user,
+            "container.destroy_denied",
+            vmid,
+            requested_by=requester,
+        )
         await _update(
             client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=False)
         )
         await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=False))
         return
+    destroy = containers.destroy(requester_actor, vmid, approved_by=clicker)
     try:
-        result = await containers.destroy(requester_actor, vmid, approved_by=clicker)
+        await _run_claimed(containers, DESTROY_APPROVAL_JOB, slot, user, destroy, _upid, approved=True)
     except CardinalError as exc:
-        await _finish(containers, DESTROY_APPROVAL_JOB, slot, user, {"approved": True, "error": exc.what})
         await _update(
             client,
             channel,
@@ -474,13 +482,17 @@ async def destroy_decided(
             ),
         )
         raise
-    await _finish(containers, DESTROY_APPROVAL_JOB, slot, user, {"approved": True, "upid": result.upid})
     await _update(client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=True))
     await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=True))
 
 
 async def rollback_confirmed(
-    services: Services, body: dict[str, Any], respond: AsyncRespond, user: str, value: str
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
 ) -> None:
     """The confirmed rollback button (owner or approver, checked by the service). Once per message and
     clicker: a second click only hears that it was already done."""
@@ -492,12 +504,8 @@ async def rollback_confirmed(
     if not await _claim(containers, ROLLBACK_CONFIRM_JOB, slot, user):
         await _say(respond, f"That rollback was already started. `/lxc status {vmid}` shows the container.")
         return
-    try:
-        result = await containers.rollback(actor, vmid, name)
-    except CardinalError as exc:
-        await _finish(containers, ROLLBACK_CONFIRM_JOB, slot, user, {"error": exc.what})
-        raise
-    await _finish(containers, ROLLBACK_CONFIRM_JOB, slot, user, {"upid": result.upid})
+    rollback = containers.rollback(actor, vmid, name)
+    result = await _run_claimed(containers, ROLLBACK_CONFIRM_JOB, slot, user, rollback, _upid)
     await respond(replace_original=True, **blocks.rollback_started(result))
 
 
@@ -520,10 +528,7 @@ async def resize_decided(
     requester_actor = await actor_of(services, requester)
     channel, ts, _ = _where(body)
     slot = f"{value}:{_click_key(body)}"
-    if not await _claim(containers, RESIZE_APPROVAL_JOB, slot, user):
-        who = await _who_claimed(containers, RESIZE_APPROVAL_JOB, slot)
-        by = f" by <@{who}>" if who else ""
-        await _say(respond, f"This resize request was already decided{by}.")
+    if not await _claim_decision(containers, respond, RESIZE_APPROVAL_JOB, slot, user, "resize"):
         return
     try:
         plan = await containers.plan_resize(requester_actor, vmid, cores, memory, disk)
@@ -531,29 +536,27 @@ async def resize_decided(
         await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"error": exc.what})
         raise
     if not approve:
-        async with containers.db.transaction() as tx:
-            await tx.audit.append(
-                user,
-                "container.resize_denied",
-                now=containers.clock(),
-                vmid=vmid,
-                detail={"requested_by": requester, "value": value},
-            )
-            await tx.jobs.finish_slot(
-                RESIZE_APPROVAL_JOB, slot, user, now=containers.clock(), result={"approved": False}
-            )
+        await _record_denial(
+            containers,
+            RESIZE_APPROVAL_JOB,
+            slot,
+            user,
+            "container.resize_denied",
+            vmid,
+            requested_by=requester,
+            value=value,
+        )
         await _update(client, channel, ts, blocks.resize_approval_card(plan, decided_by=user, approved=False))
         await _tell_user(client, requester, blocks.resize_decision(plan, user, approved=False))
         return
+    resize = containers.resize(requester_actor, vmid, cores, memory, disk, approved_by=clicker)
     try:
-        result = await containers.resize(requester_actor, vmid, cores, memory, disk, approved_by=clicker)
+        result = await _run_claimed(containers, RESIZE_APPROVAL_JOB, slot, user, resize, _upid, approved=True)
     except CardinalError as exc:
-        await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"approved": True, "error": exc.what})
         note = f"The resize failed: {exc.what}"
         card = blocks.resize_approval_card(plan, decided_by=user, approved=True, note=note)
         await _update(client, channel, ts, card)
         raise
-    await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"approved": True, "upid": result.upid})
     card = blocks.resize_approval_card(result.plan, decided_by=user, approved=True)
     await _update(client, channel, ts, card)
     await _tell_user(client, requester, blocks.resize_decision(result.plan, user, approved=True))

@@ -3,7 +3,8 @@
 ``db`` runs a test twice, on a fresh SQLite file and on a fresh PostgreSQL schema (the second is skipped,
 with the reason shown by ``-ra``, when ``CARDINAL_TEST_POSTGRES_URL`` is unset). ``sqlite_db`` is the
 cheaper SQLite-only variant for tests that are not about the database. ``db_factory`` opens more
-``Database`` objects on the same database — separate engines, i.e. "replicas".
+``Database`` objects on the same database — separate engines, i.e. "replicas". ``fake_slack`` is a fresh
+:class:`~tests.fakes.slack.FakeSlack`, served by ``slack_server``; ``api_url`` is its Web API base URL.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -18,14 +20,30 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
 from bot.db import Database, migrate, open_database
 from bot.db.engine import build_engine
+from tests.fakes.slack import FakeSlack
 
 POSTGRES_ENV = "CARDINAL_TEST_POSTGRES_URL"
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 """A fixed "now" for tests; build later times as ``T0 + timedelta(...)``."""
+SIM_TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
+"""The template the Proxmox simulator has on its ``local`` storage (and the create form offers)."""
+
+ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
+"""The type of pytest-aiohttp's ``aiohttp_server`` fixture."""
+
+
+def free_port() -> int:
+    """A local TCP port with nothing listening on it (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
 
 
 class FakeClock:
@@ -153,3 +171,21 @@ async def sqlite_db(_sqlite_template: Path, tmp_path: Path) -> AsyncIterator[Dat
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+def fake_slack() -> FakeSlack:
+    """A fresh fake workspace."""
+    return FakeSlack()
+
+
+@pytest.fixture
+async def slack_server(fake_slack: FakeSlack, aiohttp_server: ServerFactory) -> TestServer:
+    """The fake served on 127.0.0.1 with a random port."""
+    return await aiohttp_server(fake_slack.app())
+
+
+@pytest.fixture
+def api_url(slack_server: TestServer) -> str:
+    """Base URL of the fake's Web API, for ``AsyncWebClient(base_url=...)``."""
+    return str(slack_server.make_url("/api/"))

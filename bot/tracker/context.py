@@ -10,9 +10,9 @@ import structlog
 from bot.db import Clock, Database, Task
 from bot.observe import NoObserver, Observer
 from bot.outbox import Outbox
-from bot.proxmox import ProxmoxError, Upid
+from bot.proxmox import ProxmoxError, TaskListItem, Upid
 from bot.tracker.backoff import Backoff
-from bot.tracker.kinds import CREATE, CREATE_IP, DEFAULT_DEADLINE
+from bot.tracker.kinds import CREATE, CREATE_IP, DEFAULT_DEADLINE, TASK_TYPES
 from bot.tracker.proxmox import CountingProxmox
 from bot.tracker.results import LOG_TAIL_LINES
 
@@ -53,6 +53,11 @@ class TrackerConfig:
         if kind == CREATE_IP:
             return timedelta(hours=1)
         return DEFAULT_DEADLINE
+
+
+def submitted_at(task: Task) -> int:
+    """When ``task`` was submitted, in Unix seconds: its ``started_at``, else when its row was created."""
+    return task.started_at or int(task.created_at.timestamp())
 
 
 def describe(exc: ProxmoxError, *, hint: bool = True) -> str:
@@ -121,6 +126,23 @@ class Ctx:
             streak=task.consecutive_errors + 1,
         )
         return await self.reschedule(task, self.error_backoff.delay(task.consecutive_errors), str(exc))
+
+    async def lookup_submitted(self, task: Task, kind: str) -> list[TaskListItem]:
+        """The ``kind`` tasks Proxmox lists for ``task``'s container since shortly before ``task`` was
+        submitted (at most 5): did a submission whose answer was lost reach Proxmox?"""
+        return await self.px.node_tasks(
+            task.node,
+            source="all",
+            vmid=task.vmid,
+            typefilter=TASK_TYPES[kind],
+            since=int(submitted_at(task) - self.config.lookup_margin),
+            limit=5,
+        )
+
+    def overdue(self, task: Task, what: str) -> str:
+        """The error of a task past its deadline: ``<what> did not finish within <N> minutes``."""
+        minutes = int(self.config.deadline(task.kind).total_seconds() // 60)
+        return f"{what} did not finish within {minutes} minutes"
 
     async def log_tail(self, task: Task) -> list[str]:
         """The last lines of the task's Proxmox log, or ``[]`` when there is none or it cannot be read."""

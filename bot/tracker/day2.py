@@ -66,17 +66,14 @@ class Day2:
             outcome = "timed_out" if timed_out else "failed"
             await self._audit(tx, task, now, outcome, {"error": error})
 
-        status = TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED
-        result = results.failed(task.kind, error, log_tail, timed_out=timed_out)
-        await self.reporter.conclude(
-            task, status, result, exitstatus=exitstatus, error=error, effects=effects
+        await self.reporter.conclude_failed(
+            task, task.kind, error, log_tail, exitstatus=exitstatus, timed_out=timed_out, effects=effects
         )
 
     async def timed_out(self, task: Task) -> None:
         """Past its deadline: report it with the log so far."""
         tail = await self.ctx.log_tail(task)
-        minutes = int(self.ctx.config.deadline(task.kind).total_seconds() // 60)
-        error = f"{task.kind} of CT {task.vmid} did not finish within {minutes} minutes"
+        error = self.ctx.overdue(task, f"{task.kind} of CT {task.vmid}")
         await self.fail(task, error, tail, timed_out=True)
 
     async def _audit(

@@ -27,8 +27,8 @@ from bot.proxmox import (
 from bot.proxmox.codec import parse_net
 from bot.proxmox.models import ContainerConfig, Interface
 from bot.tracker import results
-from bot.tracker.context import Ctx, describe
-from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START, TASK_TYPES, action_word
+from bot.tracker.context import Ctx, describe, submitted_at
+from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START, action_word
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Effects, Reporter
 
@@ -205,16 +205,9 @@ class FollowUps:
         """A ``create_start`` row left ``submitting`` (crash, unclear answer): look before starting again."""
         ctx = self.ctx
         assert task.vmid is not None
-        submitted = task.started_at or int(task.created_at.timestamp())
+        submitted = submitted_at(task)
         try:
-            found = await ctx.px.node_tasks(
-                task.node,
-                source="all",
-                vmid=task.vmid,
-                typefilter=TASK_TYPES[CREATE_START],
-                since=int(submitted - ctx.config.lookup_margin),
-                limit=5,
-            )
+            found = await ctx.lookup_submitted(task, CREATE_START)
             if found:
                 await self._adopt(task, found[0].upid)
                 return
@@ -320,7 +313,6 @@ class FollowUps:
         """End the container's chain with a failure message (create/start failed or timed out)."""
         vmid = task.vmid
         action = action_word(task.kind)
-        result = results.failed(action, error, log_tail, timed_out=timed_out)
         creating = task.kind == CREATE
 
         async def effects(tx: Tx, now: datetime) -> None:
@@ -344,14 +336,12 @@ class FollowUps:
                 detail={"error": error},
             )
 
-        status = TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED
-        await self.reporter.conclude(
-            task, status, result, exitstatus=exitstatus, error=error, effects=effects
+        await self.reporter.conclude_failed(
+            task, action, error, log_tail, exitstatus=exitstatus, timed_out=timed_out, effects=effects
         )
 
     async def timed_out(self, task: Task) -> None:
         """A provisioning step passed its deadline: report it with the log so far."""
         tail = await self.ctx.log_tail(task)
-        minutes = int(self.ctx.config.deadline(task.kind).total_seconds() // 60)
-        what = f"{action_word(task.kind)} of CT {task.vmid}"
-        await self.fail(task, f"{what} did not finish within {minutes} minutes", tail, timed_out=True)
+        error = self.ctx.overdue(task, f"{action_word(task.kind)} of CT {task.vmid}")
+        await self.fail(task, error, tail, timed_out=True)

@@ -20,9 +20,9 @@ import structlog
 from bot.db import Task, Tx
 from bot.db.audit import SYSTEM_ACTOR
 from bot.proxmox import ProxmoxError, ProxmoxExistsError, ProxmoxNotFoundError, TaskListItem
-from bot.tracker.context import Ctx, describe
+from bot.tracker.context import Ctx, describe, submitted_at
 from bot.tracker.followups import FollowUps, is_unknown_outcome
-from bot.tracker.kinds import CREATE, TASK_TYPES
+from bot.tracker.kinds import CREATE
 
 log = structlog.get_logger(__name__)
 
@@ -103,16 +103,7 @@ class Provisioner:
         return True
 
     async def _lookup(self, task: Task) -> TaskListItem | None:
-        ctx = self.ctx
-        submitted = task.started_at or int(task.created_at.timestamp())
-        items = await ctx.px.node_tasks(
-            task.node,
-            source="all",
-            vmid=task.vmid,
-            typefilter=TASK_TYPES[CREATE],
-            since=int(submitted - ctx.config.lookup_margin),
-            limit=5,
-        )
+        items = await self.ctx.lookup_submitted(task, CREATE)
         return items[0] if items else None
 
     async def _adopt(self, task: Task, upid: str, password: str | None) -> None:
@@ -154,7 +145,7 @@ class Provisioner:
         when Proxmox shows neither a task nor a config after the grace period."""
         ctx = self.ctx
         assert task.vmid is not None
-        submitted = task.started_at or int(task.created_at.timestamp())
+        submitted = submitted_at(task)
         try:
             found = await self._lookup(task)
             if found is not None:

@@ -97,6 +97,22 @@ class Reporter:
         )
         return await self.notify(final)
 
+    async def conclude_failed(
+        self,
+        task: Task,
+        action: str,
+        error: str,
+        log_tail: list[str],
+        *,
+        exitstatus: str | None = None,
+        timed_out: bool = False,
+        effects: Effects | None = None,
+    ) -> bool:
+        """:meth:`conclude` a failed (or timed out) task, reporting ``error`` and the end of its log."""
+        status = TaskStatus.TIMED_OUT if timed_out else TaskStatus.FAILED
+        result = results.failed(action, error, log_tail, timed_out=timed_out)
+        return await self.conclude(task, status, result, exitstatus=exitstatus, error=error, effects=effects)
+
     async def hand_off(self, task: Task, next_kind: str, effects: Effects) -> bool:
         """End ``task`` successfully; its work continues in a row ``effects`` adds (same transaction)."""
         final = await self._finish(

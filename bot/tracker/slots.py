@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -10,6 +11,23 @@ import structlog
 from bot.db import Clock, Database, utc_now
 
 log = structlog.get_logger(__name__)
+
+
+async def claim_slot(
+    db: Database, job: str, slot: str, owner: str, *, now: datetime, lease_seconds: float
+) -> bool:
+    """True if ``owner`` won ``job``'s ``slot`` (the first replica wins; a finished slot is never won again,
+    an unfinished one whose lease ran out may be taken over once)."""
+    async with db.transaction() as tx:
+        return await tx.jobs.try_start_slot(job, slot, owner, now=now, lease_seconds=lease_seconds)
+
+
+async def finish_slot(
+    db: Database, job: str, slot: str, owner: str, *, now: datetime, result: dict[str, Any] | None
+) -> None:
+    """Mark ``owner``'s claimed ``slot`` done with a JSON ``result``."""
+    async with db.transaction() as tx:
+        await tx.jobs.finish_slot(job, slot, owner, now=now, result=result)
 
 
 async def run_once_per_slot(
@@ -28,12 +46,9 @@ async def run_once_per_slot(
     the slot is finished with its result (a JSON object or ``None``). When ``fn`` raises, the slot stays
     unfinished, so once its lease runs out another replica may take it over (once); the error propagates.
     """
-    async with db.transaction() as tx:
-        won = await tx.jobs.try_start_slot(job, slot, owner, now=clock(), lease_seconds=lease_seconds)
-    if not won:
+    if not await claim_slot(db, job, slot, owner, now=clock(), lease_seconds=lease_seconds):
         return False
     log.info("job.slot_started", job=job, slot=slot, owner=owner)
     result = await fn()
-    async with db.transaction() as tx:
-        await tx.jobs.finish_slot(job, slot, owner, now=clock(), result=result)
+    await finish_slot(db, job, slot, owner, now=clock(), result=result)
     return True

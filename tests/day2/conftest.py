@@ -9,9 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from pydantic import SecretStr
 
 from bot.db import ContainerState, Database
 from bot.db.records import Container
@@ -19,11 +16,12 @@ from bot.digest import DigestReady
 from bot.events import Event
 from bot.lifecycle import ContainerService
 from bot.policy import Policy
-from bot.proxmox import ProxmoxClient, RetryPolicy, Timeouts
+from bot.proxmox import ProxmoxClient
 from bot.proxmox.upid import Upid
-from bot.simulator import Simulator, make_app
+from bot.simulator import Simulator
 from bot.simulator.state import RequestRecord
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, ServerFactory
+from tests.sim_client import serve_sim_client
 
 TOKEN = "cardinal@pve!bot"
 SECRET = "5f0c4a52-day2-4b1e-9d0c-0123456789ab"
@@ -101,22 +99,9 @@ def sim() -> Simulator:
 
 
 @pytest.fixture
-async def proxmox(
-    sim: Simulator, aiohttp_server: Callable[[web.Application], Awaitable[TestServer]]
-) -> AsyncIterator[ProxmoxClient]:
+async def proxmox(sim: Simulator, aiohttp_server: ServerFactory) -> AsyncIterator[ProxmoxClient]:
     """A client talking to ``sim`` served on 127.0.0.1 (retries without real waiting)."""
-    server = await aiohttp_server(make_app(sim))
-
-    async def no_sleep(_delay: float) -> None:
-        return None
-
-    client = ProxmoxClient(
-        str(server.make_url("/api2/json")),
-        token_id=TOKEN,
-        token_secret=SecretStr(SECRET),
-        retries=RetryPolicy(attempts=2, base_delay=0.0, sleep=no_sleep),
-        timeouts=Timeouts(read=5.0, write=5.0, long=5.0),
-    )
+    client = await serve_sim_client(sim, aiohttp_server, TOKEN, SECRET)
     yield client
     await client.close()
     assert sim.internal_errors == [], "the simulator crashed while handling a request"

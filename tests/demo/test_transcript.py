@@ -25,10 +25,10 @@ from bot.events import (
 from bot.policy import Policy
 from handlers import blocks
 from handlers.transcript import Directory, Renderer, Style, display_width, indent
+from tests.conftest import SIM_TEMPLATE
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
 APPROVAL_ID = "0f0e0d0c-0000-4000-8000-000000000001"
-TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
 NAMES = Directory({"U0ALICE": "alice", "U0BOB": "bob"}, {"C0LAB00001": "lab"})
 PLAIN = Renderer(NAMES, Style(color=False))
 COLOR = Renderer(NAMES, Style(color=True))
@@ -40,7 +40,7 @@ def summary(state: RequestState = RequestState.PENDING_APPROVAL, **extra: object
         "requester": "U0ALICE",
         "state": state,
         "hostnames": ("web",),
-        "template": TEMPLATE,
+        "template": SIM_TEMPLATE,
         "cores": 2,
         "memory_mib": 4096,
         "disk_gib": 32,
@@ -234,8 +234,8 @@ class TestOtherBlocks:
 
 class TestModals:
     def test_create_modal_with_what_the_person_entered(self) -> None:
-        view = blocks.create_modal(Policy(), templates=[TEMPLATE], nodes=["pve"])
-        entered = {"hostname": "web", "template": TEMPLATE, "preset": "medium", "purpose": "staging"}
+        view = blocks.create_modal(Policy(), templates=[SIM_TEMPLATE], nodes=["pve"])
+        entered = {"hostname": "web", "template": SIM_TEMPLATE, "preset": "medium", "purpose": "staging"}
         lines = PLAIN.view(view, entered, note="only alice sees this")
         assert lines[0] == "┌─ New container  only alice sees this"
         assert "│ Hostname: web" in lines

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
 from bot.proxmox.breaker import CircuitBreaker
 from bot.proxmox.client import ProxmoxClient
@@ -15,7 +14,7 @@ from bot.simulator.core import Simulator
 from bot.simulator.server import serve
 from handlers.runtime import assemble
 from handlers.slack_client import make_web_client
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, ServerFactory
 from tests.e2e.harness import (
     APPROVER,
     BOT_TOKEN,
@@ -29,7 +28,6 @@ from tests.e2e.harness import (
 )
 from tests.fakes.slack import FakeSlack
 
-ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 ClientFactory = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 

@@ -23,6 +23,7 @@ from bot.simulator.core import Simulator
 from bot.simulator.server import Running
 from handlers import blocks
 from handlers.runtime import Cardinal
+from tests.conftest import SIM_TEMPLATE
 from tests.fakes.signing import (
     block_action,
     form_body,
@@ -47,7 +48,6 @@ APPROVALS = "C0APPROVE"
 REQUESTER = "U0REQUEST"
 APPROVER = "U0APPROVE"
 OTHER = "U0OTHER01"
-TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
 
 
 def e2e_policy(**overrides: Any) -> Policy:
@@ -158,7 +158,7 @@ class Harness:
         preset: str = "small",
         count: int = 1,
         lifetime: str = "7d",
-        template: str = TEMPLATE,
+        template: str = SIM_TEMPLATE,
         fields: dict[str, Any] | None = None,
     ) -> Any:
         """``/lxc create`` then submit the modal; returns the submission's (status, ack body)."""

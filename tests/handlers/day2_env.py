@@ -8,34 +8,30 @@ end-to-end tests instead.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from pydantic import SecretStr
 
 from bot.db import ContainerState, Database
 from bot.db.records import Container
 from bot.digest import DigestJob
 from bot.lifecycle import ContainerService
 from bot.policy import Policy
-from bot.proxmox import ProxmoxClient, RetryPolicy, Timeouts
+from bot.proxmox import ProxmoxClient
 from bot.requests import RequestService, StaticApprovers
-from bot.simulator import Simulator, make_app
+from bot.simulator import Simulator
 from bot.simulator.state import RequestRecord
 from bot.tracker.tracker import CreationItem
 from handlers.app import Services
 from handlers.metadata import MetadataSeal
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, ServerFactory
 from tests.day2.conftest import APPROVER, OTHER, OWNER, SECRET, TOKEN, RecordingFollower, RecordingOutbox
+from tests.sim_client import serve_sim_client
 
 __all__ = ["APPROVER", "OTHER", "OWNER", "UI_URL", "Day2Env", "day2_env"]
 
-ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 UI_URL = "https://pve.example:8006"
 THREAD_CHANNEL = "C0THREAD"
 THREAD_TS = "1700000000.000100"
@@ -124,18 +120,7 @@ async def day2_env(
     """Start the simulator on 127.0.0.1 and wire the services to it."""
     sim = Simulator(nodes=2, speed=0, seed=11)
     sim.add_token(TOKEN, SECRET)
-    server = await aiohttp_server(make_app(sim))
-
-    async def no_sleep(_delay: float) -> None:
-        return None
-
-    proxmox = ProxmoxClient(
-        str(server.make_url("/api2/json")),
-        token_id=TOKEN,
-        token_secret=SecretStr(SECRET),
-        retries=RetryPolicy(attempts=2, base_delay=0.0, sleep=no_sleep),
-        timeouts=Timeouts(read=5.0, write=5.0, long=5.0),
-    )
+    proxmox = await serve_sim_client(sim, aiohttp_server, TOKEN, SECRET)
     policy = policy or Policy(approvers=[APPROVER], digest=[])
     approvers = StaticApprovers(frozenset(policy.approver_users))
     follower, outbox = RecordingFollower(), RecordingOutbox()

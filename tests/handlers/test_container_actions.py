@@ -22,10 +22,9 @@ from bot.policy import Policy
 from handlers import blocks
 from handlers.app import create_app
 from handlers.container_actions import destroy_value_of, extend_value_of, power_value_of, vmid_of
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.signing import block_action
 from tests.fakes.slack import FakeSlack
-from tests.handlers.conftest import ServerFactory
 from tests.handlers.day2_env import APPROVER, OTHER, OWNER, Day2Env, day2_env
 
 APPROVALS = "C0APPROVE"

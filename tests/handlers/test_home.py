@@ -24,10 +24,10 @@ from handlers.app import create_app
 from handlers.container_actions import extend_value_of, power_value_of
 from handlers.home import HomeRefresher, refresh_home
 from handlers.home_blocks import home_view
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.slack import FakeSlack
-from tests.handlers.conftest import ServerFactory
 from tests.handlers.day2_env import APPROVER, OTHER, OWNER, Day2Env, day2_env
+from tests.handlers.helpers import buttons, text_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 APPROVAL_ID = "0b9f6c3e-2a41-4d8e-9c55-7e1f0a2b3c4d"
@@ -86,27 +86,6 @@ def valid(view: dict[str, Any]) -> dict[str, Any]:
     assert as_dict["type"] == "home"
     assert len(as_dict["blocks"]) <= 100
     return as_dict
-
-
-def buttons(view: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
-
-
-def text_of(view: dict[str, Any]) -> str:
-    out: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("text"), str):
-                out.append(node["text"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(view["blocks"])
-    return "\n".join(out)
 
 
 # --- the builder -------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from bot.events import (
     TaskSucceeded,
 )
 from handlers import blocks as b
-from tests.handlers.test_blocks import assert_valid_message, mrkdwn_of, text_of
+from tests.handlers.helpers import assert_valid_message, mrkdwn_of, text_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 HUGE = "<!channel> " + "x" * 20_000

@@ -8,7 +8,7 @@ from bot.errors import InputError
 from bot.lifecycle import ResizePlan, ResizeResult
 from handlers import blocks
 from handlers.container_actions import resize_value_of, rollback_value_of
-from tests.handlers.test_blocks import assert_valid_message, text_of
+from tests.handlers.helpers import assert_valid_message, text_of
 
 
 def _plan(**overrides: object) -> ResizePlan:

@@ -20,12 +20,11 @@ from bot.lifecycle import ContainerNotManaged
 from handlers import blocks, subcommands
 from handlers.app import create_app
 from handlers.parsing import Command, parse_command
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.signing import slash_command
 from tests.fakes.slack import FakeSlack
-from tests.handlers.conftest import ServerFactory
 from tests.handlers.day2_env import APPROVER, OTHER, OWNER, UI_URL, Day2Env, day2_env
-from tests.handlers.test_blocks import assert_valid_message, text_of
+from tests.handlers.helpers import assert_valid_message, text_of
 
 
 @pytest.fixture

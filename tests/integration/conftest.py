@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import ssl
 import sys
 import tempfile
@@ -42,14 +41,6 @@ async def no_sleep(_seconds: float) -> None:
 
 
 FAST_RETRIES = RetryPolicy(sleep=no_sleep)
-
-
-def free_port() -> int:
-    """A local TCP port with nothing listening on it (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
 
 
 def make_sim(**kwargs: Any) -> Simulator:

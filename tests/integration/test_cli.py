@@ -10,7 +10,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from bot.proxmox import ProxmoxClient
-from tests.integration.conftest import CARDINAL, clean_env, free_port, requires_console_script
+from tests.conftest import free_port
+from tests.integration.conftest import CARDINAL, clean_env, requires_console_script
 
 LAST_LINE = "Press Ctrl-C to stop."
 

@@ -10,28 +10,25 @@ import asyncio
 import contextlib
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from bot.ops.check import CheckResult, CheckTargets, passed, render, run_checks
 from bot.ops.scopes import REQUIRED_BOT_SCOPES
 from bot.settings import Settings
 from bot.simulator import Running, Simulator, serve
 from bot.simulator.sandbox import SANDBOX_TOKEN, build_sandbox_simulator, run_sandbox
+from tests.conftest import ServerFactory
 from tests.fakes.slack import FakeSlack
 from tests.integration.conftest import clean_env, requires_console_script, run_cardinal
 
 BOT_TOKEN = "xoxb-1111-2222-integrationtoken"
 NO_PRIVS_TOKEN = "nobody@pve!cardinal"
 NO_PRIVS_SECRET = "9d0a6c1e-0000-4000-8000-00000000abcd"
-
-ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 
 @dataclass

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
-from pydantic import SecretStr
 
-from bot.proxmox import ProxmoxClient, ProxmoxLockedError, ProxmoxServerError, RetryPolicy, Timeouts
-from bot.simulator import Simulator, make_app
+from bot.proxmox import ProxmoxClient, ProxmoxLockedError, ProxmoxServerError
+from bot.simulator import Simulator
+from tests.conftest import ServerFactory
+from tests.sim_client import serve_sim_client
 
 TOKEN = "cardinal@pve!bot"
 SECRET = "7d1c2b3a-snap-4e5f-8a9b-0c1d2e3f4a5b"
@@ -25,21 +24,8 @@ def sim() -> Simulator:
 
 
 @pytest.fixture
-async def px(
-    sim: Simulator, aiohttp_server: Callable[[web.Application], Awaitable[TestServer]]
-) -> AsyncIterator[ProxmoxClient]:
-    server = await aiohttp_server(make_app(sim))
-
-    async def no_sleep(_delay: float) -> None:
-        return None
-
-    client = ProxmoxClient(
-        str(server.make_url("/api2/json")),
-        token_id=TOKEN,
-        token_secret=SecretStr(SECRET),
-        retries=RetryPolicy(attempts=2, base_delay=0.0, sleep=no_sleep),
-        timeouts=Timeouts(read=5.0, write=5.0, long=5.0),
-    )
+async def px(sim: Simulator, aiohttp_server: ServerFactory) -> AsyncIterator[ProxmoxClient]:
+    client = await serve_sim_client(sim, aiohttp_server, TOKEN, SECRET)
     yield client
     await client.close()
     assert sim.internal_errors == []

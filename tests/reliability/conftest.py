@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from sqlalchemy import text
 
 from bot.db.engine import build_engine
 from bot.simulator.core import Simulator
 from bot.simulator.server import Running, serve
 from bot.simulator.state import FaultConfig
+from tests.conftest import ServerFactory
 from tests.fakes.slack import FakeSlack
 from tests.reliability.procs import BotProcess, SlackDriver, bot_env
-
-ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 
 SLOW_ENV = "CARDINAL_RUN_SLOW"
 POSTGRES_ENV = "CARDINAL_TEST_POSTGRES_URL"

@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from tests.conftest import SIM_TEMPLATE, free_port
 from tests.fakes.signing import (
     block_action,
     form_body,
@@ -41,14 +41,6 @@ from tests.reliability.botmain import DEFAULT_TUNING, TUNING_ENV
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_until(
@@ -316,7 +308,7 @@ def create_values(hostname: str, *, preset: str = "tiny", **fields: dict[str, An
     values: dict[str, Any] = {
         "hostname": {"value": plain(hostname)},
         "count": {"value": number("1")},
-        "template": {"value": selected(TEMPLATE)},
+        "template": {"value": selected(SIM_TEMPLATE)},
         "preset": {"value": selected(preset)},
         "net_mode": {"value": selected("dhcp", "radio_buttons")},
         "bridge": {"value": selected("vmbr0")},
