@@ -97,7 +97,7 @@ class FakePVE:
         self.interfaces_84 = True
         self._serial = 0
 
-    # --- steering ------------------------------------------------------------------------------
+    # --- test controls ------------------------------------------------------------------------------
 
     def script(self, method: str, path: str, *answers: Scripted) -> None:
         """Queue canned answers for ``method path`` (decoded path below /api2/json); used in order."""
