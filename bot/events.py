@@ -104,6 +104,7 @@ class TaskFailed:
     log_tail: tuple[str, ...] = ()
     upid: str | None = None
     timed_out: bool = False
+    hostname: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -822,13 +822,16 @@ def ready_result(event: ContainerReady) -> Message:
     return _message(f"{STATE_EMOJI['ready']} {host} is ready (vmid {event.vmid}){ssh}", blocks)
 
 
-def _what(action: str, vmid: int | None) -> str:
-    return escape(clip(action, 100)) + (f" of {vmid}" if vmid is not None else "")
+def _what(action: str, vmid: int | None, hostname: str | None = None) -> str:
+    what = escape(clip(action, 100))
+    if hostname:
+        return f"{what} of {escape(clip(hostname, 100))}" + (f" ({vmid})" if vmid is not None else "")
+    return what + (f" of {vmid}" if vmid is not None else "")
 
 
 def failure_result(event: TaskFailed, *, keep_lines: int = 20) -> Message:
     """The thread reply when a task failed or timed out: the error and the last lines of its task log."""
-    what = _what(event.action, event.vmid)
+    what = _what(event.action, event.vmid, event.hostname)
     emoji, verb = ("⏱️", "timed out") if event.timed_out else (STATE_EMOJI["failed"], "failed")
     head = f"{emoji} *{what}* {verb}"
     if event.node:

@@ -68,6 +68,15 @@ def _expiry(text: Any) -> datetime | None:
     return datetime.fromisoformat(text) if isinstance(text, str) and text else None
 
 
+def _hostname(task: Task) -> str | None:
+    """The container's hostname, from the row's result or its creation parameters."""
+    for source in (task.result or {}, task.params or {}):
+        name = source.get("hostname")
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
 def event_of(task: Task, *, ui_url: str) -> Event | None:
     """The final message of a finished row, or ``None`` when it has nothing to say (a hand-off)."""
     result = task.result or {}
@@ -94,6 +103,7 @@ def event_of(task: Task, *, ui_url: str) -> Event | None:
             log_tail=tuple(str(line) for line in result.get("log_tail") or ()),
             upid=task.upid,
             timed_out=bool(result.get("timed_out")),
+            hostname=_hostname(task),
         )
     if kind == SUCCEEDED and vmid is not None:
         return TaskSucceeded(

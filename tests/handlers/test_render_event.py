@@ -217,3 +217,9 @@ def test_notice_refuses_values_that_are_not_ids(action: tuple[str, str, str]) ->
     """Button action ids and values must be bare ids, so no user data rides on a button."""
     with pytest.raises(ValueError, match=r"action_id|button value"):
         b.notice(Notice("x", (action,)))
+
+
+def test_failure_names_the_container_by_hostname_when_known() -> None:
+    """A failed create says which container it was, not only its VMID."""
+    event = TaskFailed("req-1", "create", 20002, "pve2", "storage full", (), None, False, "ci-runner")
+    assert b.render_event(event)["text"].startswith("❌ create of ci-runner (20002) failed")
