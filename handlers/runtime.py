@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -83,6 +84,7 @@ class Cardinal:
     owner: str
     clock: Clock
     slack_ok: bool = False
+    socket_connected: Callable[[], Awaitable[bool]] | None = None  # Socket Mode: is the WebSocket up?
     _closers: list[Any] = field(default_factory=list)
 
     def start_jobs(self) -> None:
@@ -126,7 +128,11 @@ class Cardinal:
         return True if self.scheduler.running else "scheduler is not running"
 
     async def _slack_connected(self) -> bool | str:
-        return True if self.slack_ok else "Slack connection not established"
+        if not self.slack_ok:
+            return "Slack connection not established"
+        if self.socket_connected is not None and not await self.socket_connected():
+            return "Socket Mode connection is down (reconnecting)"
+        return True
 
     async def close(self) -> None:
         """Graceful stop: no new work, finish the sweep in flight, release leases, close connections."""
@@ -281,6 +287,7 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
 
         socket_handler = AsyncSocketModeHandler(cardinal.app, settings.slack_app_token.get_secret_value())
         await socket_handler.connect_async()
+        cardinal.socket_connected = socket_handler.client.is_connected
         log.info("cardinal.started", mode="socket")
     else:
         runner = await serve_http(cardinal, port or settings.http_port)

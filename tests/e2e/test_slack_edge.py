@@ -165,3 +165,18 @@ async def test_proxmox_down_keeps_the_request_and_creates_it_later(harness: Harn
 async def test_socket_mode_handler_can_be_built_for_the_app(harness: Harness) -> None:
     handler = AsyncSocketModeHandler(harness.cardinal.app, "xapp-1-test-token")
     assert handler.app is harness.cardinal.app
+
+
+async def test_readiness_reports_a_dropped_socket_mode_connection(harness: Harness) -> None:
+    """/readyz is not ready until Slack answered, and again not while Socket Mode is reconnecting."""
+    assert (await harness.cardinal.readiness())["slack"] == "Slack connection not established"
+    harness.cardinal.slack_ok = True
+    connected = True
+
+    async def is_connected() -> bool:
+        return connected
+
+    harness.cardinal.socket_connected = is_connected
+    assert (await harness.cardinal.readiness())["slack"] is True
+    connected = False
+    assert "Socket Mode connection is down" in str((await harness.cardinal.readiness())["slack"])
