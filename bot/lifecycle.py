@@ -1049,6 +1049,13 @@ class ContainerService:
 
     # --- resize -------------------------------------------------------------------------------------
 
+    async def record_approval_request(
+        self, actor: Actor, vmid: int, action: str, detail: dict[str, Any]
+    ) -> None:
+        """Audit that ``actor`` asked approvers for something about ``vmid`` (e.g. a resize card)."""
+        async with self.db.transaction() as tx:
+            await tx.audit.append(actor.user_id, action, now=self.clock(), vmid=vmid, detail=detail)
+
     async def plan_resize(
         self,
         actor: Actor,

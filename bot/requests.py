@@ -15,7 +15,14 @@ import structlog
 from pydantic import ValidationError
 
 from bot.containers.spec import ContainerSpec, Limits, NetSpec, check_limits, field_errors
-from bot.db import ApprovalStatus, ContainerRequest, ContainerState, Database, RequestState
+from bot.db import (
+    ApprovalStatus,
+    ContainerRequest,
+    ContainerState,
+    Database,
+    PendingApproval,
+    RequestState,
+)
 from bot.db.audit import SYSTEM_ACTOR
 from bot.errors import CardinalError, InputError
 from bot.events import (
@@ -616,6 +623,18 @@ class RequestService:
         if req is None:
             raise CardinalError(f"request {request_id} not found")
         return progress.summary(req, progress.container_lines(containers, tasks))
+
+    async def pending_approvals(self) -> list[PendingApproval]:
+        """Requests waiting for an approver, oldest first, with how long they have waited."""
+        async with self.db.transaction(readonly=True) as tx:
+            return await tx.approvals.pending_approvals(now=self.clock())
+
+    async def requester_of(self, approval_id: str) -> str | None:
+        """Who asked for the request an approval is about."""
+        async with self.db.transaction(readonly=True) as tx:
+            approval = await tx.approvals.get_approval(approval_id)
+            req = await tx.requests.get_request(approval.request_id) if approval else None
+        return req.requester if req else None
 
     async def approval_subject(self, approval_id: str) -> str:
         """What an approval is about, for the deny modal (e.g. ``web-1, web-2``); ``""`` if unknown."""

@@ -25,12 +25,12 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import require_approve
+from bot.clicks import ClickLedger
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
 from bot.lifecycle import ContainerService, PowerAction
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.policy import parse_duration
-from bot.tracker.slots import claim_slot, finish_slot
 from handlers import blocks, home
 from handlers.errors import render_error
 from handlers.parsing import VMID_MAX, VMID_MIN
@@ -65,8 +65,6 @@ DESTROY_APPROVAL_JOB = "destroy-approval"
 ROLLBACK_CONFIRM_JOB = "rollback-confirm"
 RESIZE_APPROVAL_JOB = "resize-approval"
 EXTEND_BUTTON_JOB = "extend-button"
-#: How long a claimed click stays claimed if its runner died before finishing (then one retry is allowed).
-CLICK_LEASE_SECONDS = 86400.0
 
 _VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
 _EXTEND_RE = re.compile(r"^([1-9][0-9]{2,8}):([0-9a-z]{2,16})$")
@@ -191,21 +189,22 @@ def _click_key(body: dict[str, Any]) -> str:
     return f"{channel or '-'}:{ts}"
 
 
+def _clicks(containers: ContainerService) -> ClickLedger:
+    return ClickLedger(containers.db, containers.clock)
+
+
 async def _claim(containers: ContainerService, job: str, slot: str, owner: str) -> bool:
-    now = containers.clock()
-    return await claim_slot(containers.db, job, slot, owner, now=now, lease_seconds=CLICK_LEASE_SECONDS)
+    return await _clicks(containers).claim(job, slot, owner)
 
 
 async def _finish(
     containers: ContainerService, job: str, slot: str, owner: str, result: dict[str, Any]
 ) -> None:
-    await finish_slot(containers.db, job, slot, owner, now=containers.clock(), result=result)
+    await _clicks(containers).finish(job, slot, owner, result)
 
 
 async def _who_claimed(containers: ContainerService, job: str, slot: str) -> str | None:
-    async with containers.db.transaction(readonly=True) as tx:
-        run = await tx.jobs.get_slot(job, slot)
-    return run.owner if run is not None else None
+    return await _clicks(containers).who_claimed(job, slot)
 
 
 async def _claim_decision(
@@ -244,9 +243,9 @@ async def _record_denial(
     containers: ContainerService, job: str, slot: str, user: str, action: str, vmid: int, **detail: Any
 ) -> None:
     """Audit a denied approval card and close its decision slot, in one transaction."""
-    async with containers.db.transaction() as tx:
-        await tx.audit.append(user, action, now=containers.clock(), vmid=vmid, detail=detail)
-        await tx.jobs.finish_slot(job, slot, user, now=containers.clock(), result={"approved": False})
+    await _clicks(containers).finish_audited(
+        job, slot, user, action=action, vmid=vmid, detail=detail, result={"approved": False}
+    )
 
 
 class _Started(Protocol):
@@ -418,17 +417,15 @@ async def destroy_confirmed(
             "There is no approval channel to ask in.", hint="Run `/lxc destroy` in a channel, not a DM."
         )
     posted = await client.chat_postMessage(channel=target, **blocks.destroy_approval_card(plan))
-    async with containers.db.transaction() as tx:
-        await tx.audit.append(
-            user,
-            "container.destroy_approval_requested",
-            now=containers.clock(),
-            vmid=vmid,
-            detail={"owner": plan.owner, "card_channel": target, "card_ts": str(posted.get("ts", ""))},
-        )
-        await tx.jobs.finish_slot(
-            DESTROY_CONFIRM_JOB, slot, user, now=containers.clock(), result={"card_ts": posted.get("ts")}
-        )
+    await _clicks(containers).finish_audited(
+        DESTROY_CONFIRM_JOB,
+        slot,
+        user,
+        action="container.destroy_approval_requested",
+        vmid=vmid,
+        detail={"owner": plan.owner, "card_channel": target, "card_ts": str(posted.get("ts", ""))},
+        result={"card_ts": posted.get("ts")},
+    )
     await respond(replace_original=True, **blocks.destroy_asked(plan, target))
 
 

@@ -70,8 +70,7 @@ async def build_home(services: Services, user_id: str) -> dict[str, object]:
         containers = await services.containers.list_containers(Actor(user_id, is_approver), "mine")
     approvals: list[PendingApproval] = []
     if is_approver:
-        async with services.requests.db.transaction(readonly=True) as tx:
-            approvals = await tx.approvals.pending_approvals(now=now)
+        approvals = await services.requests.pending_approvals()
     return home_view(containers, approvals, is_approver=is_approver, now=now, viewer=user_id)
 
 
@@ -151,10 +150,7 @@ class HomeRefresher:
         viewers who are approvers (their pending list changed)."""
         requester: str | None = None
         try:
-            async with self.services.requests.db.transaction(readonly=True) as tx:
-                approval = await tx.approvals.get_approval(approval_id)
-                req = await tx.requests.get_request(approval.request_id) if approval else None
-            requester = req.requester if req else None
+            requester = await self.services.requests.requester_of(approval_id)
         except Exception as exc:
             log.warning("home.lookup_failed", error_type=type(exc).__name__)
         self.request(*users, requester, *await self._approver_viewers())

@@ -160,18 +160,16 @@ async def _resize(
             hint="Run `/lxc resize` in a channel, not a DM, or ask for less.",
         )
     posted = await client.chat_postMessage(channel=target, **blocks.resize_approval_card(plan))
-    async with containers.db.transaction() as tx:
-        await tx.audit.append(
-            actor.user_id,
-            "container.resize_approval_requested",
-            now=containers.clock(),
-            vmid=plan.vmid,
-            detail={
-                "owner": plan.owner,
-                "reason": plan.reason,
-                "value": blocks.resize_value(plan),
-                "card_channel": target,
-                "card_ts": str(posted.get("ts", "")),
-            },
-        )
+    await containers.record_approval_request(
+        actor,
+        plan.vmid,
+        "container.resize_approval_requested",
+        {
+            "owner": plan.owner,
+            "reason": plan.reason,
+            "value": blocks.resize_value(plan),
+            "card_channel": target,
+            "card_ts": str(posted.get("ts", "")),
+        },
+    )
     return blocks.resize_asked(plan, target)
