@@ -115,6 +115,15 @@ class CreateForm:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateChoices:
+    """What the create modal offers: online nodes and the allowed templates on the template storage
+    (both empty when Proxmox cannot be reached; the modal then says templates are unavailable)."""
+
+    nodes: tuple[str, ...]
+    templates: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ValidRequest:
     """A form that passed every rule; ready to be submitted."""
 
@@ -146,6 +155,18 @@ class RequestService:
     clock: Clock
     limits: Limits = field(default_factory=Limits)
     observer: Observer = field(default_factory=NoObserver)
+
+    async def create_choices(self) -> CreateChoices:
+        """Nodes and templates to offer in the create modal."""
+        place = self.policy.placement
+        try:
+            nodes = [n.node for n in await self.proxmox.nodes() if n.status == "online"]
+            content = await self.proxmox.storage_content(nodes[0], place.template_storage) if nodes else []
+        except ProxmoxError as exc:
+            log.warning("create_modal.templates_unavailable", error=exc.what)
+            return CreateChoices((), ())
+        templates = tuple(c.volid for c in content if place.template_allowed(c.volid))
+        return CreateChoices(tuple(nodes), templates)
 
     # ----------------------------------------------------------------------------- validation
     async def validate(self, form: CreateForm, requester: str) -> ValidRequest:

@@ -10,7 +10,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CardinalError, InputError
 from bot.logs import bind_context, clear_context, new_request_id
-from bot.proxmox.errors import ProxmoxError
 from handlers import blocks, subcommands
 from handlers.errors import render_error
 from handlers.parsing import Create, Help, parse_command
@@ -96,15 +95,12 @@ async def _fill_create_modal(
     preset: str | None,
     metadata: dict[str, Any],
 ) -> None:
-    place = services.policy.placement
-    try:
-        nodes = [n.node for n in await services.proxmox.nodes() if n.status == "online"]
-        content = await services.proxmox.storage_content(nodes[0], place.template_storage) if nodes else []
-        templates = [c.volid for c in content if place.template_allowed(c.volid)]
-    except ProxmoxError as exc:
-        log.warning("create_modal.templates_unavailable", error=exc.what)
-        nodes, templates = [], []
+    choices = await services.requests.create_choices()
     view = blocks.create_modal(
-        services.policy, templates=templates, nodes=nodes, preset=preset, metadata=metadata
+        services.policy,
+        templates=list(choices.templates),
+        nodes=list(choices.nodes),
+        preset=preset,
+        metadata=metadata,
     )
     await client.views_update(view_id=view_id, hash=view_hash, view=view)
