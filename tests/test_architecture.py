@@ -33,3 +33,18 @@ def test_bot_never_imports_slack_bolt_or_handlers() -> None:
             if mod.split(".")[0] in {"slack_bolt", "handlers"}:
                 offenders.append(f"{rel}: {mod}")
     assert offenders == []
+
+
+# The composition root and the demo build the process; every other handler goes through bot/ services.
+EDGE_WIRING = {"runtime.py", "demo.py"}
+
+
+def test_handlers_do_no_storage_work() -> None:
+    offenders = []
+    for path in (ROOT / "handlers").rglob("*.py"):
+        if path.name in EDGE_WIRING:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if ".transaction(" in text or any(m.split(".")[0] == "sqlalchemy" for m in imported_modules(path)):
+            offenders.append(path.name)
+    assert offenders == []
