@@ -14,6 +14,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY handlers ./handlers
+COPY cardinal_sim ./cardinal_sim
 RUN pip wheel --wheel-dir /wheels .
 
 # --- runtime stage -------------------------------------------------------------------------------

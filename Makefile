@@ -15,15 +15,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers tests bench scripts
-	$(BIN)/ruff format --check bot handlers tests bench scripts
+	$(BIN)/ruff check bot handlers cardinal_sim tests bench scripts
+	$(BIN)/ruff format --check bot handlers cardinal_sim tests bench scripts
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot handlers scripts
+	$(BIN)/mypy bot handlers cardinal_sim scripts
 	$(BIN)/python scripts/gen_config_docs.py --check
 
 unit: $(STAMP)
-	$(BIN)/pytest --cov=bot --cov=handlers --cov-report=term:skip-covered
+	$(BIN)/pytest --cov=bot --cov=handlers --cov=cardinal_sim --cov-report=term:skip-covered
 
 test: lint typecheck unit
 

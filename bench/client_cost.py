@@ -1,6 +1,6 @@
 """Bench 4 — Proxmox client cost: Cardinal's async client against proxmoxer, same simulator, same run.
 
-The simulator runs in its own process (``python -m bot.simulator``, the stock sandbox: HTTPS, API
+The simulator runs in its own process (``python -m cardinal_sim.proxmox``, the stock sandbox: HTTPS, API
 token). Each client runs in a fresh child process of its own and reads container status
 (``GET /nodes/{node}/lxc/{vmid}/status/current``) N times at concurrency 20 — Cardinal with 20
 coroutines on one pooled session, proxmoxer with a thread pool of 20 sharing one ``ProxmoxAPI``. The

@@ -264,7 +264,8 @@ def module(name: str, *args: str) -> list[str]:
 
 @dataclass
 class Sandbox:
-    """A ``python -m bot.simulator`` process and how to reach it (from its printed ``.env`` snippet)."""
+    """A ``python -m cardinal_sim.proxmox`` process and how to reach it (from its printed ``.env``
+    snippet)."""
 
     child: Child
     host: str
@@ -282,11 +283,11 @@ class Sandbox:
 
 
 def start_sandbox(*, nodes: int = 3, speed: float = 1.0, seed: int = 0) -> Sandbox:
-    """Start the simulator in its own process (the stock ``python -m bot.simulator`` entry point)."""
+    """Start the simulator in its own process (the stock ``python -m cardinal_sim.proxmox`` entry point)."""
     port = free_port()
     child = spawn(
         module(
-            "bot.simulator",
+            "cardinal_sim.proxmox",
             "--port",
             str(port),
             "--nodes",

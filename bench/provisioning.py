@@ -48,7 +48,7 @@ def durations(count: int, *, base: float, spread: float, seed: int) -> dict[int,
 
 def make_sim(table_: Mapping[int, float]) -> Any:
     """A 3-node simulator (frozen clock) whose ``vzcreate`` tasks take the tabled duration of their VMID."""
-    from bot.simulator import Simulator
+    from cardinal_sim.proxmox import Simulator
 
     class TabledSimulator(Simulator):
         def start_task(self, node: str, task_type: str, task_id: str, user: str, **kw: Any) -> Any:
@@ -72,7 +72,7 @@ async def serve_client(sim: Any) -> tuple[Any, Any]:
     from pydantic import SecretStr
 
     from bot.proxmox import ProxmoxClient
-    from bot.simulator import serve
+    from cardinal_sim.proxmox import serve
 
     running = await serve(sim)
     return running, ProxmoxClient(running.api_url, token_id=TOKEN_ID, token_secret=SecretStr(TOKEN_SECRET))

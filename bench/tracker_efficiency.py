@@ -59,7 +59,7 @@ def jobs(count: int, seed: int = SEED) -> list[Job]:
 
 
 def make_sim() -> Any:
-    from bot.simulator import Simulator
+    from cardinal_sim.proxmox import Simulator
 
     sim = Simulator(nodes=len(NODES), speed=0, start_time=START, seed=SEED)
     sim.add_token(TOKEN_ID, TOKEN_SECRET)
@@ -68,7 +68,7 @@ def make_sim() -> Any:
 
 def start_jobs(sim: Any, work: list[Job]) -> dict[str, tuple[Job, float]]:
     """Start every job's task on the simulator; return {upid: (job, end time)}."""
-    from bot.simulator.state import TaskResult
+    from cardinal_sim.proxmox.state import TaskResult
 
     def failing(_task: Any) -> TaskResult:
         return TaskResult(lines=["lxc-start: failed to start"], error="startup for container failed")
@@ -91,7 +91,7 @@ async def make_client(sim: Any) -> tuple[Any, Any]:
     from pydantic import SecretStr
 
     from bot.proxmox import ProxmoxClient
-    from bot.simulator import serve
+    from cardinal_sim.proxmox import serve
 
     running = await serve(sim)
     client = ProxmoxClient(running.api_url, token_id=TOKEN_ID, token_secret=SecretStr(TOKEN_SECRET))

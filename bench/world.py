@@ -96,7 +96,7 @@ def start_world(*, running: int = 0) -> World:
 async def _serve(running: int) -> None:
     from aiohttp import web
 
-    from bot.simulator import Simulator, serve
+    from cardinal_sim.proxmox import Simulator, serve
     from tests.fakes.slack import FakeSlack
 
     sim = Simulator(nodes=len(NODES), speed=1.0, seed=1, duration_spread=0.3)

@@ -223,11 +223,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(_: argparse.Namespace) -> int:
-    return _call(_load("handlers.demo", "run_demo"))
+    return _call(_load("cardinal_sim.demo.story", "run_demo"))
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
-    run_sandbox = _load("bot.simulator.sandbox", "run_sandbox")
+    run_sandbox = _load("cardinal_sim.proxmox.sandbox", "run_sandbox")
     return _call(run_sandbox, args.host, args.port, args.nodes, args.fault_rate, args.speed, args.seed)
 
 

@@ -1,4 +1,4 @@
-"""Generate ``bot/simulator/data/schema.json`` from the official Proxmox VE API schema.
+"""Generate ``cardinal_sim/proxmox/data/schema.json`` from the official Proxmox VE API schema.
 
 Usage: ``python scripts/gen_schema_subset.py [APIDATA_JSON] [OUTPUT]``.
 
@@ -20,7 +20,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INPUT = ROOT.parent / "shared" / "proxmox" / "apidata.json"
-DEFAULT_OUTPUT = ROOT / "bot" / "simulator" / "data" / "schema.json"
+DEFAULT_OUTPUT = ROOT / "cardinal_sim" / "proxmox" / "data" / "schema.json"
 
 SERVED: tuple[tuple[str, str], ...] = (
     ("GET", "/version"),

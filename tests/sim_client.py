@@ -1,11 +1,11 @@
-"""Cardinal's Proxmox client wired to a :class:`~bot.simulator.Simulator` served on 127.0.0.1."""
+"""Cardinal's Proxmox client wired to a :class:`~cardinal_sim.proxmox.Simulator` served on 127.0.0.1."""
 
 from __future__ import annotations
 
 from pydantic import SecretStr
 
 from bot.proxmox import ProxmoxClient, RetryPolicy, Timeouts
-from bot.simulator import Simulator, make_app
+from cardinal_sim.proxmox import Simulator, make_app
 from tests.conftest import ServerFactory
 
 

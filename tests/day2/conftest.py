@@ -18,8 +18,8 @@ from bot.lifecycle import ContainerService
 from bot.policy import Policy
 from bot.proxmox import ProxmoxClient
 from bot.proxmox.upid import Upid
-from bot.simulator import Simulator
-from bot.simulator.state import RequestRecord
+from cardinal_sim.proxmox import Simulator
+from cardinal_sim.proxmox.state import RequestRecord
 from tests.conftest import FakeClock, ServerFactory
 from tests.sim_client import serve_sim_client
 

@@ -10,7 +10,7 @@ from bot.db import Database, TaskStatus
 from bot.digest import DigestJob, DigestReady, build_digest, digest_fingerprint, latest_due_slot
 from bot.policy import DigestSchedule, Policy
 from bot.proxmox import ProxmoxClient
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.conftest import FakeClock
 from tests.day2.conftest import OTHER, OWNER, RecordingOutbox, Seed
 

@@ -13,7 +13,7 @@ from bot.expiry import ExpiryService
 from bot.lifecycle import ContainerService
 from bot.policy import ExpiryPolicy, Policy
 from bot.proxmox import ProxmoxClient
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.conftest import FakeClock
 from tests.day2.conftest import OWNER, RecordingFollower, RecordingOutbox, Seed, requests_to
 

@@ -18,7 +18,7 @@ from bot.lifecycle import (
 from bot.ownership import parse_ownership, parse_tags
 from bot.policy import Placement, Policy
 from bot.proxmox import ProxmoxClient
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.conftest import FakeClock
 from tests.day2.conftest import APPROVER, OTHER, OWNER, RecordingFollower, Seed, requests_to
 

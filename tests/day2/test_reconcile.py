@@ -16,7 +16,7 @@ from bot.policy import Policy
 from bot.proxmox import ProxmoxClient
 from bot.reconcile import adopt, reconcile, run
 from bot.settings import Settings
-from bot.simulator import Simulator, serve
+from cardinal_sim.proxmox import Simulator, serve
 from tests.conftest import FakeClock
 from tests.day2.conftest import OTHER, OWNER, SECRET, TOKEN, RecordingFollower, Seed
 

@@ -9,7 +9,7 @@ from bot.db import Database
 from bot.errors import InputError
 from bot.lifecycle import ContainerService
 from bot.policy import Policy
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.conftest import FakeClock
 from tests.day2.conftest import APPROVER, OTHER, OWNER, RecordingFollower, Seed, requests_to
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from handlers.demo import Console, run_demo, use_color
+from cardinal_sim.demo.story import Console, run_demo, use_color
 
 #: Generous: the demo takes a few seconds; this only stops a hung run from hanging the suite.
 BOUND = 120.0

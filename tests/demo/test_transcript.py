@@ -23,8 +23,8 @@ from bot.events import (
     TaskFailed,
 )
 from bot.policy import Policy
+from cardinal_sim.demo.transcript import Directory, Renderer, Style, display_width, indent
 from handlers import blocks
-from handlers.transcript import Directory, Renderer, Style, display_width, indent
 from tests.conftest import SIM_TEMPLATE
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)

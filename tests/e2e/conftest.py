@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 
 from bot.proxmox.breaker import CircuitBreaker
 from bot.proxmox.client import ProxmoxClient
-from bot.simulator.core import Simulator
-from bot.simulator.server import serve
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.server import serve
 from handlers.runtime import assemble
 from handlers.slack_client import make_web_client
 from tests.conftest import FakeClock, ServerFactory

@@ -19,8 +19,8 @@ from aiohttp.test_utils import TestClient
 
 from bot.policy import Policy
 from bot.settings import Settings
-from bot.simulator.core import Simulator
-from bot.simulator.server import Running
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.server import Running
 from handlers import blocks
 from handlers.runtime import Cardinal
 from tests.conftest import SIM_TEMPLATE

@@ -1,7 +1,7 @@
-"""Slack request signing and real-shaped payloads: they ship with Cardinal (``handlers.standin_payloads``,
+"""Slack request signing and real-shaped payloads: they ship with Cardinal (``cardinal_sim.slack.payloads``,
 used by ``cardinal demo``); re-exported here so tests keep importing them from ``tests.fakes.signing``."""
 
-from handlers.standin_payloads import (
+from cardinal_sim.slack.payloads import (
     APP_ID,
     BOT_ID,
     BOT_USER_ID,

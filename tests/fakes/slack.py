@@ -1,6 +1,7 @@
 """The fake Slack Web API ships with Cardinal as the demo's local Slack stand-in
-(:mod:`handlers.standin`); re-exported here so tests keep importing it from ``tests.fakes.slack``."""
+(:mod:`cardinal_sim.slack.standin`); re-exported here so tests keep importing it from
+``tests.fakes.slack``."""
 
-from handlers.standin import DEFAULT_SCOPES, JSON_FIELDS, Activity, Call, FakeSlack
+from cardinal_sim.slack.standin import DEFAULT_SCOPES, JSON_FIELDS, Activity, Call, FakeSlack
 
 __all__ = ["DEFAULT_SCOPES", "JSON_FIELDS", "Activity", "Call", "FakeSlack"]

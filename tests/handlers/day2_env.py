@@ -21,9 +21,9 @@ from bot.lifecycle import ContainerService
 from bot.policy import Policy
 from bot.proxmox import ProxmoxClient
 from bot.requests import RequestService, StaticApprovers
-from bot.simulator import Simulator
-from bot.simulator.state import RequestRecord
 from bot.tracker.tracker import CreationItem
+from cardinal_sim.proxmox import Simulator
+from cardinal_sim.proxmox.state import RequestRecord
 from handlers.app import Services
 from handlers.metadata import MetadataSeal
 from tests.conftest import FakeClock, ServerFactory

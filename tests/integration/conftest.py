@@ -22,9 +22,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from bot.proxmox import ProxmoxClient, RetryPolicy, TaskStatus, Upid
-from bot.simulator import Running, Simulator, serve
-from bot.simulator.app import make_app
-from bot.simulator.server import SelfSignedCert, make_self_signed_cert
+from cardinal_sim.proxmox import Running, Simulator, serve
+from cardinal_sim.proxmox.app import make_app
+from cardinal_sim.proxmox.server import SelfSignedCert, make_self_signed_cert
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDINAL = ROOT / ".venv" / "bin" / "cardinal"

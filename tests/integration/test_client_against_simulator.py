@@ -31,8 +31,8 @@ from bot.proxmox import (
     Upid,
 )
 from bot.proxmox.transport import UNKNOWN_OUTCOME_HINT
-from bot.simulator import FaultConfig, Running, Simulator
-from bot.simulator.server import SelfSignedCert
+from cardinal_sim.proxmox import FaultConfig, Running, Simulator
+from cardinal_sim.proxmox.server import SelfSignedCert
 from tests.integration.conftest import (
     DEBIAN,
     FAST_RETRIES,

@@ -20,8 +20,8 @@ import pytest
 from bot.ops.check import CheckResult, CheckTargets, passed, render, run_checks
 from bot.ops.scopes import REQUIRED_BOT_SCOPES
 from bot.settings import Settings
-from bot.simulator import Running, Simulator, serve
-from bot.simulator.sandbox import SANDBOX_TOKEN, build_sandbox_simulator, run_sandbox
+from cardinal_sim.proxmox import Running, Simulator, serve
+from cardinal_sim.proxmox.sandbox import SANDBOX_TOKEN, build_sandbox_simulator, run_sandbox
 from tests.conftest import ServerFactory
 from tests.fakes.slack import FakeSlack
 from tests.integration.conftest import clean_env, requires_console_script, run_cardinal

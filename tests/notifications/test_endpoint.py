@@ -10,7 +10,7 @@ import structlog
 from bot.db import Database
 from bot.notifications import AUDIT_ACTION
 from bot.ops.webhooks import MAX_BODY, NOTIFY_PATH
-from bot.simulator.notify import emit_notification, vzdump_message, vzdump_title
+from cardinal_sim.proxmox.notify import emit_notification, vzdump_message, vzdump_title
 from tests.conftest import FakeClock
 from tests.notifications.conftest import (
     LAB,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bot.notifications import BODY_TEMPLATE
 from bot.ops.webhooks import NOTIFY_PATH, SECRET_HEADER
-from bot.simulator.notify import HEADER_TEMPLATES, SECRET_NAME
+from cardinal_sim.proxmox.notify import HEADER_TEMPLATES, SECRET_NAME
 
 MANIFEST = Path(__file__).resolve().parents[2] / "manifests" / "proxmox-notifications.md"
 

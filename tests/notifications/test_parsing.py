@@ -19,7 +19,7 @@ from bot.notifications import (
     replication_vmid,
     vmid_excerpt,
 )
-from bot.simulator.notify import render_template, vzdump_message, vzdump_title
+from cardinal_sim.proxmox.notify import render_template, vzdump_message, vzdump_title
 
 
 def rendered(**context: object) -> object:

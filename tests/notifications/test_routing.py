@@ -10,7 +10,7 @@ from bot.db import ContainerState, Database
 from bot.events import Event, Notice
 from bot.notifications import AUDIT_ACTION, BODY_TEMPLATE
 from bot.notify import RecordingNotifier
-from bot.simulator.notify import render_template, vzdump_message, vzdump_title
+from cardinal_sim.proxmox.notify import render_template, vzdump_message, vzdump_title
 from tests.conftest import FakeClock
 from tests.notifications.conftest import LAB, OPS, OWNER, RouterEnv, add_container, make_router
 

@@ -333,7 +333,7 @@ async def test_nothing_listening_is_unreachable_and_later_checks_are_skipped(unu
 
 def _schema_checks() -> dict[tuple[str, str], list[str]]:
     found: dict[tuple[str, str], list[str]] = {}
-    subset = ROOT / "bot" / "simulator" / "data" / "schema.json"
+    subset = ROOT / "cardinal_sim" / "proxmox" / "data" / "schema.json"
     if subset.exists():
         for entry in json.loads(subset.read_text())["endpoints"]:
             check = (entry.get("permissions") or {}).get("check")
@@ -362,7 +362,9 @@ def _schema_checks() -> dict[tuple[str, str], list[str]]:
 def test_schema_checks_are_copied_verbatim_from_the_official_schema() -> None:
     schema = _schema_checks()
     if not schema:
-        pytest.skip("no Proxmox schema file (bot/simulator/data/schema.json or ../shared/proxmox) found")
+        pytest.skip(
+            "no Proxmox schema file (cardinal_sim/proxmox/data/schema.json or ../shared/proxmox) found"
+        )
     compared = [key for key in SCHEMA_CHECKS if key in schema]
     assert len(compared) >= 8, "too few endpoints found in the schema to compare"
     for key in compared:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.proxmox import ProxmoxClient, ProxmoxLockedError, ProxmoxServerError
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.conftest import ServerFactory
 from tests.sim_client import serve_sim_client
 

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.db.engine import build_engine
-from bot.simulator.core import Simulator
-from bot.simulator.server import Running, serve
-from bot.simulator.state import FaultConfig
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.server import Running, serve
+from cardinal_sim.proxmox.state import FaultConfig
 from tests.conftest import ServerFactory
 from tests.fakes.slack import FakeSlack
 from tests.reliability.procs import BotProcess, SlackDriver, bot_env

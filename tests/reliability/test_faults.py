@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.simulator.state import FaultConfig
+from cardinal_sim.proxmox.state import FaultConfig
 from tests.reliability.conftest import CHANNEL, REQUESTER, Lab, outstanding
 from tests.reliability.procs import BotProcess, wait_until, wait_until_async
 

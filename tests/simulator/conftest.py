@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.simulator import Running, Simulator, serve
+from cardinal_sim.proxmox import Running, Simulator, serve
 
 TOKEN = "cardinal@pve!bot"
 SECRET = "5f3c4a1e-0000-4000-8000-000000000001"

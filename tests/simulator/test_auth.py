@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.simulator.conftest import DEBIAN, Api
 
 PASSWORD = "correct horse"

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bot.simulator import Simulator, serve
+from cardinal_sim.proxmox import Simulator, serve
 from tests.simulator.conftest import SECRET, TOKEN, Api
 
 # --- version and nodes -------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bot.simulator import FaultConfig, Running, Simulator, serve
+from cardinal_sim.proxmox import FaultConfig, Running, Simulator, serve
 from tests.simulator.conftest import SECRET, TOKEN, Api
 
 

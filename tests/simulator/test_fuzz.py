@@ -9,8 +9,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.simulator import Simulator
-from bot.simulator.schema import load_schema
+from cardinal_sim.proxmox import Simulator
+from cardinal_sim.proxmox.schema import load_schema
 from tests.simulator.conftest import DEBIAN, Answer, Api
 
 FUZZ = settings(

@@ -6,7 +6,7 @@ import asyncio
 import re
 
 from bot.proxmox.upid import Upid
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.simulator.conftest import Api
 
 # --- create ------------------------------------------------------------------------------------------

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import bot.simulator.app  # noqa: F401 - importing the app registers every route
-from bot.simulator.clock import SimClock
-from bot.simulator.routes import HANDLERS
-from bot.simulator.schema import load_schema
+import cardinal_sim.proxmox.app  # noqa: F401 - importing the app registers every route
+from cardinal_sim.proxmox.clock import SimClock
+from cardinal_sim.proxmox.routes import HANDLERS
+from cardinal_sim.proxmox.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 APIDATA = ROOT.parent / "shared" / "proxmox" / "apidata.json"
@@ -23,7 +23,7 @@ def test_schema_subset_is_generated_from_apidata(tmp_path: Path) -> None:
     script = runpy.run_path(str(ROOT / "scripts" / "gen_schema_subset.py"))
     out = tmp_path / "schema.json"
     assert script["main"](["gen", str(APIDATA), str(out)]) == 0
-    packaged = ROOT / "bot" / "simulator" / "data" / "schema.json"
+    packaged = ROOT / "cardinal_sim" / "proxmox" / "data" / "schema.json"
     assert json.loads(out.read_text()) == json.loads(packaged.read_text())
 
 

@@ -1,4 +1,4 @@
-"""HTTPS serving, the sandbox and ``python -m bot.simulator``."""
+"""HTTPS serving, the sandbox and ``python -m cardinal_sim.proxmox``."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import ssl
 import aiohttp
 import pytest
 
-from bot.simulator import Simulator, serve
-from bot.simulator.__main__ import main
-from bot.simulator.sandbox import SANDBOX_TOKEN, run_sandbox
+from cardinal_sim.proxmox import Simulator, serve
+from cardinal_sim.proxmox.__main__ import main
+from cardinal_sim.proxmox.sandbox import SANDBOX_TOKEN, run_sandbox
 from tests.simulator.conftest import SECRET, TOKEN
 
 
@@ -72,7 +72,7 @@ async def test_sandbox_prints_token_fingerprint_and_env_snippet(session: aiohttp
             await task
 
 
-def test_python_m_bot_simulator_has_the_documented_options(capsys: pytest.CaptureFixture[str]) -> None:
+def test_python_m_cardinal_sim_proxmox_has_the_documented_options(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.proxmox.upid import Upid
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.simulator.conftest import Api
 
 BASE = "/nodes/pve/lxc/101"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import aiohttp
 
 from bot.proxmox.upid import Upid
-from bot.simulator import FaultConfig, Simulator, serve
+from cardinal_sim.proxmox import FaultConfig, Simulator, serve
 from tests.simulator.conftest import SECRET, TOKEN, Api
 
 _UPID_RE = re.compile(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from bot.simulator import Simulator, serve
+from cardinal_sim.proxmox import Simulator, serve
 from tests.simulator.conftest import SECRET, TOKEN, Api
 
 

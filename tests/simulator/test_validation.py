@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.simulator import Simulator
+from cardinal_sim.proxmox import Simulator
 from tests.simulator.conftest import DEBIAN, Api
 
 

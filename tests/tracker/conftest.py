@@ -19,8 +19,8 @@ from bot.events import Event
 from bot.notify import RecordingNotifier
 from bot.outbox import Outbox
 from bot.proxmox import ProxmoxClient, RetryPolicy, Timeouts
-from bot.simulator import Simulator, serve
 from bot.tracker import Backoff, CreationItem, Tracker
+from cardinal_sim.proxmox import Simulator, serve
 from tests.conftest import T0
 
 TOKEN_ID = "cardinal@pve!bot"

@@ -20,12 +20,12 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from bot.simulator.core import format_size
-from bot.simulator.errors import die
-from bot.simulator.formats import parse_size
-from bot.simulator.routes import Ctx, route
-from bot.simulator.state import Container, Snapshot, Task, TaskResult
-from bot.simulator.views import disk_size, parse_prop_string, print_prop_string
+from cardinal_sim.proxmox.core import format_size
+from cardinal_sim.proxmox.errors import die
+from cardinal_sim.proxmox.formats import parse_size
+from cardinal_sim.proxmox.routes import Ctx, route
+from cardinal_sim.proxmox.state import Container, Snapshot, Task, TaskResult
+from cardinal_sim.proxmox.views import disk_size, parse_prop_string, print_prop_string
 
 _RESERVED = ("current", "vzdump")
 _FAST = 0.2  # a worker that fails its first check ends at once

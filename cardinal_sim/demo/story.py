@@ -1,7 +1,7 @@
 """``cardinal demo``: the whole product, locally, with no credentials and no network.
 
 It starts the bundled Proxmox VE simulator (three nodes, served over HTTPS with its certificate pinned,
-time running 30× faster), the local Slack stand-in (:mod:`handlers.standin`), and the real Cardinal —
+time running 30× faster), the local Slack stand-in (:mod:`cardinal_sim.slack`), and the real Cardinal —
 handlers, tracker, APScheduler jobs and a SQLite database in a temporary directory — assembled exactly as
 ``cardinal run`` does. Then it plays a short story by sending signed requests to Cardinal's
 ``/slack/events`` as Slack would, and prints the conversation as people would read it in Slack:
@@ -39,13 +39,10 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 from bot.logs import configure_logging
 from bot.policy import Policy
 from bot.settings import Settings
-from bot.simulator.core import Simulator
-from bot.simulator.server import Running, serve
-from handlers import blocks
-from handlers.runtime import Cardinal, assemble, serve_http
-from handlers.slack_client import make_web_client
-from handlers.standin import Activity, FakeSlack
-from handlers.standin_payloads import (
+from cardinal_sim.demo.transcript import Directory, Renderer, Style, display_width, indent
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.server import Running, serve
+from cardinal_sim.slack.payloads import (
     block_action,
     form_body,
     interactive_body,
@@ -56,7 +53,10 @@ from handlers.standin_payloads import (
     slash_command,
     view_submission,
 )
-from handlers.transcript import Directory, Renderer, Style, display_width, indent
+from cardinal_sim.slack.standin import Activity, FakeSlack
+from handlers import blocks
+from handlers.runtime import Cardinal, assemble, serve_http
+from handlers.slack_client import make_web_client
 
 __all__ = ["DemoFailed", "run_demo", "use_color"]
 

@@ -8,9 +8,9 @@ import sys
 import uuid
 from typing import TextIO
 
-from bot.simulator.core import Simulator
-from bot.simulator.server import Running, serve
-from bot.simulator.state import FaultConfig
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.server import Running, serve
+from cardinal_sim.proxmox.state import FaultConfig
 
 SANDBOX_TOKEN = "cardinal@pve!sandbox"  # noqa: S105 - a token id, not a secret
 

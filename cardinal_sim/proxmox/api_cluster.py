@@ -6,13 +6,13 @@ import hashlib
 from typing import Any
 
 from bot.proxmox.upid import Upid, UpidError
-from bot.simulator.aplinfo import packaged_aplinfo
-from bot.simulator.auth import Identity
-from bot.simulator.errors import ApiError, die, perm_error
-from bot.simulator.formats import split_list
-from bot.simulator.routes import Ctx, Paged, param_exc, route
-from bot.simulator.state import Storage, Task, TaskResult
-from bot.simulator.views import (
+from cardinal_sim.proxmox.aplinfo import packaged_aplinfo
+from cardinal_sim.proxmox.auth import Identity
+from cardinal_sim.proxmox.errors import ApiError, die, perm_error
+from cardinal_sim.proxmox.formats import split_list
+from cardinal_sim.proxmox.routes import Ctx, Paged, param_exc, route
+from cardinal_sim.proxmox.state import Storage, Task, TaskResult
+from cardinal_sim.proxmox.views import (
     node_stats,
     split_token_user,
     status_class,

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from bot.simulator.app import make_app
-from bot.simulator.core import Simulator
+from cardinal_sim.proxmox.app import make_app
+from cardinal_sim.proxmox.core import Simulator
 
 
 @dataclass

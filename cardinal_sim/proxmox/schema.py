@@ -14,8 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from bot.simulator.errors import param_error
-from bot.simulator.formats import FormatError, check_named_format
+from cardinal_sim.proxmox.errors import param_error
+from cardinal_sim.proxmox.formats import FormatError, check_named_format
 
 INDEXED_LIMITS: dict[str, int] = {"net": 32, "mp": 256, "dev": 256, "unused": 256}
 """``net[n]`` etc. expand to ``net0``..``net31`` (pve-container LXC/Config.pm)."""
@@ -112,8 +112,8 @@ class Schema:
 
 @lru_cache(maxsize=1)
 def load_schema() -> Schema:
-    """The packaged schema subset (``bot/simulator/data/schema.json``)."""
-    text = resources.files("bot.simulator").joinpath("data/schema.json").read_text(encoding="utf-8")
+    """The packaged schema subset (``cardinal_sim/proxmox/data/schema.json``)."""
+    text = resources.files("cardinal_sim.proxmox").joinpath("data/schema.json").read_text(encoding="utf-8")
     return Schema(json.loads(text))
 
 

@@ -6,9 +6,9 @@ import ipaddress
 import re
 from typing import Any
 
-from bot.simulator.core import Simulator
-from bot.simulator.formats import parse_size
-from bot.simulator.state import Container, GiB, MiB, Node, Task
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.formats import parse_size
+from cardinal_sim.proxmox.state import Container, GiB, MiB, Node, Task
 
 
 def parse_prop_string(text: str, default_key: str | None = None) -> dict[str, str]:

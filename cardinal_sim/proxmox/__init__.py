@@ -13,10 +13,10 @@ Typical use in tests::
 
 from __future__ import annotations
 
-from bot.simulator.app import make_app
-from bot.simulator.core import DEFAULT_TEMPLATES, Simulator
-from bot.simulator.server import Running, make_self_signed_cert, serve
-from bot.simulator.state import Container, Credential, FaultConfig, RequestRecord, Task
+from cardinal_sim.proxmox.app import make_app
+from cardinal_sim.proxmox.core import DEFAULT_TEMPLATES, Simulator
+from cardinal_sim.proxmox.server import Running, make_self_signed_cert, serve
+from cardinal_sim.proxmox.state import Container, Credential, FaultConfig, RequestRecord, Task
 
 __all__ = [
     "DEFAULT_TEMPLATES",

@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.simulator.auth import Identity
-from bot.simulator.core import Simulator
-from bot.simulator.errors import ApiError, die
-from bot.simulator.schema import Endpoint
-from bot.simulator.state import Container
+from cardinal_sim.proxmox.auth import Identity
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.errors import ApiError, die
+from cardinal_sim.proxmox.schema import Endpoint
+from cardinal_sim.proxmox.state import Container
 
 
 @dataclass

@@ -18,14 +18,14 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from bot.simulator import api_cluster, api_lxc, api_snapshot
-from bot.simulator.api_cluster import proxy_target
-from bot.simulator.auth import Identity
-from bot.simulator.core import Simulator
-from bot.simulator.errors import ApiError, auth_error, die, perm_error
-from bot.simulator.routes import HANDLERS, Ctx, Paged
-from bot.simulator.schema import Endpoint, normalize_lists, validate
-from bot.simulator.state import Credential, RequestRecord
+from cardinal_sim.proxmox import api_cluster, api_lxc, api_snapshot
+from cardinal_sim.proxmox.api_cluster import proxy_target
+from cardinal_sim.proxmox.auth import Identity
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.errors import ApiError, auth_error, die, perm_error
+from cardinal_sim.proxmox.routes import HANDLERS, Ctx, Paged
+from cardinal_sim.proxmox.schema import Endpoint, normalize_lists, validate
+from cardinal_sim.proxmox.state import Credential, RequestRecord
 
 SIM_KEY = web.AppKey("sim", Simulator)
 _PATH_RE = re.compile(r"^/api2/+([a-z][a-z0-9]+)(/.*)?$")

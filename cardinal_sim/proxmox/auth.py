@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.simulator.clock import SimClock
-from bot.simulator.errors import perm_error
-from bot.simulator.privileges import ALL_PRIVILEGES
-from bot.simulator.state import Credential
+from cardinal_sim.proxmox.clock import SimClock
+from cardinal_sim.proxmox.errors import perm_error
+from cardinal_sim.proxmox.privileges import ALL_PRIVILEGES
+from cardinal_sim.proxmox.state import Credential
 
 TICKET_LIFETIME = 7200
 AUTH_GRACE = 300

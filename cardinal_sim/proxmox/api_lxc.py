@@ -6,13 +6,13 @@ import re
 import uuid
 from typing import Any
 
-from bot.simulator.api_cluster import node_storage_or_die
-from bot.simulator.errors import die, perm_error
-from bot.simulator.formats import split_list
-from bot.simulator.routes import Ctx, param_exc, route
-from bot.simulator.schema import property_schema
-from bot.simulator.state import Container, GiB, Task, TaskResult
-from bot.simulator.views import interfaces, parse_prop_string, print_prop_string, vmstatus
+from cardinal_sim.proxmox.api_cluster import node_storage_or_die
+from cardinal_sim.proxmox.errors import die, perm_error
+from cardinal_sim.proxmox.formats import split_list
+from cardinal_sim.proxmox.routes import Ctx, param_exc, route
+from cardinal_sim.proxmox.schema import property_schema
+from cardinal_sim.proxmox.state import Container, GiB, Task, TaskResult
+from cardinal_sim.proxmox.views import interfaces, parse_prop_string, print_prop_string, vmstatus
 
 _NOT_CONFIG = frozenset(
     {

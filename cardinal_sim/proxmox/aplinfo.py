@@ -53,7 +53,7 @@ def parse_aplinfo(text: str, source: str = SOURCE) -> list[dict[str, str]]:
 @lru_cache(maxsize=1)
 def packaged_aplinfo() -> tuple[dict[str, str], ...]:
     """The index shipped with the simulator (a copy of pve-manager's ``aplinfo/aplinfo.dat``)."""
-    text = resources.files("bot.simulator").joinpath("data/aplinfo.dat").read_text(encoding="utf-8")
+    text = resources.files("cardinal_sim.proxmox").joinpath("data/aplinfo.dat").read_text(encoding="utf-8")
     return tuple(parse_aplinfo(text))
 
 

@@ -18,11 +18,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.proxmox.upid import Upid
-from bot.simulator.aplinfo import packaged_aplinfo, template_format
-from bot.simulator.auth import AccessControl
-from bot.simulator.clock import SimClock
-from bot.simulator.schema import Schema, load_schema
-from bot.simulator.state import (
+from cardinal_sim.proxmox.aplinfo import packaged_aplinfo, template_format
+from cardinal_sim.proxmox.auth import AccessControl
+from cardinal_sim.proxmox.clock import SimClock
+from cardinal_sim.proxmox.schema import Schema, load_schema
+from cardinal_sim.proxmox.state import (
     DEFAULT_TASK_DURATIONS,
     Container,
     Credential,

@@ -1,4 +1,5 @@
-"""``python -m bot.simulator``: run the HTTPS sandbox (see :func:`bot.simulator.sandbox.run_sandbox`)."""
+"""``python -m cardinal_sim.proxmox``: run the HTTPS sandbox (see
+:func:`cardinal_sim.proxmox.sandbox.run_sandbox`)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import argparse
 import asyncio
 import contextlib
 
-from bot.simulator.sandbox import run_sandbox
+from cardinal_sim.proxmox.sandbox import run_sandbox
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments and serve until Ctrl-C."""
-    parser = argparse.ArgumentParser(prog="python -m bot.simulator", description="Proxmox VE API simulator")
+    parser = argparse.ArgumentParser(
+        prog="python -m cardinal_sim.proxmox", description="Proxmox VE API simulator"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8006)
     parser.add_argument("--nodes", type=int, default=3)

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
 
-from bot.simulator.privileges import ALL_PRIVILEGES
+from cardinal_sim.proxmox.privileges import ALL_PRIVILEGES
 
 _IPV4_RE = (
     r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
