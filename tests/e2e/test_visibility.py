@@ -76,6 +76,12 @@ async def test_a_refused_look_is_audited(harness: Harness) -> None:
     await ask(harness, f"status {ct.vmid}", user=OTHER)
     audit = await ask(harness, f"audit {ct.vmid}")
     assert f"<@{OTHER}> · `access.denied`" in shown(audit)
+    # An approver looks the person up by mention, as Slack sends it with should_escape: true.
+    by_person = await ask(harness, f"audit <@{OTHER}|other>", user=APPROVER)
+    assert f"<@{OTHER}> · `access.denied` · CT {ct.vmid}" in shown(by_person)
+    status, ack = await harness.command("audit @other", user=APPROVER)  # usage errors come in the ack
+    assert status == 200
+    assert "should_escape: true" in shown(ack)
 
 
 @pytest.mark.parametrize("policy_overrides", [{"access": {"others_containers": "everyone"}}])
