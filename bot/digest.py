@@ -279,6 +279,10 @@ class DigestJob:
     async def _finish(self, job: str, slot: str, result: dict[str, object]) -> None:
         await finish_slot(self.db, job, slot, self.owner, now=self.clock(), result=result)
 
+    async def current(self) -> Digest:
+        """The digest as of now, to answer ``/lxc digest`` to the asker only (nothing is posted)."""
+        return await build_digest(self.db, self.proxmox, self.policy, self.clock())
+
     async def post_now(self, channel: str) -> str:
         """``/lxc digest``: build and post the digest to ``channel`` now (once per channel and minute)."""
         now = self.clock()

@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
-from bot.access import AccessDenied, Actor, may_destroy_directly, require_operate
+from bot.access import (
+    AccessDenied,
+    Actor,
+    may_destroy_directly,
+    require_operate,
+    require_view,
+    require_view_all,
+)
 from bot.db import Database
 from bot.db.enums import ContainerState, TaskStatus
 from bot.db.records import AuditEvent, Container, Task
@@ -507,6 +514,27 @@ class ContainerService:
             raise
         return container
 
+    async def _viewable(self, actor: Actor, key: int | str, action: str) -> Container:
+        """The managed container ``key`` (VMID or hostname), if ``actor`` may see it (a refusal of an
+        existing container is audited). Without the right to see others' containers, "not yours" and
+        "not managed" are the same refusal (:func:`bot.access.require_view`)."""
+        async with self.db.transaction(readonly=True) as tx:
+            if isinstance(key, int):
+                found = await tx.containers.get(key)
+            else:
+                found = await tx.containers.get_by_hostname(key)
+        managed = found if found is not None and found.state is not ContainerState.DESTROYED else None
+        try:
+            require_view(actor, managed, key, self.policy.access.others_containers)
+        except AccessDenied as exc:
+            if managed is not None:
+                await self._deny(actor, action, managed, exc)
+            raise
+        if managed is None:
+            field = "vmid" if isinstance(key, int) else "target"
+            raise ContainerNotManaged(f"Cardinal does not manage a container {key}.", field=field)
+        return managed
+
     async def _require_approval(
         self, actor: Actor, approved_by: Actor | None, container: Container, action: str, *, missing: str
     ) -> None:
@@ -757,8 +785,9 @@ class ContainerService:
 
     async def discover_ips(self, actor: Actor, vmid: int) -> list[str]:
         """Re-discover a container's addresses: live interfaces (running CTs; IPv4 and global IPv6)
-        plus static ``ip=``/``ip6=`` from the config. Stores them and returns them (may be empty)."""
-        container = await self._container(vmid)
+        plus static ``ip=``/``ip6=`` from the config. Stores them and returns them (may be empty).
+        Only for those who may see the container (:func:`bot.access.require_view`)."""
+        container = await self._viewable(actor, vmid, "ip")
         found: list[str] = []
         for iface in await self.proxmox.interfaces(container.node, vmid):
             found.extend(iface.ipv4)
@@ -779,7 +808,9 @@ class ContainerService:
     ) -> list[ContainerView]:
         """Containers with live status and node from one ``/cluster/resources?type=vm`` call, merged with
         Cardinal's records (owner, IPs, expiry). If Proxmox cannot be asked, the last known state is
-        shown with ``live=False``."""
+        shown with ``live=False``. ``"all"`` only for those who may see everyone's containers."""
+        if scope == "all":
+            require_view_all(actor, self.policy.access.others_containers)
         async with self.db.transaction(readonly=True) as tx:
             if scope == "mine":
                 records = await tx.containers.list_by_owner(actor.user_id)
@@ -819,20 +850,11 @@ class ContainerService:
         )
 
     async def status(self, actor: Actor, target: int | str) -> ContainerDetail:
-        """One container in detail, by VMID or hostname: live status, size, addresses, owner, expiry."""
-        key = _parse_target(target)
+        """One container in detail, by VMID or hostname: live status, size, addresses, owner, expiry.
+        Only for those who may see it (:func:`bot.access.require_view`)."""
+        container = await self._viewable(actor, _parse_target(target), "status")
         async with self.db.transaction(readonly=True) as tx:
-            if isinstance(key, int):
-                container = await tx.containers.get(key)
-            else:
-                container = await tx.containers.get_by_hostname(key)
-            request = (
-                await tx.requests.get_request(container.request_id)
-                if container and container.request_id
-                else None
-            )
-        if container is None or container.state is ContainerState.DESTROYED:
-            raise ContainerNotManaged(f"Cardinal does not manage a container {key}.", field="target")
+            request = await tx.requests.get_request(container.request_id) if container.request_id else None
         status = await self.proxmox.container_status(container.node, container.vmid)
         config = await self.proxmox.container_config(container.node, container.vmid)
         template = None

@@ -17,6 +17,7 @@ Layout (``examples/policy.toml`` is a complete, commented file)::
     [placement]          bridges, storages, template_storage, templates, nodes, vmid_min, vmid_max
     [expiry]             reminders, action, grace
     [[digest]]           channel, cron, timezone, quiet_when_unchanged
+    [access]             others_containers
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from bot.errors import ConfigError, InputError
 
 __all__ = [
     "CUSTOM_PRESET",
+    "AccessPolicy",
     "AutoApproveRule",
     "DigestSchedule",
     "ExpiryPolicy",
@@ -52,6 +54,7 @@ __all__ = [
     "Policy",
     "Preset",
     "Quota",
+    "Visibility",
     "format_duration",
     "load_policy",
     "parse_duration",
@@ -310,6 +313,22 @@ class DigestSchedule(_Model):
         return self
 
 
+Visibility = Literal["owner-and-approvers", "everyone"]
+"""Who may see a container's details: only its owner and the approvers, or everyone in the workspace."""
+
+
+class AccessPolicy(_Model):
+    """Who may see what (``bot.access`` applies it).
+
+    ``others_containers`` decides who sees the details of a container (``/lxc status``, ``/lxc ip``),
+    everyone's containers (``/lxc list all``) and the digest outside its configured channels. The safe
+    default, ``"owner-and-approvers"``, shows a container only to its owner and the approvers;
+    ``"everyone"`` lets anyone in the workspace look (operating it still needs the owner or an approver).
+    """
+
+    others_containers: Visibility = "owner-and-approvers"
+
+
 class Policy(_Model):
     """The whole policy. Build it with :func:`load_policy`; ``Policy()`` is the built-in default."""
 
@@ -323,6 +342,7 @@ class Policy(_Model):
     placement: Placement = Field(default_factory=Placement)
     expiry: ExpiryPolicy = Field(default_factory=ExpiryPolicy)
     digest: list[DigestSchedule] = Field(default_factory=list)
+    access: AccessPolicy = Field(default_factory=AccessPolicy)
 
     @field_validator("approvers")
     @classmethod
@@ -379,6 +399,11 @@ class Policy(_Model):
     def approver_users(self) -> list[str]:
         """Approver Slack user ids (``U…``/``W…``)."""
         return [a for a in self.approvers if not a.startswith("S")]
+
+    @property
+    def digest_channels(self) -> frozenset[str]:
+        """The channels a digest is scheduled for: ``/lxc digest`` posts there publicly."""
+        return frozenset(d.channel for d in self.digest)
 
     def preset(self, name: str) -> Preset | None:
         """The preset called ``name``, or ``None``."""

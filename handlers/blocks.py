@@ -174,6 +174,7 @@ def proxmox_ui_link(base_url: str, vmid: int) -> str:
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 _ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,30})&gt;")
+_ESCAPED_CHANNEL = re.compile(r"&lt;#([CG][A-Z0-9]{2,30})&gt;")
 
 
 def mention(user_id: str) -> str:
@@ -182,11 +183,12 @@ def mention(user_id: str) -> str:
 
 
 def safe_mrkdwn(text: str) -> str:
-    """Domain-written mrkdwn: escaped like :func:`escape`, except well-formed user mentions stay mentions.
+    """Domain-written mrkdwn: escaped like :func:`escape`, except well-formed user and channel mentions
+    (``<@U…>``, ``<#C…>``) stay mentions.
 
     So a deny reason embedded in a notice cannot ping ``<!channel>`` or form a link.
     """
-    return _ESCAPED_MENTION.sub(r"<@\1>", escape(text))
+    return _ESCAPED_CHANNEL.sub(r"<#\1>", _ESCAPED_MENTION.sub(r"<@\1>", escape(text)))
 
 
 def _link(url: str, label: str) -> str:

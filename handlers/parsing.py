@@ -240,7 +240,10 @@ _HOSTNAME_RE = re.compile(
 )
 _PRESET_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _SNAPNAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{1,39}$")
+# A user as Slack sends it with escaping on: ``<@U012AB3CD>`` or ``<@U012AB3CD|alice>`` (the ``|name``
+# part is optional and may change; only the id counts). https://docs.slack.dev/messaging/formatting-message-text
 _MENTION_RE = re.compile(r"^<@([UW][A-Z0-9]{2,})(?:\|[^<>]{0,80})?>$")
+_LINK_RE = re.compile(r"^<https?://([A-Za-z0-9.-]{1,253})/?(?:\|([A-Za-z0-9.-]{1,253}))?>$")
 _SIZE_ARG_RE = re.compile(r"^([a-z]+)=(.*)$")
 _MEMORY_RE = re.compile(r"^([0-9]{1,9})(m|mb|mib|g|gb|gib)?$")
 _DISK_RE = re.compile(r"^\+([0-9]{1,9})(g|gb|gib)?$")
@@ -295,6 +298,11 @@ class _Parser:
         return value
 
     def hostname(self, token: str) -> str:
+        # With escaping on (manifest ``should_escape: true``) Slack may send a name that looks like a
+        # domain as a link, ``<http://web.example.com|web.example.com>``: take the name back out.
+        link = _LINK_RE.match(token)
+        if link is not None and link.group(2) in (None, link.group(1)):
+            token = link.group(1)
         if not _HOSTNAME_RE.match(token.lower()):
             raise self.fail(
                 f"`{_shown(token)}` is neither a VMID nor a host name "
@@ -316,9 +324,13 @@ class _Parser:
         match = _MENTION_RE.match(token)
         if match is None:
             if token.startswith("@"):
+                # Slack sends a typed @name as plain text when the command does not escape mentions (an
+                # app created from an old manifest with ``should_escape: false``): no user id to go by.
                 raise self.fail(
-                    f"`{_shown(token)}` could not be resolved; pick the person from Slack's @-autocomplete "
-                    "so Slack sends their user id.",
+                    f"`{_shown(token)}` arrived as plain text, so Cardinal cannot tell who it is. Pick the "
+                    "person from Slack's @-autocomplete; if it still arrives as text, ask the operators to "
+                    'turn on "Escape channels, users, and links" for the /lxc command '
+                    "(`should_escape: true` in the app manifest).",
                     field="user",
                 )
             raise self.fail(f"`{_shown(token)}` is neither a VMID nor an @mention.", field="user")
@@ -409,6 +421,8 @@ def parse_command(text: str, *, command_name: str = "/lxc") -> Command:
             p.arity(0, 0)
             return Digest()
         case "audit":
+            if len(args) > 1 and args[0].startswith("<@") and _MENTION_RE.match(" ".join(args)):
+                args = p.args = [" ".join(args)]  # <@U…|first last>: a display name with a space
             p.arity(0, 1)
             if not args:
                 return Audit()

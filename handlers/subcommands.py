@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, assert_never
 
-from bot.access import Actor
+from bot.access import Actor, digest_delivery
 from bot.digest import DigestJob
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
@@ -90,9 +90,7 @@ async def run(
         case Create():
             raise InputError("Use `/lxc create` on its own line to open the form.")
         case Digest():
-            channel = str(command.get("channel_id", ""))
-            await _digest_job(services).post_now(channel)
-            return blocks.notice(Notice("Posted the digest."))
+            return await _digest(services, await actor_of(services, user), command)
         case _:
             pass
     containers = container_service(services)
@@ -136,6 +134,21 @@ async def run(
             return None
         case _:
             assert_never(cmd)
+
+
+async def _digest(services: Services, actor: Actor, command: dict[str, Any]) -> Message:
+    """``/lxc digest``: posted in a digest channel, else answered to the asker only (if they may see it);
+    :func:`bot.access.digest_delivery` decides."""
+    job = _digest_job(services)
+    channel = str(command.get("channel_id", ""))
+    policy = services.policy
+    where = digest_delivery(
+        actor, channel, digest_channels=policy.digest_channels, visibility=policy.access.others_containers
+    )
+    if where == "channel":
+        await job.post_now(channel)
+        return blocks.notice(Notice("Posted the digest in this channel."))
+    return blocks.digest_message(await job.current())
 
 
 async def _resize(

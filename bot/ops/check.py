@@ -26,7 +26,7 @@ from yarl import URL
 
 from bot.errors import ConfigError
 from bot.ops.privileges import REQUIREMENTS, Requirement
-from bot.ops.scopes import REQUIRED_BOT_SCOPES
+from bot.ops.scopes import REQUIRED_BOT_SCOPES, needed_for
 from bot.policy import Policy, load_policy
 from bot.proxmox.errors import ProxmoxAuthError, ProxmoxError
 from bot.proxmox.models import ClusterResource, Permissions, StorageContent, Version
@@ -149,12 +149,13 @@ def evaluate_scopes(granted: set[str] | None) -> CheckResult:
         )
     missing = [s for s in REQUIRED_BOT_SCOPES if s not in granted]
     if missing:
+        uses = "; ".join(f"{s} for {', '.join(needed_for(s))}" for s in missing)
         return CheckResult(
             name,
             False,
             "missing " + ", ".join(missing),
-            "Add them under OAuth & Permissions → Bot Token Scopes (or re-create the app from "
-            "manifests/slack-app-*.yaml), then reinstall the app to the workspace.",
+            f"Cardinal needs {uses}. Add them under OAuth & Permissions → Bot Token Scopes (or re-create "
+            "the app from manifests/slack-app-*.yaml), then reinstall the app to the workspace.",
         )
     return CheckResult(name, True, "all granted: " + ", ".join(REQUIRED_BOT_SCOPES))
 

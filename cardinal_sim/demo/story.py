@@ -130,12 +130,14 @@ class _DemoSettings(Settings):
 
 
 def demo_policy() -> Policy:
-    """Bob approves in #approvals; the default rules auto-approve one small container for a week."""
+    """Bob approves in #approvals; the default rules auto-approve one small container for a week; #lab gets
+    the digest."""
     return Policy.model_validate(
         {
             "approvers": [BOB.id],
             "approval_channel": APPROVALS,
             "placement": {"vmid_min": 20001, "vmid_max": 20999},
+            "digest": [{"channel": LAB, "cron": "0 9 * * 1-5"}],  # so /lxc digest in #lab posts there
         }
     )
 

@@ -258,7 +258,31 @@ async def test_status_by_vmid_or_hostname(service: ContainerService, seed: Seed)
     assert by_name.disk_gib == 8
     assert by_name.uptime is not None
     with pytest.raises(ContainerNotManaged):
+        await service.status(APPROVER_ACTOR, "nope")
+    # Someone who sees only their own containers cannot tell "not managed" from "not yours".
+    with pytest.raises(AccessDenied, match="no container nope that you may see"):
         await service.status(OWNER_ACTOR, "nope")
+
+
+async def test_others_containers_are_hidden_by_default(service: ContainerService, seed: Seed) -> None:
+    await seed(10001, hostname="web-1")
+    with pytest.raises(AccessDenied) as by_name:
+        await service.status(OTHER_ACTOR, "web-1")
+    with pytest.raises(AccessDenied) as by_vmid:
+        await service.discover_ips(OTHER_ACTOR, 10001)
+    # The refusal names what was typed and nothing else: not the VMID, hostname or owner behind it.
+    assert by_name.value.what == "Cardinal has no container web-1 that you may see."
+    assert by_vmid.value.what == "Cardinal has no container 10001 that you may see."
+    assert OWNER not in f"{by_name.value.hint} {by_vmid.value.hint}"
+    with pytest.raises(AccessDenied, match="Only approvers may see everyone's containers"):
+        await service.list_containers(OTHER_ACTOR, "all")
+    assert (await service.status(APPROVER_ACTOR, 10001)).vmid == 10001
+    assert [v.vmid for v in await service.list_containers(APPROVER_ACTOR, "all")] == [10001]
+    denied = await service.audit(APPROVER_ACTOR, user=OTHER)
+    assert [(e.action, e.detail.get("action")) for e in denied] == [
+        ("access.denied", "ip"),
+        ("access.denied", "status"),
+    ]
 
 
 async def test_audit_visibility(service: ContainerService, seed: Seed) -> None:

@@ -71,6 +71,12 @@ class TestValidCommands:
             ("audit 10042", Audit(vmid=10042)),
             ("audit <@U012AB3CD|alice>", Audit(user_id="U012AB3CD")),
             ("audit <@W012AB3CD>", Audit(user_id="W012AB3CD")),
+            ("audit <@U012AB3CD|Alice Smith>", Audit(user_id="U012AB3CD")),
+            (
+                "status <http://web-1.lab.example.com|web-1.lab.example.com>",
+                Status(hostname="web-1.lab.example.com"),
+            ),
+            ("status <https://web.example.com>", Status(hostname="web.example.com")),
             ("snapshot 10042", Snapshot(10042)),
             ("snapshot 10042 before_upgrade", Snapshot(10042, "before_upgrade")),
             ("rollback 10042 before_upgrade", Rollback(10042, "before_upgrade")),
@@ -208,6 +214,26 @@ HOSTILE = [
     "create <script>",
     "\x07help",
 ]
+
+
+class TestEscapedSlackText:
+    """With ``should_escape: true`` (both manifests) Slack sends ``@alice`` as ``<@U…|alice>``; an app
+    still created from an old manifest sends the typed text, which gets a hint rather than a puzzle."""
+
+    def test_a_plain_at_name_explains_the_escaping_setting(self) -> None:
+        err = refused("audit @alice")
+        assert err.field == "user"
+        assert "arrived as plain text" in err.what
+        assert "should_escape: true" in err.what
+        assert "@-autocomplete" in err.what
+
+    def test_a_link_whose_label_is_not_its_host_is_not_a_hostname(self) -> None:
+        err = refused("status <http://evil.example.com|web.example.com>")
+        assert err.field == "hostname"
+
+    def test_two_mentions_are_one_too_many(self) -> None:
+        err = refused("audit <@U012AB3CD|alice> <@U045CD6EF|bob>")
+        assert "unexpected argument" in err.what
 
 
 class TestHostileCorpus:

@@ -17,6 +17,7 @@ from bot.access import AccessDenied
 from bot.db import Database
 from bot.errors import InputError
 from bot.lifecycle import ContainerNotManaged
+from bot.policy import DigestSchedule, Policy
 from handlers import blocks, subcommands
 from handlers.app import create_app
 from handlers.parsing import Command, parse_command
@@ -55,7 +56,7 @@ async def test_list_mine_and_all(env: Day2Env) -> None:
     mine = text_of(await run(env, "list"))
     assert "`mine`" in mine
     assert "theirs" not in mine
-    everything = await run(env, "list all")
+    everything = await run(env, "list all", user=APPROVER)
     assert "🟢 *10001* `mine`" in text_of(everything)
     assert "🔴 *10002* `theirs`" in text_of(everything)
     assert everything["text"] == "All containers: 2"
@@ -72,14 +73,22 @@ async def test_status_in_detail_with_quick_actions_for_the_owner(env: Day2Env) -
     assert ids == {"lxc_power.stop", "lxc_power.reboot", blocks.ACTION_EXTEND, blocks.ACTION_DESTROY_CONFIRM}
 
 
-async def test_status_shows_no_buttons_to_others_but_does_to_approvers(env: Day2Env) -> None:
-    await env.seed(10001)
-    assert buttons(await run(env, "status 10001", user=OTHER)) == []
-    assert buttons(await run(env, "status 10001", user=APPROVER)) != []
+async def test_status_shows_no_buttons_to_others_but_does_to_approvers(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock
+) -> None:
+    """With ``others_containers = "everyone"`` anyone may look, but only those who may act get buttons."""
+    policy = Policy.model_validate({"approvers": [APPROVER], "access": {"others_containers": "everyone"}})
+    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy) as env:
+        await env.seed(10001)
+        assert buttons(await run(env, "status 10001", user=OTHER)) == []
+        assert buttons(await run(env, "status 10001", user=APPROVER)) != []
 
 
 async def test_status_of_an_unknown_container_says_so(env: Day2Env) -> None:
     with pytest.raises(ContainerNotManaged):
+        await run(env, "status 10999", user=APPROVER)
+    # Someone who sees only their own containers gets the refusal they get for others' containers.
+    with pytest.raises(AccessDenied, match="no container 10999 that you may see"):
         await run(env, "status 10999")
 
 
@@ -174,11 +183,36 @@ async def test_audit_of_a_container_for_its_owner_not_for_others(env: Day2Env) -
     assert "access.denied" in text_of(await run(env, f"audit <@{OTHER}>", user=APPROVER))
 
 
-async def test_digest_is_posted_to_the_channel(env: Day2Env) -> None:
-    answer = await run(env, "digest", channel="C0LAB")
-    assert answer["text"] == "Posted the digest."
-    [delivery] = env.outbox.deliveries
-    assert delivery.channel == "C0LAB"
+async def test_digest_elsewhere_than_a_digest_channel_is_never_posted(env: Day2Env) -> None:
+    await env.seed(10001)
+    with pytest.raises(AccessDenied, match="only approvers may see it"):
+        await run(env, "digest", channel="C0LAB")
+    private = await run(env, "digest", user=APPROVER, channel="C0LAB")
+    assert "Cardinal digest" in text_of(private)
+    assert "(10001)" in text_of(private)
+    assert env.outbox.deliveries == []
+
+
+async def test_digest_in_a_digest_channel_is_posted_there(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock
+) -> None:
+    policy = Policy(approvers=[APPROVER], digest=[DigestSchedule(channel="C0DIGEST", cron="0 9 * * 1-5")])
+    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy) as env:
+        answer = await run(env, "digest", user=OTHER, channel="C0DIGEST")
+        assert answer["text"] == "Posted the digest in this channel."
+        [delivery] = env.outbox.deliveries
+        assert delivery.channel == "C0DIGEST"
+
+
+@pytest.mark.parametrize("text", ["status 10001", "status web-1", "ip 10001", "list all"])
+async def test_others_may_not_look_at_a_container_by_default(env: Day2Env, text: str) -> None:
+    await env.seed(10001, hostname="web-1")
+    before = len(env.sim.request_log)
+    with pytest.raises(AccessDenied) as info:
+        await run(env, text, user=OTHER)
+    assert OWNER not in f"{info.value.what} {info.value.hint}"
+    assert len(env.sim.request_log) == before
+    assert "10001" in text_of(await run(env, text, user=APPROVER))
 
 
 async def test_snapshot_rollback_and_resize_are_dispatched(env: Day2Env) -> None:

@@ -88,6 +88,7 @@ def test_missing_scopes_are_named_with_a_reinstall_hint() -> None:
     assert "groups:history" in result.detail
     assert "im:write" in result.detail
     assert "reinstall" in result.hint
+    assert "im:write for conversations.open" in result.hint
 
 
 def test_unknown_scopes_fail() -> None:

@@ -38,6 +38,7 @@ class TestDefaults:
         assert policy.expiry.action == "stop_then_destroy"
         assert policy.expiry.grace == timedelta(days=3)
         assert policy.digest == []
+        assert policy.access.others_containers == "owner-and-approvers"
 
     def test_defaults_allow_every_template_and_node(self) -> None:
         """The default allow-lists let everything through."""
@@ -67,12 +68,22 @@ class TestExampleFile:
         """Every section and key of the model appears in the example, so operators can find them."""
         data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
         assert set(data) == set(Policy.model_fields)
-        for section in ("quota", "limits", "placement", "expiry"):
+        for section in ("quota", "limits", "placement", "expiry", "access"):
             model = type(getattr(Policy(), section))
             assert set(data[section]) == set(model.model_fields), section
 
 
 class TestValidation:
+    def test_others_containers_takes_only_the_documented_choices(
+        self, policy_file: Callable[[str], Path]
+    ) -> None:
+        """A typo in the visibility setting stops the start instead of silently exposing containers."""
+        [problem] = problems_of(policy_file, '[access]\nothers_containers = "all"\n')
+        assert problem.startswith("access.others_containers: ")
+        assert "'owner-and-approvers' or 'everyone'" in problem
+        text = '[access]\nothers_containers = "everyone"\n'
+        assert load_policy(policy_file(text)).access.others_containers == "everyone"
+
     def test_every_problem_names_its_key(self, policy_file: Callable[[str], Path]) -> None:
         """Several mistakes are reported together, one line each, each naming the TOML key."""
         problems = problems_of(
