@@ -180,6 +180,10 @@ class FakeSlack:
         """Every message in a channel (roots and thread replies) in posting order, as currently edited."""
         return list(self._messages.get(channel, []))
 
+    def dm_of(self, user: str) -> str:
+        """The conversation id (``D…``) of the app's DM with ``user``, as conversations.open answers it."""
+        return self._channel(user)
+
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The root message ``ts`` followed by its replies, in order."""
         return [m for m in self._messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts]
