@@ -13,6 +13,7 @@ REQUIRED_BOT_SCOPES: tuple[str, ...] = (
     "users:read",  # users.info: names and time zones
     "channels:history",  # conversations.history: find our own posts by metadata after a crash (public)
     "groups:history",  # the same in private channels
-    "im:write",  # conversations.open: direct messages to requesters
+    "im:write",  # conversations.open: direct messages (the D… id) to requesters and owners
+    "im:history",  # conversations.history in those DMs: find our own posts after a crash
 )
 """Bot token scopes, in the order the manifests list them."""
