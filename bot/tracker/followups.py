@@ -132,9 +132,10 @@ class FollowUps:
             return
         requester = params.get("requester")
         who = f"<@{requester}>, the" if isinstance(requester, str) else "The"
-        hostname = str(params.get("hostname", "")) or f"CT {task.vmid}"
+        hostname = str(params.get("hostname", ""))
+        name = f"{hostname} (CT {task.vmid})" if hostname else f"CT {task.vmid}"
         text = (
-            f"{who} generated root password of {hostname} (CT {task.vmid}) could not be delivered to you "
+            f"{who} generated root password of {name} could not be delivered to you "
             "by direct message, and Cardinal does not keep it. Log in with your SSH key if you gave one. "
             f"Otherwise ask a Proxmox administrator to set a new root password (`pct enter {task.vmid}` "
             f"on node {task.node}, then `passwd`), or `/lxc destroy {task.vmid}` and request it again "
