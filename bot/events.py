@@ -120,7 +120,7 @@ class TaskSucceeded:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """A short message (expiry reminders, announcements; passwords go ephemeral elsewhere).
+    """A short message (expiry reminders, announcements; passwords go by direct message elsewhere).
 
     ``text`` is mrkdwn written by the domain; user mentions ``<@U…>`` in it stay mentions, anything else
     that looks like markup (links, ``<!channel>``) is shown literally. Button values must be bare ids.

@@ -135,6 +135,8 @@ class ExpiryService:
         await finish_slot(self.db, EXPIRY_JOB, slot, self.owner, now=self.clock(), result=result)
 
     async def _tell(self, c: Container, slot: str, text: str, *, button: bool) -> str:
+        # In the container's thread, or else a direct message to its owner: the outbox opens the DM
+        # (conversations.open) and posts to, records and later searches its D… id, never the user id.
         in_thread = c.thread_channel is not None
         return await self.outbox.deliver(
             key=f"{EXPIRY_JOB}:{slot}",

@@ -3,6 +3,10 @@
 ``handlers/`` implements :class:`Notifier` with Slack. Posting is at-most-once per ``key`` thanks to
 :mod:`bot.outbox`, which records the intent before calling :meth:`Notifier.post` and asks
 :meth:`Notifier.find_posted` after a crash. Messages carry the key as metadata so they can be found.
+
+Channels are conversation ids (``C…``, ``G…``, ``D…``). A person is reached in the app's direct
+message, whose ``D…`` id :meth:`Notifier.open_dm` returns: Slack accepts a user id only for posting,
+while reading and editing need the conversation id (docs/slack-dm.md).
 """
 
 from __future__ import annotations
@@ -32,9 +36,19 @@ class Notifier(Protocol):
         ``thread_ts`` when given), if any."""
         ...
 
-    async def whisper(self, *, channel: str, user: str, text: str) -> None:
-        """Say something only ``user`` sees (e.g. a generated password)."""
+    async def open_dm(self, *, user: str) -> str:
+        """The conversation id (``D…``) of the app's direct message with ``user``, opened if needed."""
         ...
+
+    async def send_direct(self, *, user: str, text: str) -> None:
+        """Post plain ``text`` to ``user``'s direct message, untagged and not recorded anywhere (e.g. a
+        generated password). Raises when Slack did not confirm the post."""
+        ...
+
+
+def is_user_id(channel: str) -> bool:
+    """True for a Slack user id (``U…``, or ``W…`` on Enterprise Grid) rather than a conversation id."""
+    return channel[:1] in {"U", "W"}
 
 
 @dataclass
@@ -53,7 +67,7 @@ class RecordingNotifier:
 
     posts: list[Recorded] = field(default_factory=list)
     updates: list[Recorded] = field(default_factory=list)
-    whispers: list[Recorded] = field(default_factory=list)
+    directs: list[Recorded] = field(default_factory=list)
     _seq: int = 0
 
     def _next_ts(self) -> str:
@@ -76,8 +90,12 @@ class RecordingNotifier:
                 return rec.ts
         return None
 
-    async def whisper(self, *, channel: str, user: str, text: str) -> None:
-        self.whispers.append(Recorded(None, channel, None, self._next_ts(), text, user))
+    async def open_dm(self, *, user: str) -> str:
+        return "D" + user[1:]
+
+    async def send_direct(self, *, user: str, text: str) -> None:
+        channel = await self.open_dm(user=user)
+        self.directs.append(Recorded(None, channel, None, self._next_ts(), text, user))
 
     def posts_with_key(self, key: str) -> list[Recorded]:
         return [p for p in self.posts if p.key == key]

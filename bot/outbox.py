@@ -4,6 +4,11 @@
 message is posted at most once per key even across crashes and replicas. If an intent exists without a
 ``ts`` (the process died between posting and recording), the channel is searched for a message tagged
 with the key (:meth:`bot.notify.Notifier.find_posted`) before posting again.
+
+Intents are stored and searched by conversation id only. A message for a person (a user id ``U…``/``W…``,
+e.g. an expiry reminder to a container's owner) goes to the app's direct message with them: its ``D…`` id
+comes from :meth:`bot.notify.Notifier.open_dm` before the intent is recorded, because Slack answers
+``conversations.history`` and ``chat.update`` with a user id as ``channel_not_found`` (docs/slack-dm.md).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import structlog
 
 from bot.db import Clock, Database
 from bot.events import Event
-from bot.notify import Notifier
+from bot.notify import Notifier, is_user_id
 
 log = structlog.get_logger(__name__)
 
@@ -39,20 +44,33 @@ class Outbox:
         self.notifier = notifier
         self.clock = clock
         self.intent_grace = timedelta(seconds=intent_grace)
+        self._dms: dict[str, str] = {}
+
+    async def conversation(self, channel: str) -> str:
+        """``channel`` as a conversation id: a user id becomes the ``D…`` id of the app's DM with them."""
+        if not is_user_id(channel):
+            return channel
+        if channel not in self._dms:
+            self._dms[channel] = await self.notifier.open_dm(user=channel)
+        return self._dms[channel]
 
     async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
         """Post ``event`` under ``key`` unless it was posted already; return the message's ``ts``.
 
-        Raises :class:`OutboxBusy` when another worker's fresh intent exists and no message is found
-        yet; errors from the notifier propagate (the intent stays, so a retry searches first).
+        ``channel`` is a conversation id, or a user id for a direct message (opened first). Raises
+        :class:`OutboxBusy` when another worker's fresh intent exists and no message is found yet; errors
+        from the notifier propagate (the intent stays, so a retry searches first).
         """
+        channel = await self.conversation(channel)
         now = self.clock()
         async with self.db.transaction() as tx:
             existing = await tx.outbox.claim_post(key, channel, thread_ts, now=now)
         if existing is not None:
             if existing.posted and existing.ts is not None:
                 return existing.ts
-            found = await self._find(key, existing.channel, existing.created_at, existing.thread_ts)
+            # An intent recorded by an older version may hold a user id: search its DM instead.
+            where = await self.conversation(existing.channel)
+            found = await self._find(key, where, existing.created_at, existing.thread_ts)
             if found is not None:
                 await self._record(key, found)
                 log.info("outbox.recovered", key=key)
@@ -76,4 +94,4 @@ class Outbox:
 
     async def revise(self, channel: str, ts: str, event: Event) -> None:
         """Replace the message at ``ts`` with ``event`` (idempotent, so safe to repeat)."""
-        await self.notifier.update(channel=channel, ts=ts, event=event)
+        await self.notifier.update(channel=await self.conversation(channel), ts=ts, event=event)

@@ -488,7 +488,7 @@ def create_modal(
             "Root password",
             {
                 "type": "checkboxes",
-                "options": [_option("Generate a root password (shown only to you)", "generate")],
+                "options": [_option("Generate a root password (sent to you by direct message)", "generate")],
             },
             optional=True,
             hint="Give an SSH key, a generated password, or both.",

@@ -274,9 +274,10 @@ async def _update(client: AsyncWebClient, channel: str | None, ts: str | None, m
 
 
 async def _tell_user(client: AsyncWebClient, user: str, msg: dict[str, Any]) -> None:
-    """A direct message (best effort)."""
+    """A direct message (best effort), to the DM's ``D…`` id from conversations.open (docs/slack-dm.md)."""
     try:
-        await client.chat_postMessage(channel=user, **msg)
+        opened = await client.conversations_open(users=user)
+        await client.chat_postMessage(channel=opened["channel"]["id"], **msg)
     except SlackApiError as exc:
         log.warning("action.dm_failed", error=str(exc.response.get("error")))
 

@@ -253,8 +253,12 @@ class DirectMessageResponder(AsyncRespond):
         if delete_original or message.get("delete_original"):
             return WebhookResponse(url="", status_code=200, body="ok", headers={})
         try:
+            # The DM's D… id from conversations.open, not the user id (docs/slack-dm.md).
+            opened = await self._client.conversations_open(users=self._user)
             await self._client.chat_postMessage(
-                channel=self._user, text=str(message.get("text") or ""), blocks=message.get("blocks")
+                channel=opened["channel"]["id"],
+                text=str(message.get("text") or ""),
+                blocks=message.get("blocks"),
             )
         except SlackApiError as exc:
             log.warning("home.answer_failed", error=str(exc.response.get("error")))

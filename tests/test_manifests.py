@@ -31,7 +31,7 @@ HANDLED_URL_KEYS = {"url", "request_url"}
 tests/e2e/test_manifest_urls.py posts to each). Options load URLs need an ``app.options`` listener,
 which Cardinal does not have."""
 
-AWAITING_CALLER = {"conversations.open"}
+AWAITING_CALLER: set[str] = set()
 """Methods in the table that a change landing alongside this one calls (direct messages opened with
 ``conversations.open``, which needs ``im:write``). Delete an entry once the code calls it."""
 

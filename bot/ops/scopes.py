@@ -20,8 +20,9 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     # Finding our own posts again by metadata after a crash. Cardinal posts in public and private
     # channels, so it needs both history scopes (conversations.history / .replies accept either,
     # per conversation type: channels:history for public, groups:history for private channels).
-    "conversations.history": ("channels:history", "groups:history"),
-    "conversations.replies": ("channels:history", "groups:history"),
+    # DMs (``D…`` ids from conversations.open) need im:history to be searched the same way.
+    "conversations.history": ("channels:history", "groups:history", "im:history"),
+    "conversations.replies": ("channels:history", "groups:history", "im:history"),
     # Opening the direct message with a person before posting to it (passwords, results).
     "conversations.open": ("im:write",),
     # Modals and the App Home tab: these methods need no scope.

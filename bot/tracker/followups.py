@@ -16,6 +16,8 @@ import structlog
 from bot.db import ContainerState, RequestState, Task, TaskStatus, Tx
 from bot.db.audit import SYSTEM_ACTOR
 from bot.errors import InputError
+from bot.events import Notice
+from bot.outbox import OutboxBusy
 from bot.proxmox import (
     ProxmoxAuthError,
     ProxmoxConflictError,
@@ -77,6 +79,13 @@ def addresses_from_interfaces(interfaces: list[Interface]) -> tuple[list[str], l
     return v4, v6
 
 
+def password_notice_key(task: Task) -> str:
+    """The outbox key of the thread message saying a generated root password did not reach its requester.
+
+    Its record is also how the "ready" message knows to say so (the password itself is never stored)."""
+    return f"container:{task.vmid}:password-undelivered:{task.request_id}"
+
+
 def _chain_params(task: Task) -> dict[str, Any]:
     params = task.params or {}
     return {k: params[k] for k in ("hostname", "requester", "expires_at") if k in params}
@@ -88,6 +97,65 @@ class FollowUps:
     def __init__(self, ctx: Ctx, reporter: Reporter) -> None:
         self.ctx = ctx
         self.reporter = reporter
+
+    # --- the generated root password ---------------------------------------------------------------
+
+    async def deliver_password(self, task: Task, password: str) -> None:
+        """Send the generated root password to the requester by direct message (``conversations.open`` +
+        ``chat.postMessage``). If Slack does not confirm it, the request's thread says so — without the
+        secret — with what to do instead (:meth:`password_undelivered`). The password is never logged
+        and never stored."""
+        params = task.params or {}
+        requester = params.get("requester")
+        if not isinstance(requester, str):
+            await self.password_undelivered(task)
+            return
+        hostname = str(params.get("hostname", ""))
+        text = (
+            f"Root password for {hostname} (CT {task.vmid}): `{password}`\n"
+            "Cardinal does not keep the password; change it after your first login, and delete this "
+            "message once you have."
+        )
+        try:
+            await self.ctx.outbox.notifier.send_direct(user=requester, text=text)
+        except Exception as exc:  # never log the text: it holds the password
+            log.warning("tracker.password_not_delivered", vmid=task.vmid, error=type(exc).__name__)
+            await self.password_undelivered(task)
+            return
+        log.info("tracker.password_delivered", vmid=task.vmid)
+
+    async def password_undelivered(self, task: Task) -> None:
+        """Tell the request's thread that the requester does not have the generated root password, and how
+        to get into the container anyway. The "ready" message repeats it (see :meth:`ready`)."""
+        params = task.params or {}
+        if not params.get("generate_password"):
+            return
+        requester = params.get("requester")
+        who = f"<@{requester}>, the" if isinstance(requester, str) else "The"
+        hostname = str(params.get("hostname", ""))
+        name = f"{hostname} (CT {task.vmid})" if hostname else f"CT {task.vmid}"
+        text = (
+            f"{who} generated root password of {name} could not be delivered to you "
+            "by direct message, and Cardinal does not keep it. Log in with your SSH key if you gave one. "
+            f"Otherwise ask a Proxmox administrator to set a new root password (`pct enter {task.vmid}` "
+            f"on node {task.node}, then `passwd`), or `/lxc destroy {task.vmid}` and request it again "
+            "with an SSH key."
+        )
+        if task.channel is None:
+            log.warning("tracker.password_undelivered_untold", vmid=task.vmid)
+            return
+        try:
+            await self.ctx.outbox.deliver(
+                password_notice_key(task), task.channel, task.thread_ts, Notice(text)
+            )
+        except OutboxBusy:
+            pass  # being posted by another worker right now
+        except Exception as exc:  # Slack is down: the "ready" message still says so
+            log.warning("tracker.password_notice_failed", vmid=task.vmid, error=type(exc).__name__)
+
+    async def _password_missing(self, task: Task) -> bool:
+        async with self.ctx.db.transaction(readonly=True) as tx:
+            return await tx.outbox.get(password_notice_key(task)) is not None
 
     # --- the create task ended -----------------------------------------------------------------
 
@@ -282,7 +350,13 @@ class FollowUps:
         assert task.vmid is not None
         vmid = task.vmid
         params = task.params or {}
-        note = None if ips else f"no address yet — `/lxc ip {vmid}`"
+        notes = [] if ips else [f"no address yet — `/lxc ip {vmid}`"]
+        if await self._password_missing(task):
+            notes.append(
+                "the generated root password did not reach you (see above): use your SSH key, or have a "
+                "new root password set"
+            )
+        note = "; ".join(notes) or None
         result = results.ready(str(params.get("hostname", "")), ips, note, params.get("expires_at"))
 
         async def effects(tx: Tx, now: datetime) -> None:

@@ -115,18 +115,8 @@ class Provisioner:
             if ok:
                 await self._audit(tx, task, upid, now)
         log.info("tracker.create_submitted", task_id=task.id, vmid=task.vmid, upid=upid, recorded=ok)
-        requester = (task.params or {}).get("requester")
-        if password is not None and task.channel is not None and isinstance(requester, str):
-            hostname = (task.params or {}).get("hostname", "")
-            text = (
-                f"Root password for {hostname} (CT {task.vmid}): `{password}`\n"
-                "Only you can see this message and Cardinal does not keep the password; change it after "
-                "your first login."
-            )
-            try:
-                await ctx.outbox.notifier.whisper(channel=task.channel, user=requester, text=text)
-            except Exception as exc:  # never log the text: it holds the password
-                log.warning("tracker.password_not_delivered", vmid=task.vmid, error=type(exc).__name__)
+        if password is not None:
+            await self.followups.deliver_password(task, password)
 
     async def _audit(self, tx: Tx, task: Task, upid: str, now: datetime) -> None:
         await tx.audit.append(
@@ -184,15 +174,5 @@ class Provisioner:
         return True, "lock" in config
 
     async def _password_lost(self, task: Task) -> None:
-        params = task.params or {}
-        requester = params.get("requester")
-        if not params.get("generate_password") or task.channel is None or not isinstance(requester, str):
-            return
-        text = (
-            f"Cardinal could not confirm the generated root password of CT {task.vmid}. "
-            "Use your SSH key, or set a password from the Proxmox console."
-        )
-        try:
-            await self.ctx.outbox.notifier.whisper(channel=task.channel, user=requester, text=text)
-        except Exception as exc:
-            log.warning("tracker.whisper_failed", vmid=task.vmid, error=type(exc).__name__)
+        # The create was adopted after a crash or an unclear answer: the password generated for it is gone.
+        await self.followups.password_undelivered(task)

@@ -68,7 +68,7 @@ class CreationItem:
     """One container to create for a request; the caller already reserved ``vmid``.
 
     ``params`` are the create parameters (``ContainerSpec.to_create_params``) **without** a password;
-    with ``generate_password`` a root password is generated at submit time and whispered to the
+    with ``generate_password`` a root password is generated at submit time and sent by direct message to the
     requester only — it is never stored or logged.
     """
 

@@ -29,7 +29,7 @@ from slack_sdk.models.blocks import Block
 T = TypeVar("T")
 
 JSON_FIELDS = {"blocks", "attachments", "metadata", "view", "users"}
-DEFAULT_SCOPES = ("commands", "chat:write", "users:read", "usergroups:read", "im:write")
+DEFAULT_SCOPES = ("commands", "chat:write", "users:read", "usergroups:read", "im:write", "im:history")
 
 
 @dataclass
@@ -79,6 +79,11 @@ class _View:
     view: dict[str, Any]
     user: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_user(channel: str) -> bool:
+    """A user id (``U…``, or ``W…`` on Enterprise Grid) rather than a conversation id."""
+    return channel[:1] in {"U", "W"}
 
 
 def _truthy(value: Any) -> bool:
@@ -174,6 +179,10 @@ class FakeSlack:
     def messages(self, channel: str) -> list[dict[str, Any]]:
         """Every message in a channel (roots and thread replies) in posting order, as currently edited."""
         return list(self._messages.get(channel, []))
+
+    def dm_of(self, user: str) -> str:
+        """The conversation id (``D…``) of the app's DM with ``user``, as conversations.open answers it."""
+        return self._channel(user)
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """The root message ``ts`` followed by its replies, in order."""
@@ -280,7 +289,28 @@ class FakeSlack:
 
     def _channel(self, channel: str) -> str:
         # Posting to a user id opens (or reuses) the DM with that user, as Slack does.
-        return "D" + channel[1:] if channel[:1] in {"U", "W"} else channel
+        return "D" + channel[1:] if _is_user(channel) else channel
+
+    def _conversation(self, channel: str, *, reading: bool = False) -> dict[str, Any] | None:
+        """The error Slack answers when ``channel`` is not a conversation id this call may use.
+
+        Only chat.postMessage takes a user id (it posts to the app's DM with that user); every other
+        method needs the conversation id — ``D…`` from conversations.open — and answers a user id with
+        ``channel_not_found``. Reading a DM's messages needs ``im:history``. Sources: docs.slack.dev
+        reference for conversations.history / conversations.replies / chat.update ("channel: conversation
+        ID"), conversations.open ("You can then send a message to the conversation using
+        chat.postMessage") and the im:history scope.
+        """
+        if not channel or _is_user(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        if reading and channel.startswith("D") and "im:history" not in self.scopes:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "im:history",
+                "provided": ",".join(self.scopes),
+            }
+        return None
 
     def _bad_blocks(self, blocks: Any, limit: int) -> str | None:
         if blocks is None:
@@ -359,7 +389,10 @@ class FakeSlack:
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": public}
 
     def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(str(params.get("channel", "")))
+        channel = str(params.get("channel", ""))
+        refused = self._conversation(channel)
+        if refused:
+            return refused
         message = self._find(channel, str(params.get("ts", "")))
         if message is None:
             return {"ok": False, "error": "message_not_found"}
@@ -379,6 +412,9 @@ class FakeSlack:
                 "ok": False,
                 "error": "channel_not_found" if not params.get("channel") else "user_not_found",
             }
+        refused = self._conversation(str(params["channel"]))
+        if refused:
+            return refused
         error = self._bad_blocks(params.get("blocks"), 50)
         if error:
             return {"ok": False, "error": error}
@@ -390,6 +426,9 @@ class FakeSlack:
     def _m_chat_getPermalink(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
         ts = str(params.get("message_ts", ""))
+        refused = self._conversation(channel)
+        if refused:
+            return refused
         if self._find(channel, ts) is None:
             return {"ok": False, "error": "message_not_found"}
         return {
@@ -489,10 +528,22 @@ class FakeSlack:
         first = (users[0] if isinstance(users, list) else str(users or "").split(",")[0]).strip()
         if not first:
             return {"ok": False, "error": "users_list_not_supplied"}
+        if "im:write" not in self.scopes:
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "im:write",
+                "provided": ",".join(self.scopes),
+            }
+        if not _is_user(first):
+            return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "channel": {"id": self._channel(first)}}
 
     def _m_conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
+        refused = self._conversation(channel, reading=True)
+        if refused:
+            return refused
         if channel not in self._messages:
             return {"ok": True, "messages": [], "has_more": False}
         oldest = float(params.get("oldest") or 0)
@@ -516,6 +567,9 @@ class FakeSlack:
 
     def _m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = str(params.get("channel", ""))
+        refused = self._conversation(channel, reading=True)
+        if refused:
+            return refused
         thread = self.thread(channel, str(params.get("ts", "")))
         if not thread:
             return {"ok": False, "error": "thread_not_found"}

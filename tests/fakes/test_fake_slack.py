@@ -82,6 +82,48 @@ class TestWebApi:
         assert opened["channel"]["id"] == "D012AB3CD"
         assert fake_slack.messages("D012AB3CD")[0]["text"] == "psst"
 
+    async def test_dm_calls_need_the_conversation_id(
+        self, client: AsyncWebClient, fake_slack: FakeSlack
+    ) -> None:
+        """Only chat.postMessage accepts a user id; history, replies, update, ephemeral and permalink
+        answer channel_not_found for it, as Slack does, and work with the D… id."""
+        posted = await client.chat_postMessage(channel="U012AB3CD", text="psst")
+        dm = posted["channel"]
+        assert dm.startswith("D")
+        refused = [
+            client.conversations_history(channel="U012AB3CD"),
+            client.conversations_replies(channel="U012AB3CD", ts=posted["ts"]),
+            client.chat_update(channel="U012AB3CD", ts=posted["ts"], text="edited"),
+            client.chat_postEphemeral(channel="U012AB3CD", user="U012AB3CD", text="x"),
+            client.chat_getPermalink(channel="U012AB3CD", message_ts=posted["ts"]),
+        ]
+        for call in refused:
+            with pytest.raises(SlackApiError) as exc:
+                await call
+            assert exc.value.response["error"] == "channel_not_found"
+        await client.chat_update(channel=dm, ts=posted["ts"], text="edited")
+        history = await client.conversations_history(channel=dm)
+        assert [m["text"] for m in history["messages"]] == ["edited"]
+
+    async def test_dm_history_needs_im_history(self, client: AsyncWebClient, fake_slack: FakeSlack) -> None:
+        """Reading a DM without the im:history scope is missing_scope; opening one needs im:write."""
+        fake_slack.scopes = ("chat:write",)
+        posted = await client.chat_postMessage(channel="U1", text="x")
+        with pytest.raises(SlackApiError) as exc:
+            await client.conversations_history(channel=posted["channel"])
+        assert (exc.value.response["error"], exc.value.response["needed"]) == ("missing_scope", "im:history")
+        with pytest.raises(SlackApiError) as exc:
+            await client.conversations_open(users="U1")
+        assert (exc.value.response["error"], exc.value.response["needed"]) == ("missing_scope", "im:write")
+
+    async def test_dm_id_is_stable_per_user(self, client: AsyncWebClient) -> None:
+        """conversations.open gives each user one D… id, the same every time, and distinct per user."""
+        a1 = await client.conversations_open(users="U1")
+        a2 = await client.conversations_open(users="U1")
+        b = await client.conversations_open(users="U2")
+        assert a1["channel"]["id"] == a2["channel"]["id"] != b["channel"]["id"]
+        assert a1["channel"]["id"].startswith("D")
+
     async def test_update_edits_the_message(self, client: AsyncWebClient, fake_slack: FakeSlack) -> None:
         """chat.update replaces text and blocks of an existing message and counts the edit."""
         posted = await client.chat_postMessage(channel="C1", text="v1")

@@ -1,6 +1,6 @@
 """Secrets: a whole scenario with distinctive secret values, at INFO and at DEBUG level. No token, secret or
 generated password appears in any log line, any Slack message, view or answer, or the database — the one
-place a generated root password may appear is the ephemeral message to its requester."""
+place a generated root password may appear is the direct message to its requester."""
 
 from __future__ import annotations
 
@@ -22,13 +22,14 @@ SIGNING_SECRET = "zebra-quartz-signing-7731"
 BOT_TOKEN = "xoxb-narwhal-bot-token-8868"
 
 
-def _everything_slack_saw(lab: Lab, *, skip_ephemeral_to: str | None = None) -> str:
+def _everything_slack_saw(lab: Lab, *, skip_dm_to: str | None = None) -> str:
+    dm = lab.slack.dm_of(skip_dm_to) if skip_dm_to else None
     parts = []
     for call in lab.slack.recorded:
         params = dict(call.params)
         params.pop("token", None)  # the bot token is how Slack authenticates the call; checked below
-        if call.method == "chat.postEphemeral" and params.get("user") == skip_ephemeral_to:
-            params["text"] = "(ephemeral to the requester)"
+        if call.method == "chat.postMessage" and dm is not None and params.get("channel") == dm:
+            params["text"] = "(direct message to the requester)"
             params.pop("blocks", None)
         parts.append(json.dumps([call.method, params], ensure_ascii=False))
     parts += [json.dumps(posts, ensure_ascii=False) for posts in lab.slack.hooks.values()]
@@ -90,10 +91,9 @@ async def test_no_secret_appears_in_logs_messages_or_the_database(lab: Lab, log_
         assert resp.status == 401
     assert await bot.stop() == 0
 
-    whispers = [e for e in lab.slack.ephemerals if "Root password" in str(e.get("text", ""))]
-    assert len(whispers) == 1
-    assert whispers[0]["user"] == REQUESTER
-    match = re.search(r"`([^`]+)`", whispers[0]["text"])
+    directs = [m for m in lab.slack.messages(lab.slack.dm_of(REQUESTER)) if "Root password" in m["text"]]
+    assert len(directs) == 1
+    match = re.search(r"`([^`]+)`", directs[0]["text"])
     assert match is not None
     password = match.group(1)
 
@@ -105,7 +105,7 @@ async def test_no_secret_appears_in_logs_messages_or_the_database(lab: Lab, log_
     }
     logs = bot.log_text()
     assert len(logs.splitlines()) > 20  # the scenario really was logged
-    slack_side = _everything_slack_saw(lab, skip_ephemeral_to=REQUESTER)
+    slack_side = _everything_slack_saw(lab, skip_dm_to=REQUESTER)
     database = (lab.tmp / "cardinal.db").read_bytes().decode("utf-8", "replace")
     found = {
         where: [name for name, value in secrets.items() if value in text]

@@ -139,7 +139,7 @@ async def test_deadline_reports_timeout_with_the_log_so_far(world: World) -> Non
 
 
 async def test_generated_password_goes_only_to_the_requester(world: World) -> None:
-    """The password reaches Proxmox and the requester's ephemeral message; it is in no post and no row."""
+    """The password reaches Proxmox and the requester's direct message; it is in no post and no row."""
     tracker = world.tracker()
     req, items = await world.request([spec("web-1")], generate_password=True)
     await tracker.enqueue_creations(req.id, items)
@@ -147,10 +147,10 @@ async def test_generated_password_goes_only_to_the_requester(world: World) -> No
 
     (create,) = [r for r in world.sim.request_log if (r.method, r.path) == ("POST", "/nodes/pve/lxc")]
     assert "password" in create.params  # sent to Proxmox (the simulator's log masks it)
-    (whisper,) = world.notifier.whispers
-    assert whisper.user == REQUESTER
-    assert whisper.channel == CHANNEL
-    match = re.search(r"`([^`]+)`", str(whisper.event))
+    (direct,) = world.notifier.directs
+    assert direct.user == REQUESTER
+    assert direct.channel == "D" + REQUESTER[1:]  # the DM, never the request's channel
+    match = re.search(r"`([^`]+)`", str(direct.event))
     assert match is not None
     password = match.group(1)
     assert len(password) >= 12
