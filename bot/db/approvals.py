@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.audit import AuditRepo
@@ -19,6 +19,25 @@ from bot.db.requests import RequestRepo
 from bot.db.tables import action_approval as a
 from bot.db.tables import approval as t
 from bot.db.tables import container_request as req
+
+
+async def claim_pending(
+    conn: AsyncConnection, table: Table, approval_id: str, **values: Any
+) -> Row[Any] | None:
+    """Decide the pending approval ``approval_id`` of ``table`` (``approval`` or ``action_approval``): the
+    whole decided row for the first decision, ``None`` for every later or concurrent one.
+
+    One ``UPDATE … WHERE id=:id AND status='pending' RETURNING …``: the database serialises concurrent
+    updates of the row (SQLite locks the file, PostgreSQL re-checks the condition after the row lock), so of
+    clicks on any number of replicas exactly one matches.
+    """
+    stmt = (
+        update(table)
+        .where(table.c.id == approval_id, table.c.status == ApprovalStatus.PENDING.value)
+        .values(**values)
+        .returning(*table.c)
+    )
+    return (await conn.execute(stmt)).first()
 
 
 class ApprovalRepo:
@@ -86,14 +105,9 @@ class ApprovalRepo:
         may decide (approver, not the requester) is the caller's check, made before calling this.
         """
         status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
-        row = (
-            await self._conn.execute(
-                update(t)
-                .where(t.c.id == approval_id, t.c.status == ApprovalStatus.PENDING.value)
-                .values(status=status.value, decided_by=by, decided_at=now, reason=reason)
-                .returning(t.c.request_id)
-            )
-        ).first()
+        row = await claim_pending(
+            self._conn, t, approval_id, status=status.value, decided_by=by, decided_at=now, reason=reason
+        )
         if row is None:
             return False
         request_id: str = row.request_id
@@ -176,14 +190,9 @@ class ActionApprovalRepo:
         ``_denied``) is written in the same transaction. Whether ``by`` may decide is the caller's check.
         """
         status = ApprovalStatus.APPROVED if approve else ApprovalStatus.DENIED
-        row = (
-            await self._conn.execute(
-                update(a)
-                .where(a.c.id == approval_id, a.c.status == ApprovalStatus.PENDING.value)
-                .values(status=status.value, decided_by=by, decided_at=now)
-                .returning(*a.c)
-            )
-        ).first()
+        row = await claim_pending(
+            self._conn, a, approval_id, status=status.value, decided_by=by, decided_at=now
+        )
         if row is None:
             return None
         decided = ActionApproval.from_row(row)
