@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.db.enums import RequestState
+
+if TYPE_CHECKING:
+    from bot.lifecycle import DestroyPlan, ResizePlan
 
 FINAL_REQUEST_STATES = frozenset(
     {
@@ -152,6 +156,28 @@ class ApprovalCard:
     reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ActionApprovalCard:
+    """Ask approvers to decide a day-2 action (destroy or resize, by the plan's type); the buttons carry
+    only ``approval_id``. ``decided_by`` set means the decided variant (no buttons); ``note`` e.g. a failure.
+    """
+
+    approval_id: str
+    plan: DestroyPlan | ResizePlan
+    decided_by: str | None = None
+    approved: bool | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDecided:
+    """What the requester of a day-2 action hears when an approver decided it."""
+
+    plan: DestroyPlan | ResizePlan
+    decided_by: str
+    approved: bool
+
+
 #: Everything the domain can ask the Slack edge to show; ``handlers.blocks.render_event`` covers each one.
 
 
@@ -245,4 +271,14 @@ class DigestReady:
     digest: Digest
 
 
-Event = RequestProgress | ContainerReady | TaskFailed | TaskSucceeded | Notice | ApprovalCard | DigestReady
+Event = (
+    RequestProgress
+    | ContainerReady
+    | TaskFailed
+    | TaskSucceeded
+    | Notice
+    | ApprovalCard
+    | DigestReady
+    | ActionApprovalCard
+    | ActionDecided
+)

@@ -28,6 +28,7 @@ from bot.access import (
     require_view,
     require_view_all,
 )
+from bot.clicks import ClickLedger
 from bot.db import Database
 from bot.db.enums import ContainerState, TaskStatus
 from bot.db.records import AuditEvent, Container, Task
@@ -468,6 +469,8 @@ class ContainerService:
         self.follower = follower
         self.policy = policy
         self.clock = clock
+        self.clicks = ClickLedger(db, clock)
+        """First-click-wins bookkeeping for the buttons that start these operations (confirmations)."""
 
     # --- lookups ------------------------------------------------------------------------------------
 
@@ -1070,13 +1073,6 @@ class ContainerService:
         )
 
     # --- resize -------------------------------------------------------------------------------------
-
-    async def record_approval_request(
-        self, actor: Actor, vmid: int, action: str, detail: dict[str, Any]
-    ) -> None:
-        """Audit that ``actor`` asked approvers for something about ``vmid`` (e.g. a resize card)."""
-        async with self.db.transaction() as tx:
-            await tx.audit.append(actor.user_id, action, now=self.clock(), vmid=vmid, detail=detail)
 
     async def plan_resize(
         self,

@@ -29,6 +29,7 @@ class Services:
     seal: MetadataSeal
     background: Background = field(default_factory=Background)
     containers: Any = None  # bot.lifecycle.ContainerService
+    approvals: Any = None  # bot.approvals.ActionApprovals (day-2 approval cards)
     digest: Any = None  # bot.digest.DigestJob
     command_name: str = "/lxc"
     ui_url: str = ""  # the Proxmox web UI, for links

@@ -25,6 +25,8 @@ from bot.db.audit import SYSTEM_ACTOR
 from bot.db.enums import RequestState
 from bot.db.records import AuditEvent
 from bot.events import (
+    ActionApprovalCard,
+    ActionDecided,
     ApprovalCard,
     ContainerLine,
     ContainerReady,
@@ -899,14 +901,14 @@ def notice(event: Notice) -> Message:
 ACTION_EXTEND = EXTEND_ACTION_ID  # "lxc_extend", value "<vmid>:<duration>" (reminders and status)
 ACTION_POWER = "lxc_power"  # buttons are "lxc_power.<action>" (unique per block), value "<vmid>:<action>"
 ACTION_DESTROY_CONFIRM = "lxc_destroy_confirm"  # value "<vmid>"
-ACTION_DESTROY_APPROVE = "lxc_destroy_approve"  # value "<vmid>:<requester id>"
-ACTION_DESTROY_DENY = "lxc_destroy_deny"  # value "<vmid>:<requester id>"
+ACTION_DESTROY_APPROVE = "lxc_destroy_approve"  # value: the approval record's id
+ACTION_DESTROY_DENY = "lxc_destroy_deny"  # value: the approval record's id
 CONTAINER_ACTIONS_BLOCK = "container_actions"
 DESTROY_CONFIRM_BLOCK = "destroy_confirm"
 DESTROY_APPROVAL_BLOCK = "destroy_approval_actions"
 ACTION_ROLLBACK_CONFIRM = "lxc_rollback_confirm"  # value "<vmid>:<snapshot name>"
-ACTION_RESIZE_APPROVE = "lxc_resize_approve"  # value "<vmid>:<requester>:<cores|->:<memory MiB|->:<+GiB|->"
-ACTION_RESIZE_DENY = "lxc_resize_deny"  # same value as approve
+ACTION_RESIZE_APPROVE = "lxc_resize_approve"  # value: the approval record's id
+ACTION_RESIZE_DENY = "lxc_resize_deny"  # value: the approval record's id
 ROLLBACK_CONFIRM_BLOCK = "rollback_confirm"
 RESIZE_APPROVAL_BLOCK = "resize_approval_actions"
 
@@ -1227,13 +1229,9 @@ def destroy_confirmation(plan: DestroyPlan) -> Message:
     return _message(f"Destroy {escape(host)} ({plan.vmid})?", blocks)
 
 
-def destroy_value(vmid: int, requester: str) -> str:
-    """The value of the destroy approval buttons: ``<vmid>:<requester id>``."""
-    return f"{vmid}:{requester}"
-
-
 def destroy_approval_card(
     plan: DestroyPlan,
+    approval_id: str,
     *,
     decided_by: str | None = None,
     approved: bool | None = None,
@@ -1241,9 +1239,9 @@ def destroy_approval_card(
 ) -> Message:
     """The card approvers see when a non-owner asks to destroy a container.
 
-    Pending: *Approve destroy* (danger, with a confirmation) and *Deny*, both valued
-    ``<vmid>:<requester id>``. Decided (``decided_by`` set): who decided, no buttons. ``note`` (e.g. a
-    failure) is shown below.
+    Pending: *Approve destroy* (danger, with a confirmation) and *Deny*, both valued ``approval_id`` (the
+    approval record; nothing else travels in the button). Decided (``decided_by`` set): who decided, no
+    buttons. ``note`` (e.g. a failure) is shown below.
     """
     host = escape(clip(plan.hostname, 63))
     blocks: list[Block] = [
@@ -1253,15 +1251,14 @@ def destroy_approval_card(
             f"{escape(clip(plan.node, 100))}, owned by {mention(plan.owner)}. Its disks will be deleted."
         ),
     ]
-    value = destroy_value(plan.vmid, plan.requested_by)
     approve = _button(
         ACTION_DESTROY_APPROVE,
         "Approve destroy",
-        value,
+        approval_id,
         style="danger",
         confirm=_destroy_dialog(clip(plan.hostname, 63), plan.vmid),
     )
-    deny = _button(ACTION_DESTROY_DENY, "Deny", value)
+    deny = _button(ACTION_DESTROY_DENY, "Deny", approval_id)
     buttons: Block = {"type": "actions", "block_id": DESTROY_APPROVAL_BLOCK, "elements": [approve, deny]}
     subject = f"{host} ({plan.vmid})"
     return _approval_card(blocks, buttons, "Destroy", subject, plan.requested_by, decided_by, approved, note)
@@ -1394,17 +1391,6 @@ def resize_changes(plan: ResizePlan) -> list[str]:
     return lines
 
 
-def resize_value(plan: ResizePlan) -> str:
-    """The value of the resize approval buttons: ``<vmid>:<requester>:<cores>:<memory>:<disk add>``
-    (``-`` for what does not change)."""
-    parts = [
-        str(plan.cores) if plan.cores is not None else "-",
-        str(plan.memory_mib) if plan.memory_mib is not None else "-",
-        str(plan.disk_add_gib) if plan.disk_add_gib else "-",
-    ]
-    return f"{plan.vmid}:{plan.requested_by}:" + ":".join(parts)
-
-
 def resize_result(result: ResizeResult) -> Message:
     """The answer to an applied resize: what changed now, and the disk task that follows in the thread."""
     plan = result.plan
@@ -1418,6 +1404,7 @@ def resize_result(result: ResizeResult) -> Message:
 
 def resize_approval_card(
     plan: ResizePlan,
+    approval_id: str,
     *,
     decided_by: str | None = None,
     approved: bool | None = None,
@@ -1425,7 +1412,8 @@ def resize_approval_card(
 ) -> Message:
     """The card approvers see when a resize goes beyond the owner's quota: before → after and why.
 
-    Pending: *Approve resize* and *Deny* (value :func:`resize_value`). Decided: who decided, no buttons.
+    Pending: *Approve resize* and *Deny*, both valued ``approval_id`` (the approval record). Decided: who
+    decided, no buttons.
     """
     host = escape(clip(plan.hostname, 63))
     changes = "\n".join(f"• {line}" for line in resize_changes(plan))
@@ -1438,9 +1426,8 @@ def resize_approval_card(
     ]
     if plan.reason:
         blocks.append(_context(f"Beyond quota: {escape(clip(plan.reason, 500))}"))
-    value = resize_value(plan)
-    approve = _button(ACTION_RESIZE_APPROVE, "Approve resize", value, style="primary")
-    deny = _button(ACTION_RESIZE_DENY, "Deny", value)
+    approve = _button(ACTION_RESIZE_APPROVE, "Approve resize", approval_id, style="primary")
+    deny = _button(ACTION_RESIZE_DENY, "Deny", approval_id)
     buttons: Block = {"type": "actions", "block_id": RESIZE_APPROVAL_BLOCK, "elements": [approve, deny]}
     subject = f"{host} ({plan.vmid})"
     return _approval_card(blocks, buttons, "Resize", subject, plan.requested_by, decided_by, approved, note)
@@ -1560,5 +1547,24 @@ def render_event(event: Event) -> Message:
             return notice(event)
         case DigestReady():
             return digest_message(event.digest)
+        case ActionApprovalCard():
+            return action_approval_card(event)
+        case ActionDecided():
+            return action_decision(event)
         case _:
             assert_never(event)
+
+
+def action_approval_card(event: ActionApprovalCard) -> Message:
+    """A day-2 approval card (destroy or resize, by the plan), pending or decided."""
+    by, ok, note = event.decided_by, event.approved, event.note
+    if isinstance(event.plan, DestroyPlan):
+        return destroy_approval_card(event.plan, event.approval_id, decided_by=by, approved=ok, note=note)
+    return resize_approval_card(event.plan, event.approval_id, decided_by=by, approved=ok, note=note)
+
+
+def action_decision(event: ActionDecided) -> Message:
+    """What the requester of a day-2 action hears when an approver decided it."""
+    if isinstance(event.plan, DestroyPlan):
+        return destroy_decision(event.plan, event.decided_by, approved=event.approved)
+    return resize_decision(event.plan, event.decided_by, approved=event.approved)

@@ -1,4 +1,5 @@
-"""Container buttons: Extend (reminders, status), quick power actions, destroy confirmation and approval.
+"""Container buttons: Extend (reminders, status), quick power actions, destroy confirmation, rollback
+confirmation, and the Approve/Deny buttons of day-2 approval cards (destroy, resize).
 
 Every listener acks first, then reads the button's value strictly (anything that is not exactly what
 Cardinal put there is refused with a clear message: :class:`~bot.errors.InputError`, delivered by
@@ -6,9 +7,10 @@ Cardinal put there is refused with a clear message: :class:`~bot.errors.InputErr
 looked up now, the container's owner is read from the database now) and only then acts.
 
 Clicks that must happen once are claimed as ``job_run`` slots in the database (first click wins, across
-replicas): a destroy confirmation (``destroy-confirm``, per message and clicker), a destroy approval
-decision (``destroy-approval``, per card) and an Extend click on a shared message (``extend-button``, per
-message and clicker). A repeated click then only gets "already done".
+replicas): a destroy confirmation (``destroy-confirm``, per message and clicker), a rollback confirmation
+and an Extend click on a shared message (``extend-button``, per message and clicker). A repeated click then
+only gets "already done". Approval cards carry only the id of their approval record; the decision, its
+first-click-wins claim, audit, action and card revision are :class:`bot.approvals.ActionApprovals`'.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.access import require_approve
+from bot.approvals import ActionApprovals, ApprovalNotOpen
 from bot.clicks import ClickLedger
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
@@ -40,16 +42,13 @@ if TYPE_CHECKING:
     from handlers.app import Services
 
 __all__ = [
-    "DESTROY_APPROVAL_JOB",
     "DESTROY_CONFIRM_JOB",
     "EXTEND_BUTTON_JOB",
-    "RESIZE_APPROVAL_JOB",
     "ROLLBACK_CONFIRM_JOB",
-    "destroy_value_of",
+    "approval_id_of",
     "extend_value_of",
     "power_value_of",
     "register",
-    "resize_value_of",
     "rollback_value_of",
     "vmid_of",
 ]
@@ -61,19 +60,14 @@ T = TypeVar("T")
 _Work = Callable[..., Coroutine[Any, Any, None]]
 
 DESTROY_CONFIRM_JOB = "destroy-confirm"
-DESTROY_APPROVAL_JOB = "destroy-approval"
 ROLLBACK_CONFIRM_JOB = "rollback-confirm"
-RESIZE_APPROVAL_JOB = "resize-approval"
 EXTEND_BUTTON_JOB = "extend-button"
 
 _VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
 _EXTEND_RE = re.compile(r"^([1-9][0-9]{2,8}):([0-9a-z]{2,16})$")
 _POWER_RE = re.compile(r"^([1-9][0-9]{2,8}):(start|stop|shutdown|reboot)$")
-_DESTROY_RE = re.compile(r"^([1-9][0-9]{2,8}):([UW][A-Z0-9]{2,30})$")
+_APPROVAL_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROLLBACK_RE = re.compile(r"^([1-9][0-9]{2,8}):([A-Za-z][A-Za-z0-9_-]{1,39})$")
-_RESIZE_RE = re.compile(
-    r"^([1-9][0-9]{2,8}):([UW][A-Z0-9]{2,30}):([1-9][0-9]{0,3}|-):([1-9][0-9]{1,6}|-):([1-9][0-9]{0,4}|-)$"
-)
 _POWER_ACTION_RE = re.compile(rf"^{re.escape(blocks.ACTION_POWER)}(\.[a-z]+)?$")
 
 
@@ -118,12 +112,11 @@ def power_value_of(value: str) -> tuple[int, PowerAction]:
     return _vmid(match.group(1)), cast(PowerAction, match.group(2))
 
 
-def destroy_value_of(value: str) -> tuple[int, str]:
-    """``"<vmid>:<requester id>"`` from a destroy approval card; anything else is refused."""
-    match = _DESTROY_RE.fullmatch(value)
-    if match is None:
-        raise _forged()
-    return _vmid(match.group(1)), match.group(2)
+def approval_id_of(value: str) -> str:
+    """The approval record id an Approve/Deny button carried (a UUID); anything else is refused."""
+    if not _APPROVAL_ID_RE.fullmatch(value):
+        raise ApprovalNotOpen()
+    return value
 
 
 def rollback_value_of(value: str) -> tuple[int, str]:
@@ -132,21 +125,6 @@ def rollback_value_of(value: str) -> tuple[int, str]:
     if match is None or match.group(2).lower() in ("current", "vzdump"):
         raise _forged()
     return _vmid(match.group(1)), match.group(2)
-
-
-def resize_value_of(value: str) -> tuple[int, str, int | None, int | None, int | None]:
-    """``"<vmid>:<requester>:<cores>:<memory MiB>:<disk +GiB>"`` (``-`` = unchanged) from a resize
-    approval card: (vmid, requester, cores, memory, disk); anything else is refused."""
-    match = _RESIZE_RE.fullmatch(value)
-    if match is None:
-        raise _forged()
-    sizes = [None if g == "-" else int(g) for g in match.group(3, 4, 5)]
-    cores, memory, disk = sizes
-    if sizes == [None, None, None] or (cores is not None and cores > 8192):
-        raise _forged()
-    if (memory is not None and not 16 <= memory <= 4 * 1024 * 1024) or (disk is not None and disk > 65536):
-        raise _forged()
-    return _vmid(match.group(1)), match.group(2), cores, memory, disk
 
 
 # --- payload helpers -------------------------------------------------------------------------------
@@ -190,7 +168,7 @@ def _click_key(body: dict[str, Any]) -> str:
 
 
 def _clicks(containers: ContainerService) -> ClickLedger:
-    return ClickLedger(containers.db, containers.clock)
+    return containers.clicks
 
 
 async def _claim(containers: ContainerService, job: str, slot: str, owner: str) -> bool:
@@ -201,22 +179,6 @@ async def _finish(
     containers: ContainerService, job: str, slot: str, owner: str, result: dict[str, Any]
 ) -> None:
     await _clicks(containers).finish(job, slot, owner, result)
-
-
-async def _who_claimed(containers: ContainerService, job: str, slot: str) -> str | None:
-    return await _clicks(containers).who_claimed(job, slot)
-
-
-async def _claim_decision(
-    containers: ContainerService, respond: AsyncRespond, job: str, slot: str, user: str, what: str
-) -> bool:
-    """Claim an approval card's decision; a later click only hears who decided the ``what`` request."""
-    if await _claim(containers, job, slot, user):
-        return True
-    who = await _who_claimed(containers, job, slot)
-    by = f" by <@{who}>" if who else ""
-    await _say(respond, f"This {what} request was already decided{by}.")
-    return False
 
 
 async def _run_claimed(
@@ -237,15 +199,6 @@ async def _run_claimed(
         raise
     await _finish(containers, job, slot, user, {**extra, **result(value)})
     return value
-
-
-async def _record_denial(
-    containers: ContainerService, job: str, slot: str, user: str, action: str, vmid: int, **detail: Any
-) -> None:
-    """Audit a denied approval card and close its decision slot, in one transaction."""
-    await _clicks(containers).finish_audited(
-        job, slot, user, action=action, vmid=vmid, detail=detail, result={"approved": False}
-    )
 
 
 class _Started(Protocol):
@@ -273,15 +226,6 @@ async def _update(client: AsyncWebClient, channel: str | None, ts: str | None, m
         log.warning("action.update_failed", error=str(exc.response.get("error")))
 
 
-async def _tell_user(client: AsyncWebClient, user: str, msg: dict[str, Any]) -> None:
-    """A direct message (best effort), to the DM's ``D…`` id from conversations.open (docs/slack-dm.md)."""
-    try:
-        opened = await client.conversations_open(users=user)
-        await client.chat_postMessage(channel=opened["channel"]["id"], **msg)
-    except SlackApiError as exc:
-        log.warning("action.dm_failed", error=str(exc.response.get("error")))
-
-
 # --- listeners -------------------------------------------------------------------------------------
 
 
@@ -305,11 +249,13 @@ def register(app: AsyncApp, services: Services) -> None:
     listen(blocks.ACTION_EXTEND, extend_clicked)
     listen(_POWER_ACTION_RE, power_clicked)
     listen(blocks.ACTION_DESTROY_CONFIRM, destroy_confirmed)
-    listen(blocks.ACTION_DESTROY_APPROVE, partial(destroy_decided, approve=True))
-    listen(blocks.ACTION_DESTROY_DENY, partial(destroy_decided, approve=False))
     listen(blocks.ACTION_ROLLBACK_CONFIRM, rollback_confirmed)
-    listen(blocks.ACTION_RESIZE_APPROVE, partial(resize_decided, approve=True))
-    listen(blocks.ACTION_RESIZE_DENY, partial(resize_decided, approve=False))
+    for approve_id, deny_id in (
+        (blocks.ACTION_DESTROY_APPROVE, blocks.ACTION_DESTROY_DENY),
+        (blocks.ACTION_RESIZE_APPROVE, blocks.ACTION_RESIZE_DENY),
+    ):
+        listen(approve_id, partial(approval_decided, approve=True))
+        listen(deny_id, partial(approval_decided, approve=False))
 
 
 def _spawn(
@@ -417,20 +363,16 @@ async def destroy_confirmed(
         raise CardinalError(
             "There is no approval channel to ask in.", hint="Run `/lxc destroy` in a channel, not a DM."
         )
-    posted = await client.chat_postMessage(channel=target, **blocks.destroy_approval_card(plan))
-    await _clicks(containers).finish_audited(
-        DESTROY_CONFIRM_JOB,
-        slot,
-        user,
-        action="container.destroy_approval_requested",
-        vmid=vmid,
-        detail={"owner": plan.owner, "card_channel": target, "card_ts": str(posted.get("ts", ""))},
-        result={"card_ts": posted.get("ts")},
-    )
+    try:
+        approval = await approval_service(services).ask_destroy(plan, channel=target)
+    except Exception as exc:
+        await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"error": type(exc).__name__})
+        raise
+    await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"approval_id": approval.id})
     await respond(replace_original=True, **blocks.destroy_asked(plan, target))
 
 
-async def destroy_decided(
+async def approval_decided(
     services: Services,
     body: dict[str, Any],
     client: AsyncWebClient,
@@ -440,48 +382,23 @@ async def destroy_decided(
     *,
     approve: bool,
 ) -> None:
-    """Approve destroy / Deny on a destroy approval card: an approver other than the requester, and the
-    first decision on the card wins (a second click, or a second approver, only hears who decided)."""
-    vmid, requester = destroy_value_of(value)
-    containers = container_service(services)
-    clicker = await actor_of(services, user)
-    require_approve(clicker, requester)
-    requester_actor = await actor_of(services, requester)
-    plan = await containers.request_destroy(requester_actor, vmid)
-    channel, ts, _ = _where(body)
-    slot = f"{vmid}:{requester}:{_click_key(body)}"
-    if not await _claim_decision(containers, respond, DESTROY_APPROVAL_JOB, slot, user, "destroy"):
-        return
-    if not approve:
-        await _record_denial(
-            containers,
-            DESTROY_APPROVAL_JOB,
-            slot,
-            user,
-            "container.destroy_denied",
-            vmid,
-            requested_by=requester,
+    """Approve / Deny on a day-2 approval card (destroy, resize). The button carries only the approval's
+    id; the service checks the clicker now and lets the first decision win. A later click only hears who
+    decided."""
+    approval_id = approval_id_of(value)
+    decision = await approval_service(services).decide(approval_id, clicker=user, approve=approve)
+    if not decision.won:
+        by = f" by <@{decision.decided_by}>" if decision.decided_by else ""
+        await _say(respond, f"This {decision.action} request was already decided{by}.")
+
+
+def approval_service(services: Services) -> ActionApprovals:
+    """The day-2 approval service; a clear error when this deployment was assembled without it."""
+    if not isinstance(services.approvals, ActionApprovals):
+        raise CardinalError(
+            "Approvals are not set up in this Cardinal.", hint="Ask the operators to check the deployment."
         )
-        await _update(
-            client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=False)
-        )
-        await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=False))
-        return
-    destroy = containers.destroy(requester_actor, vmid, approved_by=clicker)
-    try:
-        await _run_claimed(containers, DESTROY_APPROVAL_JOB, slot, user, destroy, _upid, approved=True)
-    except CardinalError as exc:
-        await _update(
-            client,
-            channel,
-            ts,
-            blocks.destroy_approval_card(
-                plan, decided_by=user, approved=True, note=f"The destroy failed: {exc.what}"
-            ),
-        )
-        raise
-    await _update(client, channel, ts, blocks.destroy_approval_card(plan, decided_by=user, approved=True))
-    await _tell_user(client, requester, blocks.destroy_decision(plan, user, approved=True))
+    return services.approvals
 
 
 async def rollback_confirmed(
@@ -505,56 +422,3 @@ async def rollback_confirmed(
     rollback = containers.rollback(actor, vmid, name)
     result = await _run_claimed(containers, ROLLBACK_CONFIRM_JOB, slot, user, rollback, _upid)
     await respond(replace_original=True, **blocks.rollback_started(result))
-
-
-async def resize_decided(
-    services: Services,
-    body: dict[str, Any],
-    client: AsyncWebClient,
-    respond: AsyncRespond,
-    user: str,
-    value: str,
-    *,
-    approve: bool,
-) -> None:
-    """Approve resize / Deny on a resize approval card: an approver other than the requester; the first
-    decision on the card wins (a second click, or a second approver, only hears who decided)."""
-    vmid, requester, cores, memory, disk = resize_value_of(value)
-    containers = container_service(services)
-    clicker = await actor_of(services, user)
-    require_approve(clicker, requester)
-    requester_actor = await actor_of(services, requester)
-    channel, ts, _ = _where(body)
-    slot = f"{value}:{_click_key(body)}"
-    if not await _claim_decision(containers, respond, RESIZE_APPROVAL_JOB, slot, user, "resize"):
-        return
-    try:
-        plan = await containers.plan_resize(requester_actor, vmid, cores, memory, disk)
-    except CardinalError as exc:
-        await _finish(containers, RESIZE_APPROVAL_JOB, slot, user, {"error": exc.what})
-        raise
-    if not approve:
-        await _record_denial(
-            containers,
-            RESIZE_APPROVAL_JOB,
-            slot,
-            user,
-            "container.resize_denied",
-            vmid,
-            requested_by=requester,
-            value=value,
-        )
-        await _update(client, channel, ts, blocks.resize_approval_card(plan, decided_by=user, approved=False))
-        await _tell_user(client, requester, blocks.resize_decision(plan, user, approved=False))
-        return
-    resize = containers.resize(requester_actor, vmid, cores, memory, disk, approved_by=clicker)
-    try:
-        result = await _run_claimed(containers, RESIZE_APPROVAL_JOB, slot, user, resize, _upid, approved=True)
-    except CardinalError as exc:
-        note = f"The resize failed: {exc.what}"
-        card = blocks.resize_approval_card(plan, decided_by=user, approved=True, note=note)
-        await _update(client, channel, ts, card)
-        raise
-    card = blocks.resize_approval_card(result.plan, decided_by=user, approved=True)
-    await _update(client, channel, ts, card)
-    await _tell_user(client, requester, blocks.resize_decision(result.plan, user, approved=True))

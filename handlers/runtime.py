@@ -23,6 +23,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.approvals import ActionApprovals
 from bot.db import Clock, Database, is_at_head, open_database, utc_now
 from bot.digest import DigestJob
 from bot.expiry import ExpiryService
@@ -188,6 +189,7 @@ async def assemble(
     requests = RequestService(db, proxmox, outbox, tracker, policy, approvers, clock, observer=metrics)
     metrics.watch_breaker(lambda: proxmox.breaker.state)
     containers = ContainerService(db, proxmox, tracker, policy, clock)
+    approvals = ActionApprovals(db, containers, outbox, approvers, clock)
     secret = settings.slack_signing_secret or settings.slack_bot_token
     services = Services(
         requests=requests,
@@ -197,6 +199,7 @@ async def assemble(
         seal=MetadataSeal(secret.get_secret_value().encode()),
         background=Background(),
         containers=containers,
+        approvals=approvals,
         digest=DigestJob(db, proxmox, outbox, policy, clock, owner),
         ui_url=settings.proxmox_web_url,
         metrics=metrics,

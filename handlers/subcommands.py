@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, assert_never
 
 from bot.access import Actor, digest_delivery
+from bot.approvals import ActionApprovals
 from bot.digest import DigestJob
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
@@ -167,22 +168,12 @@ async def _resize(
     plan = result.plan
     channel = str(command.get("channel_id", "")) or None
     target = services.policy.approval_channel or channel
-    if target is None or client is None:
+    if target is None:
         raise CardinalError(
             "Growing it that much needs an approver, and there is no approval channel to ask in.",
             hint="Run `/lxc resize` in a channel, not a DM, or ask for less.",
         )
-    posted = await client.chat_postMessage(channel=target, **blocks.resize_approval_card(plan))
-    await containers.record_approval_request(
-        actor,
-        plan.vmid,
-        "container.resize_approval_requested",
-        {
-            "owner": plan.owner,
-            "reason": plan.reason,
-            "value": blocks.resize_value(plan),
-            "card_channel": target,
-            "card_ts": str(posted.get("ts", "")),
-        },
-    )
+    if not isinstance(services.approvals, ActionApprovals):
+        raise CardinalError("Approvals are not set up in this Cardinal.", hint="Ask the operators.")
+    await services.approvals.ask_resize(plan, channel=target)
     return blocks.resize_asked(plan, target)

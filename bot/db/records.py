@@ -76,6 +76,30 @@ class Approval(_Record):
 
 
 @dataclass(frozen=True, slots=True)
+class ActionApproval(_Record):
+    """A day-2 action (``destroy``, ``resize``) waiting for an approver; ``status`` leaves ``pending`` once.
+
+    ``params`` holds what the action needs (sizes for a resize) and the plan the card shows.
+    """
+
+    id: str
+    action: str
+    vmid: int
+    requested_by: str
+    params: dict[str, Any]
+    status: ApprovalStatus
+    card_channel: str | None
+    card_ts: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+    result: dict[str, Any] | None
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", ApprovalStatus(self.status))
+
+
+@dataclass(frozen=True, slots=True)
 class PendingApproval:
     """A still-open approval with its request and how long it has waited (for App Home and digests)."""
 

@@ -91,6 +91,29 @@ approval = Table(
     Index(None, "status", "created_at"),
 )
 
+action_approval = Table(
+    "action_approval",
+    metadata,
+    Column("id", String(UUID), primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("vmid", Integer, nullable=False),
+    Column("requested_by", String(SLACK_ID), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("card_channel", String(SLACK_ID)),
+    Column("card_ts", String(TS)),
+    Column("decided_by", String(SLACK_ID)),
+    Column("decided_at", UtcDateTime),
+    Column("result", JSON),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint(f"status IN ({sql_in(ApprovalStatus)})", name="status"),
+    CheckConstraint("action IN ('destroy', 'resize')", name="action"),
+    Index(None, "status", "created_at"),
+    Index(None, "vmid"),
+)
+"""A day-2 action waiting for an approver (destroy, resize): who asked, what, with which parameters, and
+the card its Approve/Deny buttons are on (they carry only ``id``). ``status`` leaves ``pending`` once."""
+
 container = Table(
     "container",
     metadata,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from bot.db.approvals import ApprovalRepo
+from bot.db.approvals import ActionApprovalRepo, ApprovalRepo
 from bot.db.audit import AuditRepo
 from bot.db.containers import ContainerRepo
 from bot.db.jobruns import JobRunRepo
@@ -28,6 +28,7 @@ class Tx:
         self.audit = AuditRepo(conn)
         self.requests = RequestRepo(conn)
         self.approvals = ApprovalRepo(conn, requests=self.requests, audit=self.audit)
+        self.action_approvals = ActionApprovalRepo(conn, audit=self.audit)
         self.containers = ContainerRepo(conn)
         self.ledger = LedgerRepo(conn)
         self.outbox = OutboxRepo(conn)

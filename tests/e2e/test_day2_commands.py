@@ -3,6 +3,7 @@ Proxmox simulator behind it, the tracker reporting outcomes in the container's t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -122,7 +123,16 @@ async def test_a_non_owners_destroy_needs_an_approver(harness: Harness) -> None:
     assert approvals is not None
     [card] = [m for m in harness.slack.messages(approvals) if "Destroy approval" in m["text"]]
     approve = button_value(card, blocks.ACTION_DESTROY_APPROVE)
-    assert approve == f"{ct.vmid}:{OTHER}"
+    assert re.fullmatch(r"[0-9a-f-]{36}", approve)  # only the approval record's id travels in the button
+    forged = await click(
+        harness,
+        blocks.ACTION_DESTROY_APPROVE,
+        f"{ct.vmid}:{OTHER}",  # the old "<vmid>:<requester>" value, forged without a card
+        user=APPROVER,
+        channel=approvals,
+        message_ts=card["ts"],
+    )
+    assert "does not match an open approval" in forged[0]["text"]
     assert posts_to(harness, "DELETE", f"/lxc/{ct.vmid}") == []
     await click(
         harness,

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from bot.approvals import ActionApprovals
 from bot.db import ContainerState, Database
 from bot.db.records import Container
 from bot.digest import DigestJob
 from bot.lifecycle import ContainerService
+from bot.notify import Notifier, RecordingNotifier
+from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.proxmox import ProxmoxClient
 from bot.requests import RequestService, StaticApprovers
@@ -115,9 +118,15 @@ class Day2Env:
 
 @asynccontextmanager
 async def day2_env(
-    db: Database, aiohttp_server: ServerFactory, clock: FakeClock, *, policy: Policy | None = None
+    db: Database,
+    aiohttp_server: ServerFactory,
+    clock: FakeClock,
+    *,
+    policy: Policy | None = None,
+    notifier: Notifier | None = None,
 ) -> AsyncIterator[Day2Env]:
-    """Start the simulator on 127.0.0.1 and wire the services to it."""
+    """Start the simulator on 127.0.0.1 and wire the services to it. Approval cards go through a real
+    outbox to ``notifier`` (e.g. a ``SlackNotifier`` on the fake Slack; by default a recording one)."""
     sim = Simulator(nodes=2, speed=0, seed=11)
     sim.add_token(TOKEN, SECRET)
     proxmox = await serve_sim_client(sim, aiohttp_server, TOKEN, SECRET)
@@ -132,6 +141,9 @@ async def day2_env(
         approvers=approvers,
         seal=MetadataSeal(b"test-key"),
         containers=containers,
+        approvals=ActionApprovals(
+            db, containers, Outbox(db, notifier or RecordingNotifier(), clock), approvers, clock
+        ),
         digest=DigestJob(db, proxmox, outbox, policy, clock, "test-replica"),
         ui_url=UI_URL,
     )

@@ -11,6 +11,8 @@ import pytest
 from bot.db.enums import RequestState
 from bot.db.records import AuditEvent
 from bot.events import (
+    ActionApprovalCard,
+    ActionDecided,
     ApprovalCard,
     ContainerLine,
     ContainerReady,
@@ -720,20 +722,30 @@ class TestDestroy:
         assert "<!channel>" not in "".join(mrkdwn_of(msg))
 
     def test_approval_card_pending_and_decided(self) -> None:
-        """Pending: Approve destroy / Deny valued "<vmid>:<requester>"; decided: who decided, no buttons."""
+        """Pending: Approve destroy / Deny valued only by the approval id; decided: who decided, no
+        buttons."""
         p = plan(needs_approval=True, requested_by="U0OTHER2", owner="U0OWNER1")
-        pending = b.destroy_approval_card(p)
+        approval = "0b7c6f2e-4f1d-4c1e-9a53-2f4f0e7d9a10"
+        pending = b.destroy_approval_card(p, approval)
         assert_valid_message(pending)
         assert [(x["action_id"], x["value"]) for x in buttons(pending)] == [
-            (b.ACTION_DESTROY_APPROVE, "10042:U0OTHER2"),
-            (b.ACTION_DESTROY_DENY, "10042:U0OTHER2"),
+            (b.ACTION_DESTROY_APPROVE, approval),
+            (b.ACTION_DESTROY_DENY, approval),
         ]
         assert "<@U0OTHER2> asks to destroy `web-1` (10042)" in text_of(pending)
         assert "<@U0OWNER1>" in text_of(pending)
-        decided = b.destroy_approval_card(p, decided_by="U0APPROV3", approved=False)
+        decided = b.destroy_approval_card(p, approval, decided_by="U0APPROV3", approved=False)
         assert_valid_message(decided)
         assert buttons(decided) == []
         assert "Denied by <@U0APPROV3>" in text_of(decided)
+
+    def test_approval_card_event_renders_the_same_card(self) -> None:
+        """The domain's ActionApprovalCard (posted and revised through the outbox) is this card."""
+        p = plan(needs_approval=True, requested_by="U0OTHER2", owner="U0OWNER1")
+        event = ActionApprovalCard("0b7c6f2e-4f1d-4c1e-9a53-2f4f0e7d9a10", p, decided_by="U0APPROV3")
+        assert b.render_event(event) == b.destroy_approval_card(p, event.approval_id, decided_by="U0APPROV3")
+        told = b.render_event(ActionDecided(p, "U0APPROV3", approved=True))
+        assert "<@U0APPROV3> approved destroying web-1 (10042)" in told["text"]
 
     def test_long_hostname_fits_button_limits(self) -> None:
         """The button label stays within Slack's 75 characters."""

@@ -1,8 +1,10 @@
 """Container buttons through the real Bolt app: extend, quick power actions, destroy confirmation and the
-destroy approval card — authorized at click time, forged values refused, first click wins."""
+destroy approval card — authorized at click time, forged values and forged approvals refused, first click
+wins."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +23,8 @@ from bot.expiry import EXTEND_ACTION_ID
 from bot.policy import Policy
 from handlers import blocks
 from handlers.app import create_app
-from handlers.container_actions import destroy_value_of, extend_value_of, power_value_of, vmid_of
+from handlers.container_actions import approval_id_of, extend_value_of, power_value_of, vmid_of
+from handlers.notifier import SlackNotifier
 from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.signing import block_action
 from tests.fakes.slack import FakeSlack
@@ -33,9 +36,12 @@ SECOND_APPROVER = "U0APPROV4"
 
 
 @pytest.fixture
-async def env(sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock) -> AsyncIterator[Day2Env]:
+async def env(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
+) -> AsyncIterator[Day2Env]:
     policy = Policy(approvers=[APPROVER, SECOND_APPROVER], approval_channel=APPROVALS)
-    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy) as e:
+    notifier = SlackNotifier(web_client)
+    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy, notifier=notifier) as e:
         yield e
 
 
@@ -93,6 +99,18 @@ def deletes(env: Day2Env, vmid: int) -> list[Any]:
     return env.requests_to("DELETE", f"/lxc/{vmid}")
 
 
+def card_value(card: dict[str, Any]) -> str:
+    """The value of an approval card's Approve button."""
+    [value] = [
+        e["value"]
+        for b in card["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] in (blocks.ACTION_DESTROY_APPROVE, blocks.ACTION_RESIZE_APPROVE)
+    ]
+    return str(value)
+
+
 # --- strict values -----------------------------------------------------------------------------------
 
 
@@ -108,9 +126,6 @@ def deletes(env: Day2Env, vmid: int) -> list[Any]:
         (extend_value_of, "10001:-3d"),
         (power_value_of, "10001:destroy"),
         (power_value_of, "10001:stop "),
-        (destroy_value_of, "10001:<!channel>"),
-        (destroy_value_of, "10001:U0OTHER:extra"),
-        (destroy_value_of, "1000000000:U0OTHER"),
     ],
 )
 def test_values_are_parsed_strictly(parse: Any, value: str) -> None:
@@ -123,7 +138,17 @@ def test_good_values_parse() -> None:
     assert vmid_of("10001") == 10001
     assert extend_value_of("10001:3d") == (10001, timedelta(days=3))
     assert power_value_of("10001:reboot") == (10001, "reboot")
-    assert destroy_value_of(f"10001:{OTHER}") == (10001, OTHER)
+    approval = str(uuid.uuid4())
+    assert approval_id_of(approval) == approval
+
+
+@pytest.mark.parametrize(
+    "value", ["10001:U0OTHER", "10001", "", f"{uuid.uuid4()}:x", str(uuid.uuid4()).upper()]
+)
+def test_approval_buttons_carry_nothing_but_a_record_id(value: str) -> None:
+    with pytest.raises(InputError) as info:
+        approval_id_of(value)
+    assert "does not match an open approval" in str(info.value)
 
 
 @pytest.mark.parametrize(
@@ -132,7 +157,6 @@ def test_good_values_parse() -> None:
         (EXTEND_ACTION_ID, "10001:3d;drop"),
         ("lxc_power.stop", "10001:stop&destroy"),
         (blocks.ACTION_DESTROY_CONFIRM, "10001 "),
-        (blocks.ACTION_DESTROY_APPROVE, "10001"),
     ],
 )
 async def test_forged_clicks_are_refused_and_change_nothing(
@@ -231,13 +255,12 @@ async def test_non_owner_confirmation_asks_the_approvers(
     env: Day2Env, clicker: Clicker, fake_slack: FakeSlack
 ) -> None:
     card = await approval_card(env, clicker, fake_slack)
+    approval = card_value(card)
+    assert approval_id_of(approval) == approval  # the record's id, nothing the click could alter
     values = {
         e["action_id"]: e["value"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
     }
-    assert values == {
-        blocks.ACTION_DESTROY_APPROVE: f"10001:{OTHER}",
-        blocks.ACTION_DESTROY_DENY: f"10001:{OTHER}",
-    }
+    assert values == {blocks.ACTION_DESTROY_APPROVE: approval, blocks.ACTION_DESTROY_DENY: approval}
     assert deletes(env, 10001) == []
     assert (OTHER, "container.destroy_approval_requested") in await env.audit_actions(10001)
 
@@ -246,7 +269,7 @@ async def test_approval_is_for_approvers_only_and_the_first_decision_wins(
     env: Day2Env, clicker: Clicker, fake_slack: FakeSlack
 ) -> None:
     card = await approval_card(env, clicker, fake_slack)
-    value = f"10001:{OTHER}"
+    value = card_value(card)
 
     async def click(action: str, user: str) -> str:
         return said(await clicker.click(action, value, user=user, channel=APPROVALS, message_ts=card["ts"]))
@@ -274,7 +297,7 @@ async def test_an_approver_cannot_approve_their_own_destroy_request(
     [card] = fake_slack.messages(APPROVALS)
     posts = await clicker.click(
         blocks.ACTION_DESTROY_APPROVE,
-        f"10001:{APPROVER}",
+        card_value(card),
         user=APPROVER,
         channel=APPROVALS,
         message_ts=card["ts"],
@@ -288,7 +311,7 @@ async def test_deny_keeps_the_container_and_tells_the_requester(
 ) -> None:
     card = await approval_card(env, clicker, fake_slack)
     await clicker.click(
-        blocks.ACTION_DESTROY_DENY, f"10001:{OTHER}", user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
+        blocks.ACTION_DESTROY_DENY, card_value(card), user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
     )
     assert deletes(env, 10001) == []
     [updated] = fake_slack.messages(APPROVALS)
@@ -296,3 +319,49 @@ async def test_deny_keeps_the_container_and_tells_the_requester(
     [dm] = fake_slack.messages("D" + OTHER[1:])
     assert "denied destroying ct10001" in dm["text"]
     assert (APPROVER, "container.destroy_denied") in await env.audit_actions(10001)
+
+
+# --- forged approvals (no card was ever posted) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "action_id",
+    [blocks.ACTION_DESTROY_APPROVE, blocks.ACTION_DESTROY_DENY, blocks.ACTION_RESIZE_APPROVE],
+)
+@pytest.mark.parametrize("value", [f"10001:{OTHER}", f"10001:{OTHER}:-:8192:-", "forged-id"])
+async def test_a_forged_approval_with_no_card_reaches_no_proxmox_call(
+    env: Day2Env, clicker: Clicker, fake_slack: FakeSlack, action_id: str, value: str
+) -> None:
+    """A signed click shaped like an old approval button (``<vmid>:<user>``), with no card ever posted:
+    an approver clicking it destroys or resizes nothing."""
+    await env.seed(10001)
+    posts = await clicker.click(action_id, value, user=APPROVER, channel=APPROVALS)
+    assert "does not match an open approval" in said(posts)
+    assert posts[0]["response_type"] == "ephemeral"
+    assert [r for r in env.sim.request_log if r.method in ("POST", "PUT", "DELETE")] == []
+    assert fake_slack.messages(APPROVALS) == []
+    assert not any(action.endswith(("_approved", "_denied")) for _, action in await env.audit_actions(10001))
+
+
+async def test_an_unknown_approval_id_changes_nothing(
+    env: Day2Env, clicker: Clicker, fake_slack: FakeSlack
+) -> None:
+    """A well-formed id that is no open record (made up, or from another workspace) is refused alike."""
+    await env.seed(10001)
+    posts = await clicker.click(blocks.ACTION_DESTROY_APPROVE, str(uuid.uuid4()), user=APPROVER)
+    assert "does not match an open approval" in said(posts)
+    assert deletes(env, 10001) == []
+
+
+async def test_a_card_for_one_container_cannot_be_reused_for_another(
+    env: Day2Env, clicker: Clicker, fake_slack: FakeSlack
+) -> None:
+    """The record says which container: the id of 10001's denied card does not destroy 10002."""
+    card = await approval_card(env, clicker, fake_slack)
+    await env.seed(10002)
+    value = card_value(card)
+    await clicker.click(blocks.ACTION_DESTROY_DENY, value, user=APPROVER, channel=APPROVALS, message_ts="1.2")
+    again = await clicker.click(blocks.ACTION_DESTROY_APPROVE, value, user=SECOND_APPROVER, channel=LAB)
+    assert f"already decided by <@{APPROVER}>" in said(again)
+    assert deletes(env, 10001) == []
+    assert deletes(env, 10002) == []

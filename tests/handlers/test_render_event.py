@@ -9,6 +9,8 @@ import pytest
 
 from bot.db.enums import RequestState
 from bot.events import (
+    ActionApprovalCard,
+    ActionDecided,
     ApprovalCard,
     ContainerLine,
     ContainerReady,
@@ -27,6 +29,7 @@ from bot.events import (
     TaskFailed,
     TaskSucceeded,
 )
+from bot.lifecycle import DestroyPlan, ResizePlan
 from handlers import blocks as b
 from tests.handlers.helpers import assert_valid_message, mrkdwn_of, text_of
 
@@ -109,6 +112,31 @@ def test_digest_reads_at_a_glance() -> None:
     assert "<@U012AB3CD>" in text
 
 
+def destroy_plan(*, huge: bool = False) -> DestroyPlan:
+    """A non-owner's destroy waiting for an approver; ``huge`` fills every text."""
+    text = HUGE if huge else "web-1"
+    return DestroyPlan(10042, text, HUGE if huge else "pve1", "U0OWNER1", "U0OTHER2", True, text)
+
+
+def resize_plan(*, huge: bool = False) -> ResizePlan:
+    """A resize beyond quota; ``huge`` fills every text."""
+    return ResizePlan(
+        10042,
+        HUGE if huge else "web-1",
+        HUGE if huge else "pve1",
+        "U0OWNER1",
+        "U0OWNER1",
+        1,
+        2,
+        1024,
+        8192,
+        8,
+        10,
+        True,
+        HUGE if huge else "total memory would be 9216 MiB; the quota is 4096 MiB",
+    )
+
+
 def typical_events() -> list[Event]:
     """One realistic event of each type (two approval-card variants)."""
     checks = (PreflightCheck("Hostname free", True, "web-1, web-2"),)
@@ -121,6 +149,9 @@ def typical_events() -> list[Event]:
         TaskSucceeded("reboot", 10042, "pve1", "U012AB3CD", "took 4s"),
         Notice("<@U012AB3CD> web-1 expires tomorrow.", (("extend_7d", "Extend 7d", "10042"),)),
         DigestReady(digest()),
+        ActionApprovalCard("0b7c6f2e-4f1d-4c1e-9a53-2f4f0e7d9a10", destroy_plan()),
+        ActionApprovalCard("0b7c6f2e-4f1d-4c1e-9a53-2f4f0e7d9a10", resize_plan(), "U0APPROVER", True),
+        ActionDecided(resize_plan(), "U0APPROVER", approved=False),
     ]
 
 
@@ -136,6 +167,9 @@ def huge_events() -> list[Event]:
         TaskSucceeded(HUGE, 10**9, HUGE, HUGE, HUGE),
         Notice(HUGE, tuple((f"act_{i}", HUGE, f"id-{i}") for i in range(100))),
         DigestReady(digest(huge=True)),
+        ActionApprovalCard("a" * 36, destroy_plan(huge=True), "U0APPROVER", True, HUGE),
+        ActionApprovalCard("a" * 36, resize_plan(huge=True)),
+        ActionDecided(destroy_plan(huge=True), "U0APPROVER", approved=True),
     ]
 
 
@@ -166,7 +200,7 @@ def test_every_event_type_is_covered(events: list[Event]) -> None:
 
 def test_dispatch_matches_the_builders() -> None:
     """render_event gives the same message as the builder for that event type."""
-    progress, pending, _, ready, failed, succeeded, note, _digest = typical_events()
+    progress, pending, _, ready, failed, succeeded, note, _digest, *_day2 = typical_events()
     assert isinstance(progress, RequestProgress)
     assert b.render_event(progress) == b.request_thread_root(progress.summary)
     assert isinstance(pending, ApprovalCard)

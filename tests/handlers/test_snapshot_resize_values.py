@@ -1,4 +1,5 @@
-"""The rollback and resize button values are read strictly, and the builders produce valid messages."""
+"""The rollback button values are read strictly, resize cards carry only their approval id, and the
+builders produce valid messages."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import pytest
 from bot.errors import InputError
 from bot.lifecycle import ResizePlan, ResizeResult
 from handlers import blocks
-from handlers.container_actions import resize_value_of, rollback_value_of
+from handlers.container_actions import rollback_value_of
 from tests.handlers.helpers import assert_valid_message, text_of
+
+APPROVAL = "0b7c6f2e-4f1d-4c1e-9a53-2f4f0e7d9a10"
 
 
 def _plan(**overrides: object) -> ResizePlan:
@@ -38,34 +41,22 @@ def test_rollback_value_round_trips_and_forgeries_are_refused() -> None:
             rollback_value_of(forged)
 
 
-def test_resize_value_round_trips_and_forgeries_are_refused() -> None:
-    value = blocks.resize_value(_plan())
-    assert value == "10042:U0OWNER1:-:8192:10"
-    assert resize_value_of(value) == (10042, "U0OWNER1", None, 8192, 10)
-    forged = (
-        "10042:U0OWNER1:-:-:-",
-        "10042:U0OWNER1:0:-:-",
-        "10042:U0OWNER1:-:8:-",
-        "10042:U0OWNER1:-:-:+10",
-        "10042:someone:2:-:-",
-        "10042:U0OWNER1:2:-",
-        "10042:U0OWNER1:9999:-:-",
-    )
-    for text in forged:
-        with pytest.raises(InputError):
-            resize_value_of(text)
+def test_resize_card_buttons_carry_only_the_approval_id() -> None:
+    card = blocks.resize_approval_card(_plan(), APPROVAL)
+    values = {e["value"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert values == {APPROVAL}
 
 
 def test_resize_card_shows_before_and_after_and_loses_its_buttons_once_decided() -> None:
     plan = _plan()
-    card = blocks.resize_approval_card(plan)
+    card = blocks.resize_approval_card(plan, APPROVAL)
     assert_valid_message(card)
     shown = text_of(card)
     assert "memory 1024 → 8192 MiB" in shown
     assert "disk 8 → 18 GiB" in shown
     assert "cores" not in shown.split("quota")[0].split("asks to resize")[1]
     assert blocks.ACTION_RESIZE_APPROVE in str(card["blocks"])
-    decided = blocks.resize_approval_card(plan, decided_by="U0APPROV3", approved=True)
+    decided = blocks.resize_approval_card(plan, APPROVAL, decided_by="U0APPROV3", approved=True)
     assert_valid_message(decided)
     assert blocks.ACTION_RESIZE_APPROVE not in str(decided["blocks"])
     assert "Approved by <@U0APPROV3>" in text_of(decided)
