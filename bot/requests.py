@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 import structlog
 from pydantic import ValidationError
 
-from bot.containers.spec import ContainerSpec, Limits, NetSpec, check_limits, field_errors
+from bot.containers.spec import ContainerSpec, NetSpec, check_limits, field_errors
 from bot.db import (
     ApprovalStatus,
     ContainerRequest,
@@ -153,7 +153,6 @@ class RequestService:
     policy: Policy
     approvers: ApproverDirectory
     clock: Clock
-    limits: Limits = field(default_factory=Limits)
     observer: Observer = field(default_factory=NoObserver)
 
     async def create_choices(self) -> CreateChoices:
@@ -197,7 +196,7 @@ class RequestService:
         hostnames = _hostnames(form.hostname, form.count)
         spec = self._spec(form, sizes, bridge, errors)
         if spec is not None:
-            for problem in check_limits(spec, self.limits):
+            for problem in check_limits(spec, p.limits):
                 errors.setdefault(_FIELD_OF.get(problem.field or "", "preset"), problem.what)
         if not errors:
             await self._check_hostnames_free(hostnames, errors)
