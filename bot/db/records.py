@@ -17,8 +17,10 @@ from bot.db.enums import (
     NotifyState,
     OutboxState,
     RequestState,
+    TaskKind,
     TaskStatus,
 )
+from bot.db.payloads import TaskParams, kind_of, read_params
 
 JsonObject = dict[str, Any]
 
@@ -114,11 +116,13 @@ class Task(_Record):
     ``lease_owner``/``lease_until`` say which replica works on it now; fenced updates check the owner.
     ``started_at`` is the task's start as Unix seconds, taken from its UPID (while ``submitting``: when
     the submission began, by Cardinal's clock). ``params`` is what Cardinal needs to submit or continue
-    the work (e.g. the create parameters — never a password).
+    the work (e.g. the create parameters — never a password), as the model of its kind
+    (:mod:`bot.db.payloads`). A row whose kind or params do not fit raises
+    :class:`bot.db.errors.StoredRowInvalid`.
     """
 
     id: str
-    kind: str
+    kind: TaskKind
     upid: str | None
     node: str
     vmid: int | None
@@ -137,12 +141,15 @@ class Task(_Record):
     exitstatus: str | None
     error: str | None
     result: JsonObject | None
-    params: JsonObject | None
+    params: TaskParams | None
     notify_state: NotifyState
     created_at: datetime
     updated_at: datetime
 
     def __post_init__(self) -> None:
+        kind = kind_of(self.kind, self.id)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "params", read_params(kind, self.params, self.id))
         object.__setattr__(self, "status", TaskStatus(self.status))
         object.__setattr__(self, "notify_state", NotifyState(self.notify_state))
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from bot.db import ContainerState, RequestState, Task, TaskStatus, Tx
 from bot.db.audit import SYSTEM_ACTOR
+from bot.db.payloads import ProvisioningParams
 from bot.errors import InputError
 from bot.proxmox import (
     ProxmoxAuthError,
@@ -28,7 +28,7 @@ from bot.proxmox.codec import parse_net
 from bot.proxmox.models import ContainerConfig, Interface
 from bot.tracker import results
 from bot.tracker.context import Ctx, describe, submitted_at
-from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START, action_word
+from bot.tracker.kinds import TaskKind, action_word
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Effects, Reporter
 
@@ -77,9 +77,9 @@ def addresses_from_interfaces(interfaces: list[Interface]) -> tuple[list[str], l
     return v4, v6
 
 
-def _chain_params(task: Task) -> dict[str, Any]:
-    params = task.params or {}
-    return {k: params[k] for k in ("hostname", "requester", "expires_at") if k in params}
+def _chain_params(task: Task) -> ProvisioningParams:
+    """What the next provisioning step of ``task`` carries (hostname, requester, expiry)."""
+    return (task.params or ProvisioningParams()).chain()
 
 
 class FollowUps:
@@ -110,7 +110,7 @@ class FollowUps:
             return
         params = _chain_params(task)
         if status.running:
-            if await self.reporter.hand_off(task, CREATE_IP, self._add_ip_step(task, params)):
+            if await self.reporter.hand_off(task, TaskKind.CREATE_IP, self._add_ip_step(task, params)):
                 await self._now_starting(task)
             return
         added: list[Task] = []
@@ -119,12 +119,12 @@ class FollowUps:
             await self._audit_created(tx, task, now)
             added.append(
                 await tx.ledger.add_task(
-                    CREATE_START,
+                    TaskKind.CREATE_START,
                     node=task.node,
                     vmid=task.vmid,
                     request_id=task.request_id,
                     upid=None,
-                    deadline_at=now + ctx.config.deadline(CREATE_START),
+                    deadline_at=now + ctx.config.deadline(TaskKind.CREATE_START),
                     now=now,
                     actor=task.actor,
                     channel=task.channel,
@@ -135,7 +135,7 @@ class FollowUps:
                 )
             )
 
-        if not await self.reporter.hand_off(task, CREATE_START, add_start):
+        if not await self.reporter.hand_off(task, TaskKind.CREATE_START, add_start):
             return
         await self._now_starting(task)
         await self.submit_start(added[0])
@@ -155,18 +155,18 @@ class FollowUps:
             detail={"node": task.node},
         )
 
-    def _add_ip_step(self, task: Task, params: dict[str, Any], *, audit_created: bool = True) -> Effects:
+    def _add_ip_step(self, task: Task, params: ProvisioningParams, *, audit_created: bool = True) -> Effects:
         ctx = self.ctx
 
         async def add(tx: Tx, now: datetime) -> None:
             if audit_created:
                 await self._audit_created(tx, task, now)
             await tx.ledger.add_step(
-                CREATE_IP,
+                TaskKind.CREATE_IP,
                 node=task.node,
                 vmid=task.vmid,
                 request_id=task.request_id,
-                deadline_at=now + ctx.config.deadline(CREATE_IP),
+                deadline_at=now + ctx.config.deadline(TaskKind.CREATE_IP),
                 now=now,
                 params=params,
                 actor=task.actor,
@@ -207,7 +207,7 @@ class FollowUps:
         assert task.vmid is not None
         submitted = submitted_at(task)
         try:
-            found = await ctx.lookup_submitted(task, CREATE_START)
+            found = await ctx.lookup_submitted(task, TaskKind.CREATE_START)
             if found:
                 await self._adopt(task, found[0].upid)
                 return
@@ -235,7 +235,7 @@ class FollowUps:
     async def started(self, task: Task) -> None:
         """The container runs: hand over to address discovery."""
         step = self._add_ip_step(task, _chain_params(task), audit_created=False)
-        await self.reporter.hand_off(task, CREATE_IP, step)
+        await self.reporter.hand_off(task, TaskKind.CREATE_IP, step)
 
     # --- addresses -----------------------------------------------------------------------------
 
@@ -281,9 +281,9 @@ class FollowUps:
         """Report the container ready with ``ips`` (or a note how to ask again later)."""
         assert task.vmid is not None
         vmid = task.vmid
-        params = task.params or {}
+        params = task.params or ProvisioningParams()
         note = None if ips else f"no address yet — `/lxc ip {vmid}`"
-        result = results.ready(str(params.get("hostname", "")), ips, note, params.get("expires_at"))
+        result = results.ready(params.hostname, ips, note, params.expires_at)
 
         async def effects(tx: Tx, now: datetime) -> None:
             await tx.containers.set_ips(vmid, ips, now=now)
@@ -313,7 +313,7 @@ class FollowUps:
         """End the container's chain with a failure message (create/start failed or timed out)."""
         vmid = task.vmid
         action = action_word(task.kind)
-        creating = task.kind == CREATE
+        creating = task.kind == TaskKind.CREATE
 
         async def effects(tx: Tx, now: datetime) -> None:
             if vmid is None:

@@ -8,9 +8,9 @@ from typing import Any
 from bot.db import Container, ContainerRequest, RequestState, Task, TaskStatus
 from bot.events import ContainerLine, RequestSummary
 from bot.tracker import results
-from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START
+from bot.tracker.kinds import TaskKind
 
-_RANK = {CREATE: 0, CREATE_START: 1, CREATE_IP: 2}
+_RANK = {TaskKind.CREATE: 0, TaskKind.CREATE_START: 1, TaskKind.CREATE_IP: 2}
 DONE_STATES = frozenset({"ready", "failed"})
 
 
@@ -24,9 +24,9 @@ def _line_state(task: Task | None) -> str:
         return "failed"
     if task.is_final and task.status is not TaskStatus.SUCCEEDED:
         return "failed"
-    if task.kind == CREATE:
+    if task.kind == TaskKind.CREATE:
         return "starting" if task.is_final else "creating"
-    if task.kind == CREATE_IP and task.is_final:
+    if task.kind == TaskKind.CREATE_IP and task.is_final:
         return "ready"
     return "starting"
 
