@@ -838,8 +838,7 @@ class ContainerService:
         template = None
         purpose = None
         if request is not None:
-            raw = request.spec.get("template")
-            template = raw if isinstance(raw, str) else None
+            template = request.spec.template
             purpose = request.purpose or None
         return ContainerDetail(
             vmid=container.vmid,

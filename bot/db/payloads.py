@@ -1,8 +1,9 @@
-"""The JSON a ledger row carries in ``tracked_task.params``, as one pydantic model per task kind.
+"""The JSON columns Cardinal stores, read and written as pydantic models at the repository boundary.
 
-The ledger validates on the way in (only these models are stored) and on the way out (a row that does
-not fit raises :class:`bot.db.errors.StoredRowInvalid` naming the row and the field, instead of a
-``KeyError`` somewhere in the tracker). The JSON keys are the ones stored since the ledger began, so
+``tracked_task.params`` has one model per task kind; ``container_request.spec`` is a
+:class:`bot.containers.stored.RequestSpec`. Repositories store only these models and read rows back into
+them: a row that does not fit raises :class:`bot.db.errors.StoredRowInvalid` naming the row and the field,
+instead of a ``KeyError`` somewhere later. The JSON keys are the ones stored since the tables began, so
 rows written before these models existed read unchanged.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from bot.containers.stored import RequestSpec
 from bot.db.enums import TaskKind
 from bot.db.errors import StoredRowInvalid
 
@@ -89,6 +91,21 @@ def kind_of(raw: object, row_id: str) -> TaskKind:
         ) from None
 
 
+def _problems(exc: ValidationError, prefix: str) -> list[str]:
+    return [
+        f"{prefix}.{'.'.join(str(p) for p in err['loc']) or '(all)'}: {err['msg']}"
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def read_request_spec(raw: object, row_id: str) -> RequestSpec:
+    """The stored ``spec`` JSON of a request as its model; raises :class:`StoredRowInvalid`."""
+    try:
+        return RequestSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise StoredRowInvalid("container_request", row_id, _problems(exc, "spec")) from None
+
+
 def read_params(kind: TaskKind, raw: object, row_id: str) -> TaskParams | None:
     """The stored ``params`` JSON of a ``kind`` row as its model; raises :class:`StoredRowInvalid`."""
     if raw is None:
@@ -101,8 +118,4 @@ def read_params(kind: TaskKind, raw: object, row_id: str) -> TaskParams | None:
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
-        problems = [
-            f"params.{'.'.join(str(p) for p in err['loc']) or '(all)'}: {err['msg']}"
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise StoredRowInvalid("tracked_task", row_id, problems) from None
+        raise StoredRowInvalid("tracked_task", row_id, _problems(exc, "params")) from None

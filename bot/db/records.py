@@ -11,6 +11,7 @@ from typing import Any, Self
 
 from sqlalchemy.engine import Row
 
+from bot.containers.stored import RequestSpec
 from bot.db.enums import (
     ApprovalStatus,
     ContainerState,
@@ -20,7 +21,7 @@ from bot.db.enums import (
     TaskKind,
     TaskStatus,
 )
-from bot.db.payloads import TaskParams, kind_of, read_params
+from bot.db.payloads import TaskParams, kind_of, read_params, read_request_spec
 
 JsonObject = dict[str, Any]
 
@@ -37,13 +38,17 @@ class _Record:
 
 @dataclass(frozen=True, slots=True)
 class ContainerRequest(_Record):
-    """A person's request for ``count`` alike containers, from the modal to the final outcome."""
+    """A person's request for ``count`` alike containers, from the modal to the final outcome.
+
+    ``spec`` is read into its model; a stored spec that does not fit raises
+    :class:`bot.db.errors.StoredRowInvalid`.
+    """
 
     id: str
     requester: str
     channel: str
     thread_ts: str | None
-    spec: JsonObject
+    spec: RequestSpec
     count: int
     purpose: str
     node: str | None
@@ -56,6 +61,7 @@ class ContainerRequest(_Record):
     decision_reason: str | None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", read_request_spec(self.spec, self.id))
         object.__setattr__(self, "state", RequestState(self.state))
 
 
