@@ -84,6 +84,7 @@ def _creates(sim: Any) -> list[Any]:
 
 async def run_cardinal(table_: Mapping[int, float], interval: float, db_dir: Path) -> dict[str, Any]:
     """Cardinal's pool: enqueue everything, then sweep every ``interval`` until every create ended."""
+    from bot.containers.stored import RequestSpec
     from bot.db import RequestState, open_database
     from bot.notify import RecordingNotifier
     from bot.outbox import Outbox
@@ -112,7 +113,7 @@ async def run_cardinal(table_: Mapping[int, float], interval: float, db_dir: Pat
         req = await tx.requests.create_request(
             requester=REQUESTER,
             channel=CHANNEL,
-            spec={"hostname": "bench"},
+            spec=RequestSpec(hostname="bench", template=TEMPLATE, storage="local-lvm"),
             now=now,
             count=len(vmids),
             purpose="benchmark",

@@ -104,7 +104,7 @@ async def build_digest(db: Database, proxmox: ProxmoxClient, policy: Policy, now
             approval_id=p.approval.id,
             request_id=p.request.id,
             requester=p.request.requester,
-            hostname=_hostname(p.request.spec),
+            hostname=p.request.spec.hostname,
             count=p.request.count,
             age=p.age,
         )
@@ -140,13 +140,6 @@ async def build_digest(db: Database, proxmox: ProxmoxClient, policy: Policy, now
         capacity=capacity,
         capacity_error=capacity_error,
     )
-
-
-def _hostname(spec: object) -> str | None:
-    if isinstance(spec, dict):
-        value = spec.get("hostname")
-        return value if isinstance(value, str) else None
-    return None
 
 
 def _bucket(fraction: float) -> int:

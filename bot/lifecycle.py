@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 from bot.access import (
     AccessDenied,
@@ -42,7 +42,7 @@ from bot.ownership import (
     with_updated_description,
 )
 from bot.policy import Policy, format_duration
-from bot.proxmox.client import ProxmoxClient
+from bot.proxmox.client import PowerAction, ProxmoxClient
 from bot.proxmox.codec import parse_net, parse_property
 from bot.proxmox.errors import (
     ProxmoxConflictError,
@@ -79,8 +79,8 @@ __all__ = [
     "check_snapshot_name",
 ]
 
-PowerAction = Literal["start", "stop", "shutdown", "reboot"]
-_POWER_ACTIONS: tuple[str, ...] = ("start", "stop", "shutdown", "reboot")
+_POWER_ACTIONS: tuple[PowerAction, ...] = ("start", "stop", "shutdown", "reboot")
+"""The power actions people may run (suspend/resume are Proxmox's, not offered in Slack)."""
 
 
 class TaskFollower(Protocol):
@@ -583,7 +583,7 @@ class ContainerService:
             raise InputError(
                 f"Unknown action {action[:20]!r}; use one of {', '.join(_POWER_ACTIONS)}.", field="action"
             )
-        verb = cast(PowerAction, action)
+        verb: PowerAction = action
         container = await self._operable(actor, vmid, action)
         try:
             upid = await self.proxmox.power(container.node, vmid, verb)
@@ -863,8 +863,7 @@ class ContainerService:
         template = None
         purpose = None
         if request is not None:
-            raw = request.spec.get("template")
-            template = raw if isinstance(raw, str) else None
+            template = request.spec.template
             purpose = request.purpose or None
         return ContainerDetail(
             vmid=container.vmid,

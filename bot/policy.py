@@ -13,7 +13,8 @@ Layout (``examples/policy.toml`` is a complete, commented file)::
     [presets.small]      cores, memory_mib, swap_mib, disk_gib
     [quota]              max_containers, total_memory_mib, total_disk_gib   (per user)
     [[auto_approve]]     presets, max_count, max_lifetime, within_quota
-    [limits]             max_count, default_lifetime, max_lifetime
+    [limits]             max_count, default_lifetime, max_lifetime,
+                         max_cores, max_memory_mib, max_swap_mib, max_disk_gib   (per container)
     [placement]          bridges, storages, template_storage, templates, nodes, vmid_min, vmid_max
     [expiry]             reminders, action, grace
     [[digest]]           channel, cron, timezone, quiet_when_unchanged
@@ -190,11 +191,16 @@ class AutoApproveRule(_Model):
 
 
 class Limits(_Model):
-    """Per-request limits."""
+    """Per-request limits, and per-container ceilings (``max_disk_gib`` covers the root disk plus
+    mount points; ``max_swap_mib`` unset means no ceiling on swap)."""
 
     max_count: int = Field(5, ge=1, le=100)
     default_lifetime: Duration = timedelta(days=7)
     max_lifetime: Duration = timedelta(days=30)
+    max_cores: int = Field(8, ge=1)
+    max_memory_mib: int = Field(16384, ge=64)
+    max_swap_mib: int | None = Field(None, ge=0)
+    max_disk_gib: int = Field(200, ge=1)
 
     @model_validator(mode="after")
     def _lifetimes(self) -> Self:

@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 import structlog
 from pydantic import ValidationError
 
-from bot.containers.spec import ContainerSpec, Limits, NetSpec, check_limits, field_errors
+from bot.containers.spec import ContainerSpec, NetSpec, check_limits, field_errors
+from bot.containers.stored import RequestSpec
 from bot.db import (
     ApprovalStatus,
     ContainerRequest,
@@ -153,7 +154,6 @@ class RequestService:
     policy: Policy
     approvers: ApproverDirectory
     clock: Clock
-    limits: Limits = field(default_factory=Limits)
     observer: Observer = field(default_factory=NoObserver)
 
     async def create_choices(self) -> CreateChoices:
@@ -197,7 +197,7 @@ class RequestService:
         hostnames = _hostnames(form.hostname, form.count)
         spec = self._spec(form, sizes, bridge, errors)
         if spec is not None:
-            for problem in check_limits(spec, self.limits):
+            for problem in check_limits(spec, p.limits):
                 errors.setdefault(_FIELD_OF.get(problem.field or "", "preset"), problem.what)
         if not errors:
             await self._check_hostnames_free(hostnames, errors)
@@ -312,13 +312,14 @@ class RequestService:
             requests = await tx.requests.list_by_requester(requester, limit=200)
         active = [r for r in requests if r.state in _IN_FLIGHT]
         in_flight = sum(r.count for r in active)
-        mem = sum(int(r.spec.get("memory_mib", 0)) * r.count for r in active)
-        disk = sum(int(r.spec.get("disk_gib", 0)) * r.count for r in active)
+        mem = sum(r.spec.memory_mib * r.count for r in active)
+        disk = sum(r.spec.disk_gib * r.count for r in active)
         specs = {r.id: r.spec for r in requests}
         for c in owned:
-            spec = specs.get(c.request_id or "", {})
-            mem += int(spec.get("memory_mib", 0))
-            disk += int(spec.get("disk_gib", 0))
+            spec = specs.get(c.request_id or "")
+            if spec is not None:
+                mem += spec.memory_mib
+                disk += spec.disk_gib
         n = len(owned) + in_flight + count
         if n > q.max_containers:
             errors["count"] = (
@@ -338,15 +339,17 @@ class RequestService:
         dies, :meth:`resume_stalled` carries the request on (posts are at most once per key).
         """
         now = self.clock()
-        spec_json = valid.spec.model_dump(mode="json")
-        spec_json["hostnames"] = list(valid.hostnames)
-        spec_json["preset"] = None if valid.form.preset in (None, CUSTOM_PRESET) else valid.form.preset
-        spec_json["needs_approval"] = valid.needs_approval
+        stored = RequestSpec.of(
+            valid.spec,
+            list(valid.hostnames),
+            preset=None if valid.form.preset in (None, CUSTOM_PRESET) else valid.form.preset,
+            needs_approval=valid.needs_approval,
+        )
         async with self.db.transaction() as tx:
             req = await tx.requests.create_request(
                 requester=requester,
                 channel=channel,
-                spec=spec_json,
+                spec=stored,
                 count=len(valid.hostnames),
                 purpose=valid.form.purpose,
                 node=valid.form.node,
@@ -374,7 +377,7 @@ class RequestService:
                 await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
             req = await self._get(request_id)
         if req.state is RequestState.REQUESTED:
-            if req.spec.get("needs_approval", True):
+            if req.spec.needs_approval:
                 await self._open_approval(req)
             else:
                 now = self.clock()
@@ -427,11 +430,11 @@ class RequestService:
         preflight = await run_preflight(
             self.proxmox,
             PreflightInput(
-                template=str(spec["template"]),
-                storage=str(spec["storage"]),
-                hostnames=tuple(spec.get("hostnames", [spec["hostname"]])),
-                memory_mib=int(spec["memory_mib"]),
-                disk_gib=int(spec["disk_gib"]),
+                template=spec.template,
+                storage=spec.storage,
+                hostnames=tuple(spec.hostnames),
+                memory_mib=spec.memory_mib,
+                disk_gib=spec.disk_gib,
                 node_patterns=tuple(self.policy.placement.nodes),
                 vmid_min=self.policy.placement.vmid_min,
                 vmid_max=self.policy.placement.vmid_max,
@@ -541,8 +544,8 @@ class RequestService:
         req = await self._get(request_id)
         if req.state is not RequestState.APPROVED:
             return False
-        spec = ContainerSpec.model_validate({k: v for k, v in req.spec.items() if k not in _EXTRA_KEYS})
-        hostnames = [str(h) for h in req.spec.get("hostnames", [spec.hostname])]
+        spec = req.spec.container_spec()
+        hostnames = list(req.spec.hostnames)
         try:
             nodes = await self.proxmox.nodes()
             guests = await self.proxmox.cluster_resources("vm")
@@ -664,7 +667,7 @@ class RequestService:
             req = await tx.requests.get_request(approval.request_id) if approval else None
         if req is None:
             return ""
-        return ", ".join(str(h) for h in req.spec.get("hostnames") or [req.spec.get("hostname", "")])
+        return ", ".join(req.spec.hostnames)
 
     async def refresh(self, request_id: str) -> None:
         """Update the thread's root message to the request's current state."""
@@ -681,9 +684,6 @@ class RequestService:
             raise CardinalError(f"request {request_id} not found")
         return req
 
-
-#: Keys the stored request spec carries besides the ContainerSpec fields.
-_EXTRA_KEYS = ("hostnames", "preset", "needs_approval")
 
 _IN_FLIGHT = {
     RequestState.REQUESTED,

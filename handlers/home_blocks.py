@@ -82,22 +82,14 @@ def _container_actions(c: ContainerView) -> Block | None:
 
 
 def _hostnames(p: PendingApproval) -> str:
-    raw = p.request.spec.get("hostnames")
-    names = (
-        [str(h) for h in raw] if isinstance(raw, list) and raw else [str(p.request.spec.get("hostname", "?"))]
-    )
+    names = p.request.spec.hostnames
     shown = [f"`{escape(clip(h, 63))}`" for h in names]
     return ", ".join(shown) if len(shown) <= 2 else f"{len(shown)} × {shown[0]} … {shown[-1]}"
 
 
 def _size(p: PendingApproval) -> str:
     spec = p.request.spec
-    parts = []
-    for key, unit in (("cores", "vCPU"), ("memory_mib", "MiB"), ("disk_gib", "GiB")):
-        value = spec.get(key)
-        if isinstance(value, int) and not isinstance(value, bool):
-            parts.append(f"{value} {unit}")
-    return " · ".join(parts)
+    return f"{spec.cores} vCPU · {spec.memory_mib} MiB · {spec.disk_gib} GiB"
 
 
 def _approval_text(p: PendingApproval) -> str:

@@ -18,6 +18,7 @@ from typing import Literal
 
 from bot.errors import InputError
 from bot.policy import parse_duration
+from bot.proxmox import PowerAction
 
 __all__ = [
     "COMMANDS",
@@ -47,8 +48,6 @@ __all__ = [
 MAX_INPUT = 500
 VMID_MIN = 100
 VMID_MAX = 999_999_999
-
-PowerAction = Literal["start", "stop", "shutdown", "reboot"]
 
 
 @dataclass(frozen=True)
@@ -366,8 +365,6 @@ def parse_command(text: str, *, command_name: str = "/lxc") -> Command:
     if not tokens:
         return Help()
     name, args = tokens[0].lower(), tokens[1:]
-    if name not in _SPECS:
-        raise _unknown(name, command_name)
     p = _Parser(name, args, command_name)
     match name:
         case "help":
@@ -435,8 +432,10 @@ def parse_command(text: str, *, command_name: str = "/lxc") -> Command:
         case "rollback":
             p.arity(2, 2)
             return Rollback(p.vmid(args[0]), p.snapname(args[1]))
-        case _:  # "resize" — the only name left in _SPECS
+        case "resize":
             return _resize(p)
+        case _:  # every subcommand has its own case above; anything else is unknown
+            raise _unknown(name, command_name)
 
 
 def _unknown(name: str, command_name: str) -> UsageError:

@@ -14,7 +14,7 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +30,9 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bot.errors import InputError
 from bot.proxmox import codec
+
+if TYPE_CHECKING:
+    from bot.policy import Limits
 
 # --- rules (plain words, shared by validators and tests) ------------------------------------------
 
@@ -500,19 +503,9 @@ def _edge_check(check: Callable[[str], str], value: str, field: str) -> str:
     return result
 
 
-class Limits(BaseModel):
-    """Per-container ceilings from policy; ``max_disk_gib`` covers the root disk plus mount points."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_cores: int = Field(8, ge=1)
-    max_memory_mib: int = Field(16384, ge=64)
-    max_swap_mib: int | None = Field(None, ge=0)
-    max_disk_gib: int = Field(200, ge=1)
-
-
 def check_limits(spec: ContainerSpec, limits: Limits) -> list[InputError]:
-    """Every way ``spec`` exceeds ``limits``, one :class:`InputError` per field (empty when within)."""
+    """Every way ``spec`` exceeds the policy's per-container ``limits``, one :class:`InputError` per
+    field (empty when within)."""
     problems: list[InputError] = []
 
     def over(field: str, value: int, limit: int, unit: str) -> None:

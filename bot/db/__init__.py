@@ -14,9 +14,10 @@ from bot.db.enums import (
     NotifyState,
     OutboxState,
     RequestState,
+    TaskKind,
     TaskStatus,
 )
-from bot.db.errors import DuplicateUpid, StorageError, VmidRangeExhausted
+from bot.db.errors import DuplicateUpid, StorageError, StoredRowInvalid, VmidRangeExhausted
 from bot.db.migrate import current_revision, head_revision, is_at_head, migrate
 from bot.db.records import (
     ActionApproval,
@@ -50,7 +51,9 @@ __all__ = [
     "RequestState",
     "SlackMessage",
     "StorageError",
+    "StoredRowInvalid",
     "Task",
+    "TaskKind",
     "TaskStatus",
     "Tx",
     "VmidRangeExhausted",

@@ -60,6 +60,27 @@ class TaskStatus(StrEnum):
         return self not in (TaskStatus.QUEUED, TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 
 
+class TaskKind(StrEnum):
+    """The kinds of work in the ledger (``tracked_task.kind``); what each means is in
+    :mod:`bot.tracker.kinds`. Provisioning is a chain ``create`` → ``create_start`` → ``create_ip``; the
+    rest are day-2 actions named like the ``/lxc`` subcommand that started them."""
+
+    CREATE = "create"
+    CREATE_START = "create_start"
+    CREATE_IP = "create_ip"
+    START = "start"
+    STOP = "stop"
+    SHUTDOWN = "shutdown"
+    REBOOT = "reboot"
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    DESTROY = "destroy"
+    SNAPSHOT = "snapshot"
+    ROLLBACK = "rollback"
+    DELSNAPSHOT = "delsnapshot"
+    RESIZE = "resize"
+
+
 ACTIVE_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.QUEUED, TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 IN_FLIGHT_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.SUBMITTING, TaskStatus.RUNNING)
 FINAL_TASK_STATUSES: tuple[TaskStatus, ...] = tuple(s for s in TaskStatus if s.is_final)

@@ -28,3 +28,16 @@ class DuplicateUpid(StorageError):
     def __init__(self, upid: str) -> None:
         super().__init__(f"The Proxmox task {upid} is already tracked.")
         self.upid = upid
+
+
+class StoredRowInvalid(StorageError):
+    """A stored row does not fit the model Cardinal reads it into (edited by hand, or written by a
+    newer or broken version). Names the table, the row and every field that is wrong."""
+
+    default_hint = "An operator should check that row; Cardinal leaves it alone until it is fixed."
+
+    def __init__(self, table: str, row_id: str, problems: list[str]) -> None:
+        super().__init__(f"The {table} row {row_id} cannot be read: {'; '.join(problems)}.")
+        self.table = table
+        self.row_id = row_id
+        self.problems = problems

@@ -13,11 +13,14 @@ final Slack message is retried until it is confirmed.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import structlog
 from sqlalchemy import and_, func, insert, or_, select, text, update
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -26,12 +29,16 @@ from bot.db.enums import (
     FINAL_TASK_STATUSES,
     IN_FLIGHT_TASK_STATUSES,
     NotifyState,
+    TaskKind,
     TaskStatus,
 )
-from bot.db.errors import DuplicateUpid
+from bot.db.errors import DuplicateUpid, StoredRowInvalid
+from bot.db.payloads import TaskParams, check_params
 from bot.db.records import Task
 from bot.db.tables import tracked_task as t
 from bot.proxmox.upid import Upid
+
+log = structlog.get_logger(__name__)
 
 _ACTIVE = [s.value for s in ACTIVE_TASK_STATUSES]
 _IN_FLIGHT = [s.value for s in IN_FLIGHT_TASK_STATUSES]
@@ -63,7 +70,7 @@ class LedgerRepo:
 
     async def add_task(
         self,
-        kind: str,
+        kind: TaskKind,
         *,
         node: str,
         vmid: int | None,
@@ -76,7 +83,7 @@ class LedgerRepo:
         thread_ts: str | None = None,
         lease_owner: str | None = None,
         lease_seconds: float = 120.0,
-        params: dict[str, Any] | None = None,
+        params: TaskParams | None = None,
     ) -> Task:
         """Add a task to follow and return it.
 
@@ -88,7 +95,7 @@ class LedgerRepo:
         started_at = Upid.parse(upid).starttime if upid is not None else None
         values: dict[str, Any] = {
             "id": str(uuid.uuid4()),
-            "kind": kind,
+            "kind": TaskKind(kind).value,
             "upid": upid,
             "node": node,
             "vmid": vmid,
@@ -104,7 +111,7 @@ class LedgerRepo:
             "consecutive_errors": 0,
             "deadline_at": deadline_at,
             "started_at": started_at,
-            "params": params,
+            "params": check_params(kind, params),
             "notify_state": NotifyState.PENDING.value,
             "created_at": now,
             "updated_at": now,
@@ -178,7 +185,7 @@ class LedgerRepo:
             )
             .returning(*t.c)
         )
-        tasks = [Task.from_row(r) for r in await self._conn.execute(stmt)]
+        tasks = _readable(await self._conn.execute(stmt))
         tasks.sort(key=lambda task: task.next_poll_at)
         return tasks
 
@@ -188,7 +195,7 @@ class LedgerRepo:
 
     def _new_row(
         self,
-        kind: str,
+        kind: TaskKind,
         status: TaskStatus,
         *,
         node: str,
@@ -199,12 +206,12 @@ class LedgerRepo:
         actor: str | None,
         channel: str | None,
         thread_ts: str | None,
-        params: dict[str, Any] | None,
+        params: TaskParams | None,
         next_poll_at: datetime | None = None,
     ) -> dict[str, Any]:
         return {
             "id": str(uuid.uuid4()),
-            "kind": kind,
+            "kind": TaskKind(kind).value,
             "upid": None,
             "node": node,
             "vmid": vmid,
@@ -220,7 +227,7 @@ class LedgerRepo:
             "consecutive_errors": 0,
             "deadline_at": deadline_at,
             "started_at": None,
-            "params": params,
+            "params": check_params(kind, params),
             "notify_state": NotifyState.PENDING.value,
             "created_at": now,
             "updated_at": now,
@@ -228,12 +235,12 @@ class LedgerRepo:
 
     async def enqueue(
         self,
-        kind: str,
+        kind: TaskKind,
         *,
         node: str,
         vmid: int | None,
         request_id: str | None,
-        params: dict[str, Any],
+        params: TaskParams,
         deadline_at: datetime,
         now: datetime,
         actor: str | None = None,
@@ -262,14 +269,14 @@ class LedgerRepo:
 
     async def add_step(
         self,
-        kind: str,
+        kind: TaskKind,
         *,
         node: str,
         vmid: int | None,
         request_id: str | None,
         deadline_at: datetime,
         now: datetime,
-        params: dict[str, Any] | None = None,
+        params: TaskParams | None = None,
         actor: str | None = None,
         channel: str | None = None,
         thread_ts: str | None = None,
@@ -293,7 +300,7 @@ class LedgerRepo:
             )
         )
 
-    async def in_flight(self, kind: str) -> int:
+    async def in_flight(self, kind: TaskKind) -> int:
         """How many ``kind`` tasks are submitting or running (cluster-wide)."""
         stmt = select(func.count()).select_from(t).where(t.c.kind == kind, t.c.status.in_(_IN_FLIGHT))
         return int((await self._conn.execute(stmt)).scalar_one())
@@ -301,7 +308,7 @@ class LedgerRepo:
     async def claim_queued(
         self,
         owner: str,
-        kind: str,
+        kind: TaskKind,
         *,
         max_in_flight: int,
         now: datetime,
@@ -341,7 +348,7 @@ class LedgerRepo:
             )
             .returning(*t.c)
         )
-        tasks = [Task.from_row(r) for r in await self._conn.execute(stmt)]
+        tasks = _readable(await self._conn.execute(stmt))
         tasks.sort(key=lambda task: (task.created_at, task.id))
         return tasks
 
@@ -383,7 +390,7 @@ class LedgerRepo:
             )
             .returning(*t.c)
         )
-        return [Task.from_row(r) for r in await self._conn.execute(stmt)]
+        return _readable(await self._conn.execute(stmt))
 
     async def running_by_node(self) -> list[NodeRunning]:
         """Per node with ``running`` tasks that have a UPID: their oldest start, count, and the ledger rows
@@ -409,10 +416,6 @@ class LedgerRepo:
             NodeRunning(node=str(node), oldest=int(oldest), running=int(n), listed=int(m))
             for node, oldest, n, m in await self._conn.execute(stmt)
         ]
-
-    async def set_params(self, task_id: str, owner: str, params: dict[str, Any], *, now: datetime) -> bool:
-        """Replace ``params`` of a task ``owner`` holds. Fenced."""
-        return await self._fenced(task_id, owner, params=params, updated_at=now)
 
     async def _fenced(self, task_id: str, owner: str, **values: Any) -> bool:
         result = await self._conn.execute(
@@ -542,3 +545,15 @@ class LedgerRepo:
         for status, n in await self._conn.execute(stmt):
             counts[TaskStatus(status)] = int(n)
         return counts
+
+
+def _readable(rows: Iterable[Row[Any]]) -> list[Task]:
+    """The claimed rows as records, leaving out (and logging) any that cannot be read: one broken row
+    must not stop every other task. It stays leased until the lease runs out and is logged again then."""
+    tasks: list[Task] = []
+    for row in rows:
+        try:
+            tasks.append(Task.from_row(row))
+        except StoredRowInvalid as exc:
+            log.error("ledger.row_unreadable", task_id=exc.row_id, problems=exc.problems)
+    return tasks

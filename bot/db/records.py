@@ -11,14 +11,17 @@ from typing import Any, Self
 
 from sqlalchemy.engine import Row
 
+from bot.containers.stored import RequestSpec
 from bot.db.enums import (
     ApprovalStatus,
     ContainerState,
     NotifyState,
     OutboxState,
     RequestState,
+    TaskKind,
     TaskStatus,
 )
+from bot.db.payloads import TaskParams, kind_of, read_params, read_request_spec
 
 JsonObject = dict[str, Any]
 
@@ -35,13 +38,17 @@ class _Record:
 
 @dataclass(frozen=True, slots=True)
 class ContainerRequest(_Record):
-    """A person's request for ``count`` alike containers, from the modal to the final outcome."""
+    """A person's request for ``count`` alike containers, from the modal to the final outcome.
+
+    ``spec`` is read into its model; a stored spec that does not fit raises
+    :class:`bot.db.errors.StoredRowInvalid`.
+    """
 
     id: str
     requester: str
     channel: str
     thread_ts: str | None
-    spec: JsonObject
+    spec: RequestSpec
     count: int
     purpose: str
     node: str | None
@@ -54,6 +61,7 @@ class ContainerRequest(_Record):
     decision_reason: str | None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "spec", read_request_spec(self.spec, self.id))
         object.__setattr__(self, "state", RequestState(self.state))
 
 
@@ -138,11 +146,13 @@ class Task(_Record):
     ``lease_owner``/``lease_until`` say which replica works on it now; fenced updates check the owner.
     ``started_at`` is the task's start as Unix seconds, taken from its UPID (while ``submitting``: when
     the submission began, by Cardinal's clock). ``params`` is what Cardinal needs to submit or continue
-    the work (e.g. the create parameters — never a password).
+    the work (e.g. the create parameters — never a password), as the model of its kind
+    (:mod:`bot.db.payloads`). A row whose kind or params do not fit raises
+    :class:`bot.db.errors.StoredRowInvalid`.
     """
 
     id: str
-    kind: str
+    kind: TaskKind
     upid: str | None
     node: str
     vmid: int | None
@@ -161,12 +171,15 @@ class Task(_Record):
     exitstatus: str | None
     error: str | None
     result: JsonObject | None
-    params: JsonObject | None
+    params: TaskParams | None
     notify_state: NotifyState
     created_at: datetime
     updated_at: datetime
 
     def __post_init__(self) -> None:
+        kind = kind_of(self.kind, self.id)
+        object.__setattr__(self, "kind", kind)
+        object.__setattr__(self, "params", read_params(kind, self.params, self.id))
         object.__setattr__(self, "status", TaskStatus(self.status))
         object.__setattr__(self, "notify_state", NotifyState(self.notify_state))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.containers.stored import RequestSpec
 from bot.db.enums import RequestState
 from bot.db.records import ContainerRequest
 from bot.db.tables import container_request as t
@@ -21,8 +21,14 @@ def _states(expect: RequestState | Iterable[RequestState]) -> list[str]:
     )
 
 
+def _stored(spec: RequestSpec) -> dict[str, object]:
+    """The JSON to store for ``spec``, validated afresh (a model built without validation is refused)."""
+    return RequestSpec.model_validate(spec.model_dump(mode="json")).model_dump(mode="json")
+
+
 class RequestRepo:
-    """Reads and writes ``container_request``. ``spec`` is plain JSON and must never hold secrets."""
+    """Reads and writes ``container_request``. ``spec`` is a :class:`RequestSpec` (stored as JSON; it
+    never holds secrets)."""
 
     def __init__(self, conn: AsyncConnection) -> None:
         self._conn = conn
@@ -32,7 +38,7 @@ class RequestRepo:
         *,
         requester: str,
         channel: str,
-        spec: dict[str, Any],
+        spec: RequestSpec,
         now: datetime,
         count: int = 1,
         purpose: str = "",
@@ -51,7 +57,7 @@ class RequestRepo:
                     requester=requester,
                     channel=channel,
                     thread_ts=thread_ts,
-                    spec=spec,
+                    spec=_stored(spec),
                     count=count,
                     purpose=purpose,
                     node=node,

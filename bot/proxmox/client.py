@@ -27,11 +27,11 @@ from bot.proxmox.models import (
     Interface,
     NodeInfo,
     Permissions,
+    ProxmoxTaskStatus,
     SnapshotInfo,
     StorageContent,
     TaskListItem,
     TaskLogLine,
-    TaskStatus,
     Version,
     parse_interfaces,
 )
@@ -335,10 +335,10 @@ class ProxmoxClient:
 
     # --- tasks --------------------------------------------------------------------------------
 
-    async def task_status(self, upid: Upid) -> TaskStatus:
+    async def task_status(self, upid: Upid) -> ProxmoxTaskStatus:
         """``GET /nodes/{node}/tasks/{upid}/status``, asked of the node named in the UPID."""
         data = await self._get(_upid_path(upid) + "/status", "/nodes/{node}/tasks/{upid}/status")
-        return TaskStatus.model_validate(data)
+        return ProxmoxTaskStatus.model_validate(data)
 
     async def task_log(self, upid: Upid, *, start: int = 0, limit: int = 0) -> list[TaskLogLine]:
         """``GET /nodes/{node}/tasks/{upid}/log``; ``start`` is a 0-based offset, ``limit=0`` = whole log."""

@@ -100,7 +100,7 @@ def outcome_of(status: str, exitstatus: str | None) -> TaskOutcome:
     return TaskOutcome.FAILED
 
 
-class TaskStatus(_Model):
+class ProxmoxTaskStatus(_Model):
     """``GET /nodes/{node}/tasks/{upid}/status``."""
 
     upid: str

@@ -12,7 +12,7 @@ from bot.observe import NoObserver, Observer
 from bot.outbox import Outbox
 from bot.proxmox import ProxmoxError, TaskListItem, Upid
 from bot.tracker.backoff import Backoff
-from bot.tracker.kinds import CREATE, CREATE_IP, DEFAULT_DEADLINE, TASK_TYPES
+from bot.tracker.kinds import DEFAULT_DEADLINE, TASK_TYPES, TaskKind
 from bot.tracker.proxmox import CountingProxmox
 from bot.tracker.results import LOG_TAIL_LINES
 
@@ -44,13 +44,13 @@ class TrackerConfig:
         if self.lease_seconds <= 0 or self.sweep_interval <= 0:
             raise ValueError("lease_seconds and sweep_interval must be positive")
 
-    def deadline(self, kind: str) -> timedelta:
+    def deadline(self, kind: TaskKind) -> timedelta:
         """How long a task of ``kind`` may run before it is reported as timed out."""
         if kind in self.deadlines:
             return self.deadlines[kind]
-        if kind == CREATE:
+        if kind == TaskKind.CREATE:
             return self.create_deadline
-        if kind == CREATE_IP:
+        if kind == TaskKind.CREATE_IP:
             return timedelta(hours=1)
         return DEFAULT_DEADLINE
 
@@ -127,7 +127,7 @@ class Ctx:
         )
         return await self.reschedule(task, self.error_backoff.delay(task.consecutive_errors), str(exc))
 
-    async def lookup_submitted(self, task: Task, kind: str) -> list[TaskListItem]:
+    async def lookup_submitted(self, task: Task, kind: TaskKind) -> list[TaskListItem]:
         """The ``kind`` tasks Proxmox lists for ``task``'s container since shortly before ``task`` was
         submitted (at most 5): did a submission whose answer was lost reach Proxmox?"""
         return await self.px.node_tasks(

@@ -10,7 +10,7 @@ from bot.db import ContainerState, Task, TaskStatus, Tx
 from bot.db.audit import SYSTEM_ACTOR
 from bot.tracker import results
 from bot.tracker.context import Ctx
-from bot.tracker.kinds import DESTROY, STATE_AFTER
+from bot.tracker.kinds import STATE_AFTER, TaskKind
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Reporter
 
@@ -35,7 +35,7 @@ class Day2:
 
         async def effects(tx: Tx, now: datetime) -> None:
             if vmid is not None:
-                if task.kind == DESTROY:
+                if task.kind == TaskKind.DESTROY:
                     await tx.containers.mark_destroyed(vmid, now=now)
                     await tx.vmids.release(vmid)
                 elif task.kind in STATE_AFTER:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
 from bot.db import ContainerState, RequestState, Task, TaskStatus, Tx
 from bot.db.audit import SYSTEM_ACTOR
+from bot.db.payloads import CreateParams, ProvisioningParams
 from bot.errors import InputError
 from bot.events import Notice
 from bot.outbox import OutboxBusy
@@ -30,7 +30,7 @@ from bot.proxmox.codec import parse_net
 from bot.proxmox.models import ContainerConfig, Interface
 from bot.tracker import results
 from bot.tracker.context import Ctx, describe, submitted_at
-from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START, action_word
+from bot.tracker.kinds import TaskKind, action_word
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Effects, Reporter
 
@@ -86,9 +86,9 @@ def password_notice_key(task: Task) -> str:
     return f"container:{task.vmid}:password-undelivered:{task.request_id}"
 
 
-def _chain_params(task: Task) -> dict[str, Any]:
-    params = task.params or {}
-    return {k: params[k] for k in ("hostname", "requester", "expires_at") if k in params}
+def _chain_params(task: Task) -> ProvisioningParams:
+    """What the next provisioning step of ``task`` carries (hostname, requester, expiry)."""
+    return (task.params or ProvisioningParams()).chain()
 
 
 class FollowUps:
@@ -105,12 +105,12 @@ class FollowUps:
         ``chat.postMessage``). If Slack does not confirm it, the request's thread says so — without the
         secret — with what to do instead (:meth:`password_undelivered`). The password is never logged
         and never stored."""
-        params = task.params or {}
-        requester = params.get("requester")
-        if not isinstance(requester, str):
+        params = task.params or ProvisioningParams()
+        requester = params.requester
+        if requester is None:
             await self.password_undelivered(task)
             return
-        hostname = str(params.get("hostname", ""))
+        hostname = params.hostname
         text = (
             f"Root password for {hostname} (CT {task.vmid}): `{password}`\n"
             "Cardinal does not keep the password; change it after your first login, and delete this "
@@ -127,12 +127,12 @@ class FollowUps:
     async def password_undelivered(self, task: Task) -> None:
         """Tell the request's thread that the requester does not have the generated root password, and how
         to get into the container anyway. The "ready" message repeats it (see :meth:`ready`)."""
-        params = task.params or {}
-        if not params.get("generate_password"):
+        params = task.params
+        if not isinstance(params, CreateParams) or not params.generate_password:
             return
-        requester = params.get("requester")
-        who = f"<@{requester}>, the" if isinstance(requester, str) else "The"
-        hostname = str(params.get("hostname", ""))
+        requester = params.requester
+        who = f"<@{requester}>, the" if requester is not None else "The"
+        hostname = params.hostname
         name = f"{hostname} (CT {task.vmid})" if hostname else f"CT {task.vmid}"
         text = (
             f"{who} generated root password of {name} could not be delivered to you "
@@ -178,7 +178,7 @@ class FollowUps:
             return
         params = _chain_params(task)
         if status.running:
-            if await self.reporter.hand_off(task, CREATE_IP, self._add_ip_step(task, params)):
+            if await self.reporter.hand_off(task, TaskKind.CREATE_IP, self._add_ip_step(task, params)):
                 await self._now_starting(task)
             return
         added: list[Task] = []
@@ -187,12 +187,12 @@ class FollowUps:
             await self._audit_created(tx, task, now)
             added.append(
                 await tx.ledger.add_task(
-                    CREATE_START,
+                    TaskKind.CREATE_START,
                     node=task.node,
                     vmid=task.vmid,
                     request_id=task.request_id,
                     upid=None,
-                    deadline_at=now + ctx.config.deadline(CREATE_START),
+                    deadline_at=now + ctx.config.deadline(TaskKind.CREATE_START),
                     now=now,
                     actor=task.actor,
                     channel=task.channel,
@@ -203,7 +203,7 @@ class FollowUps:
                 )
             )
 
-        if not await self.reporter.hand_off(task, CREATE_START, add_start):
+        if not await self.reporter.hand_off(task, TaskKind.CREATE_START, add_start):
             return
         await self._now_starting(task)
         await self.submit_start(added[0])
@@ -223,18 +223,18 @@ class FollowUps:
             detail={"node": task.node},
         )
 
-    def _add_ip_step(self, task: Task, params: dict[str, Any], *, audit_created: bool = True) -> Effects:
+    def _add_ip_step(self, task: Task, params: ProvisioningParams, *, audit_created: bool = True) -> Effects:
         ctx = self.ctx
 
         async def add(tx: Tx, now: datetime) -> None:
             if audit_created:
                 await self._audit_created(tx, task, now)
             await tx.ledger.add_step(
-                CREATE_IP,
+                TaskKind.CREATE_IP,
                 node=task.node,
                 vmid=task.vmid,
                 request_id=task.request_id,
-                deadline_at=now + ctx.config.deadline(CREATE_IP),
+                deadline_at=now + ctx.config.deadline(TaskKind.CREATE_IP),
                 now=now,
                 params=params,
                 actor=task.actor,
@@ -275,7 +275,7 @@ class FollowUps:
         assert task.vmid is not None
         submitted = submitted_at(task)
         try:
-            found = await ctx.lookup_submitted(task, CREATE_START)
+            found = await ctx.lookup_submitted(task, TaskKind.CREATE_START)
             if found:
                 await self._adopt(task, found[0].upid)
                 return
@@ -303,7 +303,7 @@ class FollowUps:
     async def started(self, task: Task) -> None:
         """The container runs: hand over to address discovery."""
         step = self._add_ip_step(task, _chain_params(task), audit_created=False)
-        await self.reporter.hand_off(task, CREATE_IP, step)
+        await self.reporter.hand_off(task, TaskKind.CREATE_IP, step)
 
     # --- addresses -----------------------------------------------------------------------------
 
@@ -349,7 +349,7 @@ class FollowUps:
         """Report the container ready with ``ips`` (or a note how to ask again later)."""
         assert task.vmid is not None
         vmid = task.vmid
-        params = task.params or {}
+        params = task.params or ProvisioningParams()
         notes = [] if ips else [f"no address yet — `/lxc ip {vmid}`"]
         if await self._password_missing(task):
             notes.append(
@@ -357,7 +357,7 @@ class FollowUps:
                 "new root password set"
             )
         note = "; ".join(notes) or None
-        result = results.ready(str(params.get("hostname", "")), ips, note, params.get("expires_at"))
+        result = results.ready(params.hostname, ips, note, params.expires_at)
 
         async def effects(tx: Tx, now: datetime) -> None:
             await tx.containers.set_ips(vmid, ips, now=now)
@@ -387,7 +387,7 @@ class FollowUps:
         """End the container's chain with a failure message (create/start failed or timed out)."""
         vmid = task.vmid
         action = action_word(task.kind)
-        creating = task.kind == CREATE
+        creating = task.kind == TaskKind.CREATE
 
         async def effects(tx: Tx, now: datetime) -> None:
             if vmid is None:

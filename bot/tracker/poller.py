@@ -25,10 +25,10 @@ from bot.proxmox import (
     ProxmoxAuthError,
     ProxmoxError,
     ProxmoxPermissionError,
+    ProxmoxTaskStatus,
     TaskListItem,
     TaskOutcome,
     TaskSource,
-    TaskStatus,
     Upid,
 )
 
@@ -81,7 +81,7 @@ class TaskLists(Protocol):
         start: int | None = None,
     ) -> tuple[list[TaskListItem], int | None]: ...
 
-    async def task_status(self, upid: Upid) -> TaskStatus: ...
+    async def task_status(self, upid: Upid) -> ProxmoxTaskStatus: ...
 
 
 @dataclass

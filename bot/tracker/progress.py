@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from bot.db import Container, ContainerRequest, RequestState, Task, TaskStatus
 from bot.events import ContainerLine, RequestSummary
 from bot.tracker import results
-from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START
+from bot.tracker.kinds import TaskKind
 
-_RANK = {CREATE: 0, CREATE_START: 1, CREATE_IP: 2}
+_RANK = {TaskKind.CREATE: 0, TaskKind.CREATE_START: 1, TaskKind.CREATE_IP: 2}
 DONE_STATES = frozenset({"ready", "failed"})
 
 
@@ -24,9 +23,9 @@ def _line_state(task: Task | None) -> str:
         return "failed"
     if task.is_final and task.status is not TaskStatus.SUCCEEDED:
         return "failed"
-    if task.kind == CREATE:
+    if task.kind == TaskKind.CREATE:
         return "starting" if task.is_final else "creating"
-    if task.kind == CREATE_IP and task.is_final:
+    if task.kind == TaskKind.CREATE_IP and task.is_final:
         return "ready"
     return "starting"
 
@@ -61,39 +60,29 @@ def outcome(lines: Sequence[ContainerLine]) -> RequestState | None:
     return RequestState.FAILED if ok == 0 else RequestState.PARTIALLY_FAILED
 
 
-def _int(spec: dict[str, Any], key: str, default: int) -> int:
-    value = spec.get(key, default)
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
 def summary(request: ContainerRequest, lines: Sequence[ContainerLine]) -> RequestSummary:
-    """The root message's content for ``request`` (the spec JSON is read defensively). The one place
-    a request becomes a :class:`RequestSummary`: the request service and the tracker both use it."""
-    spec = request.spec or {}
-    hostnames = tuple(line.hostname for line in lines) or tuple(
-        str(h) for h in spec.get("hostnames") or [spec.get("hostname", "")]
-    )
-    nets = spec.get("nets") or [{}]
-    net: dict[str, Any] = nets[0] if isinstance(nets[0], dict) else {}
-    vlan = net.get("vlan")
-    preset = spec.get("preset")
+    """The root message's content for ``request``. The one place a request becomes a
+    :class:`RequestSummary`: the request service and the tracker both use it."""
+    spec = request.spec
+    hostnames = tuple(line.hostname for line in lines) or tuple(spec.hostnames)
+    net = spec.nets[0]
     return RequestSummary(
         request_id=request.id,
         requester=request.requester,
         state=request.state,
         hostnames=hostnames,
-        template=str(spec.get("template", "")).split("/", 1)[-1],
-        cores=_int(spec, "cores", 1),
-        memory_mib=_int(spec, "memory_mib", 512),
-        disk_gib=_int(spec, "disk_gib", 8),
+        template=spec.template.split("/", 1)[-1],
+        cores=spec.cores,
+        memory_mib=spec.memory_mib,
+        disk_gib=spec.disk_gib,
         purpose=request.purpose,
         expires_at=request.expires_at,
-        swap_mib=_int(spec, "swap_mib", 0),
-        preset=preset if isinstance(preset, str) else None,
-        ipv4=net.get("ipv4_cidr") if isinstance(net.get("ipv4_cidr"), str) else None,
-        gateway=net.get("gateway") if isinstance(net.get("gateway"), str) else None,
-        bridge=str(net.get("bridge", "vmbr0")),
-        vlan=vlan if isinstance(vlan, int) and not isinstance(vlan, bool) else None,
+        swap_mib=spec.swap_mib,
+        preset=spec.preset,
+        ipv4=net.ipv4_cidr,
+        gateway=net.gateway,
+        bridge=net.bridge,
+        vlan=net.vlan,
         node=request.node,
         lifetime=(request.expires_at - request.created_at) if request.expires_at else None,
         requested_at=request.created_at,

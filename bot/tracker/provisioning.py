@@ -19,15 +19,26 @@ import structlog
 
 from bot.db import Task, Tx
 from bot.db.audit import SYSTEM_ACTOR
+from bot.db.errors import StoredRowInvalid
+from bot.db.payloads import CreateParams
 from bot.proxmox import ProxmoxError, ProxmoxExistsError, ProxmoxNotFoundError, TaskListItem
 from bot.tracker.context import Ctx, describe, submitted_at
 from bot.tracker.followups import FollowUps, is_unknown_outcome
-from bot.tracker.kinds import CREATE
+from bot.tracker.kinds import TaskKind
 
 log = structlog.get_logger(__name__)
 
 PASSWORD_BYTES = 12
 """Entropy of a generated root password (16 URL-safe characters)."""
+
+
+def _create_params(task: Task) -> CreateParams:
+    """The stored parameters of a ``create`` row (the ledger has validated them on read)."""
+    if not isinstance(task.params, CreateParams):
+        raise StoredRowInvalid(
+            "tracked_task", task.id, [f"params: a {task.kind} row has no create parameters"]
+        )
+    return task.params
 
 
 class Provisioner:
@@ -49,11 +60,11 @@ class Provisioner:
             async with ctx.db.transaction() as tx:
                 claimed = await tx.ledger.claim_queued(
                     ctx.owner,
-                    CREATE,
+                    TaskKind.CREATE,
                     max_in_flight=ctx.config.concurrency,
                     now=now,
                     lease_seconds=ctx.config.lease_seconds,
-                    deadline_at=now + ctx.config.deadline(CREATE),
+                    deadline_at=now + ctx.config.deadline(TaskKind.CREATE),
                 )
             if not claimed:
                 break
@@ -66,9 +77,10 @@ class Provisioner:
     async def submit(self, task: Task) -> bool:
         """POST the create of a ``submitting`` row we hold. True when it is (or may be) at Proxmox."""
         ctx = self.ctx
-        params: dict[str, Any] = dict((task.params or {}).get("create") or {})
+        create = _create_params(task)
+        params: dict[str, Any] = dict(create.create)
         password: str | None = None
-        if (task.params or {}).get("generate_password"):
+        if create.generate_password:
             password = secrets.token_urlsafe(PASSWORD_BYTES)
             params["password"] = password
         try:
@@ -103,7 +115,7 @@ class Provisioner:
         return True
 
     async def _lookup(self, task: Task) -> TaskListItem | None:
-        items = await self.ctx.lookup_submitted(task, CREATE)
+        items = await self.ctx.lookup_submitted(task, TaskKind.CREATE)
         return items[0] if items else None
 
     async def _adopt(self, task: Task, upid: str, password: str | None) -> None:

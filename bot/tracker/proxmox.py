@@ -10,9 +10,9 @@ from bot.proxmox import (
     ContainerStatus,
     Interface,
     PowerAction,
+    ProxmoxTaskStatus,
     TaskListItem,
     TaskSource,
-    TaskStatus,
     Upid,
 )
 
@@ -32,7 +32,7 @@ class TrackerProxmox(Protocol):
         limit: int | None = None,
     ) -> list[TaskListItem]: ...
 
-    async def task_status(self, upid: Upid) -> TaskStatus: ...
+    async def task_status(self, upid: Upid) -> ProxmoxTaskStatus: ...
 
     async def task_log_tail(self, upid: Upid, lines: int = 20) -> list[str]: ...
 
@@ -97,7 +97,7 @@ class CountingProxmox:
         items, total = await paged(node, source=source, since=since, limit=limit, start=start)
         return list(items), total if isinstance(total, int) else None
 
-    async def task_status(self, upid: Upid) -> TaskStatus:
+    async def task_status(self, upid: Upid) -> ProxmoxTaskStatus:
         """See :meth:`bot.proxmox.ProxmoxClient.task_status`."""
         self.calls += 1
         return await self.inner.task_status(upid)

@@ -70,11 +70,10 @@ def _expiry(text: Any) -> datetime | None:
 
 def _hostname(task: Task) -> str | None:
     """The container's hostname, from the row's result or its creation parameters."""
-    for source in (task.result or {}, task.params or {}):
-        name = source.get("hostname")
-        if isinstance(name, str) and name:
-            return name
-    return None
+    name = (task.result or {}).get("hostname")
+    if isinstance(name, str) and name:
+        return name
+    return task.params.hostname if task.params is not None and task.params.hostname else None
 
 
 def event_of(task: Task, *, ui_url: str) -> Event | None:

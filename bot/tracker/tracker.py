@@ -17,8 +17,8 @@ import random
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ import structlog
 
 from bot.db import Clock, ContainerState, Database, DuplicateUpid, RequestState, Task, TaskStatus, utc_now
 from bot.db.audit import SYSTEM_ACTOR
+from bot.db.payloads import CreateParams
 from bot.observe import NoObserver, Observer
 from bot.outbox import Outbox
 from bot.proxmox import (
@@ -39,7 +40,7 @@ from bot.tracker.backoff import Backoff
 from bot.tracker.context import Ctx, TrackerConfig, describe
 from bot.tracker.day2 import Day2
 from bot.tracker.followups import FollowUps
-from bot.tracker.kinds import CREATE, CREATE_IP, CREATE_START
+from bot.tracker.kinds import TaskKind
 from bot.tracker.poller import Observation, Poller, Seen
 from bot.tracker.provisioning import Provisioner
 from bot.tracker.proxmox import CountingProxmox, TrackerProxmox
@@ -50,7 +51,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-_CHAIN = (CREATE, CREATE_START)
 _CLAIM_CHUNK = 500  # UPIDs per claim_by_upids statement (bound parameters stay far below driver limits)
 
 
@@ -61,6 +61,22 @@ CANCEL_WAIT = 5.0
 def default_owner() -> str:
     """A lease owner unique to this process: ``host:pid:random``."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True, slots=True)
+class KindHandlers:
+    """What the sweep does with a claimed row of one kind.
+
+    ``finished``: Proxmox says the task ended; ``recover``: the row is still ``submitting`` (its
+    submitter died or the POST's answer was unclear); ``poll``: a running row without a UPID, work
+    Cardinal polls itself; ``fail``/``timed_out``: end it with an error, or past its deadline.
+    """
+
+    finished: Callable[[Task, Observation], Awaitable[None]]
+    recover: Callable[[Task], Awaitable[None]]
+    poll: Callable[[Task], Awaitable[None]]
+    fail: Callable[[Task, str, list[str]], Awaitable[None]]
+    timed_out: Callable[[Task], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +91,7 @@ class CreationItem:
     hostname: str
     vmid: int
     node: str
-    params: Mapping[str, Any]
+    params: Mapping[str, str | int]
     channel: str
     thread_ts: str | None
     requester: str
@@ -172,6 +188,7 @@ class Tracker:
         self._followups = FollowUps(self.ctx, self._reporter)
         self._day2 = Day2(self.ctx, self._reporter)
         self._provisioner = Provisioner(self.ctx, self._followups)
+        self._handlers = self._dispatch_table()
         self._poller = Poller(self.px, parallel=parallel)
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -230,17 +247,17 @@ class Tracker:
                     thread_ts=item.thread_ts,
                 )
                 await tx.ledger.enqueue(
-                    CREATE,
+                    TaskKind.CREATE,
                     node=item.node,
                     vmid=item.vmid,
                     request_id=request_id,
-                    params={
-                        "create": dict(item.params),
-                        "hostname": item.hostname,
-                        "requester": item.requester,
-                        "generate_password": item.generate_password,
-                        "expires_at": expires,
-                    },
+                    params=CreateParams(
+                        create=dict(item.params),
+                        hostname=item.hostname,
+                        requester=item.requester,
+                        generate_password=item.generate_password,
+                        expires_at=expires,
+                    ),
                     deadline_at=now + ctx.config.create_deadline,
                     now=now,
                     actor=item.requester,
@@ -260,7 +277,7 @@ class Tracker:
 
     async def track(
         self,
-        kind: str,
+        kind: TaskKind | str,
         upid: str | Upid,
         *,
         vmid: int | None,
@@ -276,6 +293,7 @@ class Tracker:
         the existing row.
         """
         ctx = self.ctx
+        kind = TaskKind(kind)
         parsed = upid if isinstance(upid, Upid) else Upid.parse(upid)
         now = ctx.now()
         try:
@@ -402,65 +420,74 @@ class Tracker:
         await asyncio.gather(*(guarded(task, job) for task, job in work))
 
     async def _dispatch(self, task: Task, observed: Mapping[str, Observation]) -> None:
+        handlers = self._handlers[task.kind]
         if task.is_final:
             await self._reporter.notify(task)
         elif task.status is TaskStatus.SUBMITTING:
-            await self._recover(task)
-        elif task.upid is None:
-            if task.kind == CREATE_IP:
-                await self._followups.discover(task)
+            if self.ctx.now() >= task.deadline_at and task.consecutive_errors >= 3:
+                await handlers.timed_out(task)
             else:
-                await self._day2.fail(task, f"Cardinal cannot follow a {task.kind} task without a UPID", [])
+                await handlers.recover(task)
+        elif task.upid is None:
+            await handlers.poll(task)
         else:
             obs = observed.get(task.upid) or Observation(
                 Seen.ERROR, error=ProxmoxError("the task's state could not be read")
             )
-            await self._handle(task, obs)
+            await self._handle(task, obs, handlers)
 
-    async def _recover(self, task: Task) -> None:
-        if self.ctx.now() >= task.deadline_at and task.consecutive_errors >= 3:
-            await self._timed_out(task)
-        elif task.kind == CREATE:
-            await self._provisioner.recover(task)
-        elif task.kind == CREATE_START:
-            await self._followups.recover_start(task)
-        else:
-            await self._day2.fail(task, f"the {task.kind} request's outcome is unknown", [])
-
-    async def _handle(self, task: Task, obs: Observation) -> None:
+    async def _handle(self, task: Task, obs: Observation, handlers: KindHandlers) -> None:
         ctx = self.ctx
         if obs.finished:
-            if task.kind == CREATE:
-                await self._followups.create_finished(task, obs)
-            elif task.kind == CREATE_START:
-                await self._followups.start_finished(task, obs)
-            else:
-                await self._day2.finished(task, obs)
+            await handlers.finished(task, obs)
         elif obs.seen is Seen.RUNNING:
             if ctx.now() >= task.deadline_at:
-                await self._timed_out(task)
+                await handlers.timed_out(task)
             else:
                 await ctx.still_running(task)
         else:
             exc = obs.error or ProxmoxError("unknown error")
             if isinstance(exc, ProxmoxAuthError | ProxmoxPermissionError | ProxmoxNotFoundError):
-                await self._fail(task, describe(exc))
+                await handlers.fail(task, describe(exc), [])
             elif ctx.now() >= task.deadline_at:
-                await self._timed_out(task)
+                await handlers.timed_out(task)
             else:
                 await ctx.retry_after_error(task, exc)
 
-    async def _fail(self, task: Task, error: str) -> None:
-        if task.kind in _CHAIN:
-            await self._followups.fail(task, error, [])
-        else:
-            await self._day2.fail(task, error, [])
+    def _dispatch_table(self) -> dict[TaskKind, KindHandlers]:
+        """What the sweep does with a row of each kind (every :class:`TaskKind` has an entry)."""
+        followups, day2 = self._followups, self._day2
 
-    async def _timed_out(self, task: Task) -> None:
-        if task.kind in _CHAIN:
-            await self._followups.timed_out(task)
-        else:
-            await self._day2.timed_out(task)
+        async def no_upid(task: Task) -> None:
+            await day2.fail(task, f"Cardinal cannot follow a {task.kind} task without a UPID", [])
+
+        async def outcome_unknown(task: Task) -> None:
+            await day2.fail(task, f"the {task.kind} request's outcome is unknown", [])
+
+        day2_handlers = KindHandlers(
+            finished=day2.finished,
+            recover=outcome_unknown,
+            poll=no_upid,
+            fail=day2.fail,
+            timed_out=day2.timed_out,
+        )
+        table = dict.fromkeys(TaskKind, day2_handlers)
+        table[TaskKind.CREATE] = KindHandlers(
+            finished=followups.create_finished,
+            recover=self._provisioner.recover,
+            poll=no_upid,
+            fail=followups.fail,
+            timed_out=followups.timed_out,
+        )
+        table[TaskKind.CREATE_START] = KindHandlers(
+            finished=followups.start_finished,
+            recover=followups.recover_start,
+            poll=no_upid,
+            fail=followups.fail,
+            timed_out=followups.timed_out,
+        )
+        table[TaskKind.CREATE_IP] = replace(day2_handlers, poll=followups.discover)
+        return table
 
     # --- lifecycle ------------------------------------------------------------------------------
 

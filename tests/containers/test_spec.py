@@ -12,13 +12,13 @@ from pydantic import SecretStr, ValidationError
 
 from bot.containers.spec import (
     ContainerSpec,
-    Limits,
     MountPoint,
     NetSpec,
     check_limits,
     field_errors,
 )
 from bot.errors import InputError
+from bot.policy import Limits
 from bot.proxmox.codec import parse_property
 
 from .conftest import TEMPLATE, ssh_string

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
+from bot.containers.stored import RequestSpec
 from bot.db import Database, TaskStatus
 from bot.digest import DigestJob, DigestReady, build_digest, digest_fingerprint, latest_due_slot
 from bot.policy import DigestSchedule, Policy
@@ -41,7 +42,14 @@ async def test_build_digest_content(
     now = clock()
     async with db.transaction() as tx:
         request = await tx.requests.create_request(
-            requester=OTHER, channel="C0REQ", spec={"hostname": "big-1"}, now=now - timedelta(hours=5)
+            requester=OTHER,
+            channel="C0REQ",
+            spec=RequestSpec(
+                hostname="big-1",
+                template="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+                storage="local-lvm",
+            ),
+            now=now - timedelta(hours=5),
         )
         await tx.approvals.open_approval(request.id, now=now - timedelta(hours=5))
         failed = await tx.ledger.add_task(

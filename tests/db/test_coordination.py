@@ -8,10 +8,15 @@ from datetime import timedelta
 
 import pytest
 
+from bot.containers.stored import RequestSpec
 from bot.db import Database, VmidRangeExhausted
 from tests.conftest import T0
 
 Factory = Callable[[], Awaitable[Database]]
+
+SPEC = RequestSpec(
+    hostname="web", template="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst", storage="local-lvm"
+)
 
 
 async def _replicas(db: Database, db_factory: Factory) -> list[Database]:
@@ -80,7 +85,7 @@ class TestVmids:
     async def test_lowest_free_id_skipping_reserved_and_taken(self, db: Database) -> None:
         """Reservations take the lowest id not used in Proxmox nor reserved; released ids come back."""
         async with db.transaction() as tx:
-            req = await tx.requests.create_request(requester="U1", channel="C1", spec={}, now=T0)
+            req = await tx.requests.create_request(requester="U1", channel="C1", spec=SPEC, now=T0)
             a = await tx.vmids.reserve_vmid(req.id, 100, 110, {100, 102}, now=T0)
             b = await tx.vmids.reserve_vmid(req.id, 100, 110, {100, 102}, now=T0)
             assert (a, b) == (101, 103)

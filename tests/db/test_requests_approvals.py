@@ -6,10 +6,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from bot.containers.stored import RequestSpec
 from bot.db import ApprovalStatus, ContainerRequest, Database, RequestState
 from tests.conftest import T0
 
-SPEC = {"hostname": "web", "template": "local:vztmpl/debian-12.tar.zst", "cores": 2, "memory": 1024}
+SPEC = RequestSpec(
+    hostname="web",
+    hostnames=["web-1", "web-2", "web-3"],
+    template="local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+    storage="local-lvm",
+    cores=2,
+)
 
 
 async def _request(db: Database, requester: str = "U_REQ") -> ContainerRequest:

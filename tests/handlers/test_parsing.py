@@ -7,11 +7,13 @@ from datetime import timedelta
 import pytest
 
 from bot.errors import InputError
+from handlers import parsing
 from handlers.parsing import (
     COMMANDS,
     MAX_INPUT,
     Audit,
     Command,
+    CommandSpec,
     Create,
     Destroy,
     Digest,
@@ -121,6 +123,31 @@ class TestUnknownSubcommand:
         err = refused("frobnicate")
         assert err.suggestion is None
         assert "`/lxc help`" in err.hint
+
+    def test_unknown_word_with_resize_arguments_is_not_a_resize(self) -> None:
+        """Arguments that would make a resize do not turn an unknown word into one."""
+        err = refused("grow 10042 cores=2 memory=4G")
+        assert err.field == "subcommand"
+        assert "`grow` is not a /lxc command." in err.what
+
+    def test_listed_subcommand_without_its_own_case_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A subcommand added to help but not to the parser is refused as unknown, never run as another."""
+        monkeypatch.setitem(parsing._SPECS, "grow", CommandSpec("grow", "<vmid> [cores=N]", "grow it"))
+        err = refused("grow 10042 cores=2")
+        assert err.field == "subcommand"
+
+    def test_every_listed_subcommand_has_its_own_case(self) -> None:
+        """Each subcommand help lists is parsed as itself: it either parses or complains about its
+        arguments, never as an unknown subcommand."""
+        for spec in COMMANDS:
+            complaint: UsageError | None = None
+            try:
+                parse_command(spec.name)
+            except UsageError as exc:
+                complaint = exc
+            if complaint is not None:
+                assert complaint.field != "subcommand", spec.name
+                assert complaint.usage_line == usage(spec.name), spec.name
 
     def test_usage_error_is_an_input_error(self) -> None:
         """The error boundary treats usage errors like any other input error."""

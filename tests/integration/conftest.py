@@ -21,7 +21,7 @@ import pytest
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.proxmox import ProxmoxClient, RetryPolicy, TaskStatus, Upid
+from bot.proxmox import ProxmoxClient, ProxmoxTaskStatus, RetryPolicy, Upid
 from cardinal_sim.proxmox import Running, Simulator, serve
 from cardinal_sim.proxmox.app import make_app
 from cardinal_sim.proxmox.server import SelfSignedCert, make_self_signed_cert
@@ -101,7 +101,9 @@ def px(make_client: ClientFactory) -> ProxmoxClient:
     return make_client()
 
 
-async def finish_task(px: ProxmoxClient, sim: Simulator, upid: Upid, *, max_steps: int = 120) -> TaskStatus:
+async def finish_task(
+    px: ProxmoxClient, sim: Simulator, upid: Upid, *, max_steps: int = 120
+) -> ProxmoxTaskStatus:
     """Advance the simulator clock one second at a time until the task has stopped; its final status."""
     for _ in range(max_steps):
         status = await px.task_status(upid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.proxmox import TaskListItem, TaskOutcome, TaskStatus, outcome_of
+from bot.proxmox import ProxmoxTaskStatus, TaskListItem, TaskOutcome, outcome_of
 from bot.proxmox.models import parse_interfaces
 
 UPID = "UPID:pve:00001000:00002000:68D7279C:vzcreate:101:root@pam:"
@@ -24,7 +24,7 @@ UPID = "UPID:pve:00001000:00002000:68D7279C:vzcreate:101:root@pam:"
 def test_task_status_outcome(
     status: str, exitstatus: str | None, expected: TaskOutcome, succeeded: bool
 ) -> None:
-    task = TaskStatus(upid=UPID, node="pve", type="vzcreate", status=status, exitstatus=exitstatus)
+    task = ProxmoxTaskStatus(upid=UPID, node="pve", type="vzcreate", status=status, exitstatus=exitstatus)
     assert task.outcome is expected
     assert task.succeeded is succeeded
 

@@ -14,6 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.containers.spec import ContainerSpec, NetSpec
+from bot.containers.stored import RequestSpec
 from bot.db import ContainerRequest, Database, RequestState
 from bot.events import Event
 from bot.notify import RecordingNotifier
@@ -108,7 +109,7 @@ class World:
             req = await tx.requests.create_request(
                 requester=REQUESTER,
                 channel=CHANNEL,
-                spec=first.model_dump(mode="json"),
+                spec=RequestSpec.model_validate(first.model_dump()),
                 now=now,
                 count=len(specs),
                 purpose="testing",

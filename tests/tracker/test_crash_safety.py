@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.db import Database, RequestState, TaskStatus
+from bot.db.payloads import CreateParams
 from bot.events import ContainerReady, Event
 from bot.notify import RecordingNotifier
 from bot.proxmox import ProxmoxClient, ProxmoxTimeoutError, Upid
@@ -36,7 +37,8 @@ async def _abandon_submission(world: World, *, post: bool) -> tuple[str, int]:
     assert task.status is TaskStatus.SUBMITTING
     assert task.vmid is not None
     if post:
-        await world.px.create_container(task.node, (task.params or {})["create"])
+        assert isinstance(task.params, CreateParams)
+        await world.px.create_container(task.node, task.params.create)
     return task.id, task.vmid
 
 
