@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
-from bot.simulator import Simulator
 
 from bot.access import AccessDenied, Actor
 from bot.approvals import ActionApprovals, ApprovalNotOpen, card_key, outcome_key
@@ -22,6 +21,7 @@ from bot.outbox import Outbox
 from bot.policy import Policy, Quota
 from bot.proxmox import ProxmoxClient
 from bot.requests import StaticApprovers
+from cardinal_sim.proxmox import Simulator
 from tests.conftest import FakeClock
 from tests.day2.conftest import APPROVER, OTHER, OWNER, RecordingFollower, Seed, requests_to
 
