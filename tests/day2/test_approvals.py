@@ -118,7 +118,7 @@ async def test_an_approved_destroy_runs_once_revises_the_card_and_tells_the_requ
     assert isinstance(revised.event, ActionApprovalCard)
     assert (revised.event.decided_by, revised.event.approved) == (APPROVER, True)
     [told] = notifier.posts_with_key(outcome_key(opened.id))
-    assert told.channel == OTHER
+    assert told.channel == await notifier.open_dm(user=OTHER)  # the DM with the requester
     assert told.event == ActionDecided(revised.event.plan, APPROVER, approved=True)
     assert await decisions_audited(db) == [(APPROVER, "container.destroy_approved")]
 
