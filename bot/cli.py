@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import CardinalError, ConfigError
+from bot.ops.startup import StartupError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -218,8 +219,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args.env_file)
     # The composition root wires the Slack app; bot/ reaches it only here, lazily.
     run = _load("handlers.runtime", "run")
-    port = args.port if args.port is not None else settings.http_port
-    return _call(run, settings, port=port)
+    return _call(run, settings, port=args.port)
 
 
 def _cmd_demo(_: argparse.Namespace) -> int:
@@ -228,7 +228,12 @@ def _cmd_demo(_: argparse.Namespace) -> int:
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     run_sandbox = _load("bot.simulator.sandbox", "run_sandbox")
-    return _call(run_sandbox, args.host, args.port, args.nodes, args.fault_rate, args.speed, args.seed)
+    try:
+        return _call(run_sandbox, args.host, args.port, args.nodes, args.fault_rate, args.speed, args.seed)
+    except OSError as exc:  # the listening socket: busy port, address not on this host, no privilege
+        from bot.ops.startup import port_error
+
+        raise port_error(exc, "--port", args.port) from None
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -299,9 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
+        where = f"set it in the environment or in {args.env_file}; the README's Configuration reference"
         for problem in exc.problems:
-            _err(f"configuration: {problem}")
-        _err("fix the settings (environment or .env; see docs/configuration.md) and try again")
+            fix = "" if problem.startswith("POLICY_FILE") else f" ({where} lists every setting)"
+            _err(f"configuration: {problem}{fix}")
         return EXIT_USAGE
     except _Unavailable as exc:
         _err(f"`{args.command}` is not available yet: {exc}")
@@ -309,6 +315,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Ctrl-C is how servers (run, sandbox, demo) are stopped; elsewhere it is an interruption.
         return EXIT_OK if args.command in _SERVERS else 130
+    except StartupError as exc:
+        for problem in exc.problems:
+            _err(problem)
+        return exc.exit_code
     except CardinalError as exc:
         _err(exc.what)
         if exc.hint:
