@@ -357,14 +357,14 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
         await _connect_proxmox(cardinal)
         if settings.slack_app_token is not None:
             socket_handler = await _connect_socket_mode(cardinal, settings.slack_app_token.get_secret_value())
-            log.info("cardinal.started", mode="socket")
+            started: dict[str, Any] = {"mode": "socket"}
         else:
             http_port = port or settings.http_port
             try:
                 runner = await serve_http(cardinal, http_port)
             except OSError as exc:
                 raise port_error(exc, "--port" if port else "HTTP_PORT", http_port) from None
-            log.info("cardinal.started", mode="http", port=http_port)
+            started = {"mode": "http", "port": http_port}
     except BaseException:
         await cardinal.abort()
         if ops is not None:
@@ -376,6 +376,7 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     cardinal.start_jobs()
+    log.info("cardinal.started", **started)
     await stop.wait()
     log.info("cardinal.stopping")
     if socket_handler is not None:

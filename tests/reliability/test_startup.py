@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.reliability.conftest import BOT_TOKEN, SIGNING_SECRET, TOKEN_ID, TOKEN_SECRET, Lab
-from tests.reliability.procs import REPO, bot_env, wait_until
+from tests.reliability.procs import REPO, bot_env, wait_until, wait_until_async
 
 START_LIMIT = 60.0
 """Seconds a failing start may take (Slack's connection retries back off for a few seconds)."""
@@ -206,3 +206,31 @@ async def test_an_unreachable_proxmox_is_logged_shown_in_readyz_and_retried(lab:
     assert events[0]["retry_in"] == 5.0
     assert events[0]["level"] == "warning"
     assert TOKEN_SECRET not in bot.log_text()
+
+
+async def test_an_idle_bot_logs_nothing_after_start_up(lab: Lab) -> None:
+    """Sweeps (every 0.25 s here), digests (1 s), provisioning retries (2 s) and readiness probes run
+    many times; none of them, nor APScheduler, alembic or slack_bolt, writes a line at INFO."""
+    bot = lab.spawn("idle")
+    await bot.wait_ready()
+
+    async def sweeps_and_probes() -> bool:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{bot.ops_port}/readyz") as resp:
+                assert resp.status == 200
+            async with http.get(f"http://127.0.0.1:{bot.ops_port}/metrics") as resp:
+                text = await resp.text()
+        count = next(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("cardinal_sweep_duration_seconds_count")
+        )
+        return count >= 16  # four seconds of sweeps: every periodic job has run at least twice
+
+    await wait_until_async(sweeps_and_probes, timeout=30, what="sixteen tracker sweeps", interval=0.2)
+    events = bot.log_events()
+    started = next(i for i, e in enumerate(events) if e.get("event") == "cardinal.started")
+    after = [f"{e.get('logger')}: {e.get('event')}" for e in events[started + 1 :]]
+    assert after == []
+    assert not [e for e in events if str(e.get("logger", "")).startswith(("apscheduler", "alembic"))]
+    assert "`token` will be unused" not in bot.log_text()
