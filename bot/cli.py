@@ -237,17 +237,30 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from bot.ops.check import CheckTargets, check_policy, check_settings, passed, render, run_checks
+    from bot.ops.check import (
+        CheckTargets,
+        check_policy,
+        check_settings,
+        passed,
+        render,
+        run_checks,
+        settings_without_slack,
+    )
 
     settings, results = check_settings(args.env_file)
+    slack_skipped = None
     if settings is None:
-        print(render(results))
-        return EXIT_USAGE
+        # Only the Slack settings wrong (e.g. the sandbox's snippet)? Run the other checks anyway.
+        settings = settings_without_slack(args.env_file, [r.detail for r in results])
+        if settings is None:
+            print(render(results))
+            return EXIT_USAGE
+        slack_skipped = "the Slack settings above are not usable"
     targets, policy_results = check_policy(settings)
     results += policy_results
-    results += asyncio.run(run_checks(settings, targets or CheckTargets()))
+    results += asyncio.run(run_checks(settings, targets or CheckTargets(), slack_skipped=slack_skipped))
     print(render(results))
-    if targets is None:
+    if targets is None or slack_skipped is not None:
         return EXIT_USAGE
     return EXIT_OK if passed(results) else EXIT_FAILED
 
