@@ -143,10 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check",
         help="verify the configuration end to end, with a fix hint for each problem",
-        description="Verify the configuration: settings; Slack auth.test and scopes; Proxmox reachability, "
-        "TLS (prints the fingerprint to pin), clock skew, version ≥ 8.1, the token's privileges, "
-        "template storage and bridges. Prints one ✓/✗ line per check. Exit status: 0 all passed, "
-        "1 a check failed, 2 the settings are invalid.",
+        description="Verify the configuration: settings; the policy and its warnings; the database; Slack "
+        "auth.test and scopes; Proxmox reachability, TLS (prints the fingerprint to pin), clock skew, "
+        "version ≥ 8.1, the token's privileges, PROXMOX_NODE, template storage and bridges. Prints one "
+        "✓/✗ line per check (! for a warning). Exit status: 0 all passed, 1 a check failed, 2 the "
+        "settings are invalid (the checks that can still run do).",
     )
 
     sub.add_parser(
