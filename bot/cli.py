@@ -280,8 +280,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     except CardinalError:
         raise
     except Exception as exc:  # the database being unreachable or refusing is an expected failure
-        _err(f"migration failed: {type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        from bot.ops.startup import database_error
+
+        raise database_error(exc) from None
     if code == EXIT_OK:
         print("cardinal: database is at the latest migration")
     return code

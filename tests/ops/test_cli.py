@@ -87,6 +87,16 @@ def test_migrate_needs_only_the_database_url(clean_env: Path, monkeypatch: pytes
     assert main(["migrate"]) == 0  # a second run finds nothing to do
 
 
+def test_migrate_names_database_url_when_the_database_is_not_there(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/cardinal")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("cardinal: DATABASE_URL: cannot connect to the database (")
+
+
 def test_python_dash_m_bot_is_the_cli() -> None:
     import subprocess
 
