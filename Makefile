@@ -36,8 +36,13 @@ sandbox: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
 
+# cardinal_sim/proxmox/data/schema.json is cut from the official Proxmox VE API schema: api-viewer/apidata.js in
+# https://github.com/proxmox/pve-docs (the file behind https://pve.proxmox.com/pve-docs/api-viewer/), the
+# text from its first `[` to its last `]` saved as JSON. Point APIDATA at that file.
+APIDATA ?= ../shared/proxmox/apidata.json
 schema: $(STAMP)
-	$(BIN)/python scripts/gen_schema_subset.py
+	@test -f "$(APIDATA)" || { echo "make schema: $(APIDATA) not found; it is api-viewer/apidata.js from https://github.com/proxmox/pve-docs saved as JSON (from the first [ to the last ]); run make schema APIDATA=<that file>" >&2; exit 2; }
+	$(BIN)/python scripts/gen_schema_subset.py "$(APIDATA)"
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

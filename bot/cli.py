@@ -21,6 +21,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import CardinalError, ConfigError
+from bot.ops.startup import StartupError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -142,10 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "check",
         help="verify the configuration end to end, with a fix hint for each problem",
-        description="Verify the configuration: settings; Slack auth.test and scopes; Proxmox reachability, "
-        "TLS (prints the fingerprint to pin), clock skew, version ≥ 8.1, the token's privileges, "
-        "template storage and bridges. Prints one ✓/✗ line per check. Exit status: 0 all passed, "
-        "1 a check failed, 2 the settings are invalid.",
+        description="Verify the configuration: settings; the policy and its warnings; the database; Slack "
+        "auth.test and scopes; Proxmox reachability, TLS (prints the fingerprint to pin), clock skew, "
+        "version ≥ 8.1, the token's privileges, PROXMOX_NODE, template storage and bridges. Prints one "
+        "✓/✗ line per check (! for a warning). Exit status: 0 all passed, 1 a check failed, 2 the "
+        "settings are invalid (the checks that can still run do).",
     )
 
     sub.add_parser(
@@ -218,8 +220,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args.env_file)
     # The composition root wires the Slack app; bot/ reaches it only here, lazily.
     run = _load("handlers.runtime", "run")
-    port = args.port if args.port is not None else settings.http_port
-    return _call(run, settings, port=port)
+    return _call(run, settings, port=args.port)
 
 
 def _cmd_demo(_: argparse.Namespace) -> int:
@@ -228,21 +229,39 @@ def _cmd_demo(_: argparse.Namespace) -> int:
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
     run_sandbox = _load("cardinal_sim.proxmox.sandbox", "run_sandbox")
-    return _call(run_sandbox, args.host, args.port, args.nodes, args.fault_rate, args.speed, args.seed)
+    try:
+        return _call(run_sandbox, args.host, args.port, args.nodes, args.fault_rate, args.speed, args.seed)
+    except OSError as exc:  # the listening socket: busy port, address not on this host, no privilege
+        from bot.ops.startup import port_error
+
+        raise port_error(exc, "--port", args.port) from None
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from bot.ops.check import CheckTargets, check_policy, check_settings, passed, render, run_checks
+    from bot.ops.check import (
+        CheckTargets,
+        check_policy,
+        check_settings,
+        passed,
+        render,
+        run_checks,
+        settings_without_slack,
+    )
 
     settings, results = check_settings(args.env_file)
+    slack_skipped = None
     if settings is None:
-        print(render(results))
-        return EXIT_USAGE
+        # Only the Slack settings wrong (e.g. the sandbox's snippet)? Run the other checks anyway.
+        settings = settings_without_slack(args.env_file, [r.detail for r in results])
+        if settings is None:
+            print(render(results))
+            return EXIT_USAGE
+        slack_skipped = "the Slack settings above are not usable"
     targets, policy_results = check_policy(settings)
     results += policy_results
-    results += asyncio.run(run_checks(settings, targets or CheckTargets()))
+    results += asyncio.run(run_checks(settings, targets or CheckTargets(), slack_skipped=slack_skipped))
     print(render(results))
-    if targets is None:
+    if targets is None or slack_skipped is not None:
         return EXIT_USAGE
     return EXIT_OK if passed(results) else EXIT_FAILED
 
@@ -261,8 +280,9 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     except CardinalError:
         raise
     except Exception as exc:  # the database being unreachable or refusing is an expected failure
-        _err(f"migration failed: {type(exc).__name__}: {exc}")
-        return EXIT_FAILED
+        from bot.ops.startup import database_error
+
+        raise database_error(exc) from None
     if code == EXIT_OK:
         print("cardinal: database is at the latest migration")
     return code
@@ -299,9 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as exc:
+        where = f"set it in the environment or in {args.env_file}; the README's Configuration reference"
         for problem in exc.problems:
-            _err(f"configuration: {problem}")
-        _err("fix the settings (environment or .env; see docs/configuration.md) and try again")
+            fix = "" if problem.startswith("POLICY_FILE") else f" ({where} lists every setting)"
+            _err(f"configuration: {problem}{fix}")
         return EXIT_USAGE
     except _Unavailable as exc:
         _err(f"`{args.command}` is not available yet: {exc}")
@@ -309,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         # Ctrl-C is how servers (run, sandbox, demo) are stopped; elsewhere it is an interruption.
         return EXIT_OK if args.command in _SERVERS else 130
+    except StartupError as exc:
+        for problem in exc.problems:
+            _err(problem)
+        return exc.exit_code
     except CardinalError as exc:
         _err(exc.what)
         if exc.hint:

@@ -161,6 +161,32 @@ def _wants_console(fmt: Literal["auto", "json", "console"], stream: TextIO) -> b
     return fmt == "console"
 
 
+THIRD_PARTY_LOGGERS = (
+    "aiohttp",
+    "alembic",
+    "apscheduler",
+    "asyncio",
+    "slack_bolt",
+    "slack_sdk",
+    "sqlalchemy",
+)
+"""Libraries whose loggers are held at WARNING unless ``LOG_LEVEL=DEBUG``."""
+
+_NOISE = (
+    # slack_bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns that it
+    # ignores it (slack_bolt/app/async_app.py); Cardinal passes the client on purpose.
+    ("slack_bolt", "As you gave `client` as well, `token` will be unused"),
+)
+
+
+def _drop_known_noise(record: logging.LogRecord) -> bool:
+    """Handler filter: False for a library warning that describes Cardinal's intended setup."""
+    for prefix, text in _NOISE:
+        if record.name.startswith(prefix) and str(record.msg).startswith(text):
+            return False
+    return True
+
+
 def configure_logging(
     level: str = "INFO",
     fmt: Literal["auto", "json", "console"] = "auto",
@@ -196,6 +222,7 @@ def configure_logging(
         ]
 
     handler = logging.StreamHandler(out)
+    handler.addFilter(_drop_known_noise)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *_shared_processors()], processors=final
@@ -210,6 +237,10 @@ def configure_logging(
             old.close()
     root.addHandler(handler)
     root.setLevel(levelno)
+    # Libraries narrate routine work at INFO (a job run, a migration context per /readyz); an idle bot
+    # should write nothing between real events. LOG_LEVEL=DEBUG hands them back their own voice.
+    for name in THIRD_PARTY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.NOTSET if levelno <= logging.DEBUG else logging.WARNING)
 
     structlog.configure(
         processors=[

@@ -8,6 +8,7 @@ and the rule — never the value, which may be a secret.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -148,6 +149,15 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://", v):
             raise ValueError("must be an http(s) URL")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone; use an IANA name such as UTC or Europe/Berlin") from None
+        return v
 
     @field_validator("database_url")
     @classmethod

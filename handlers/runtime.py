@@ -9,7 +9,9 @@ jobs, until SIGTERM/SIGINT, then shuts down gracefully.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
+import itertools
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -21,21 +23,34 @@ import aiohttp
 import structlog
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import ActionApprovals
 from bot.db import Clock, Database, is_at_head, open_database, utc_now
 from bot.digest import DigestJob
+from bot.errors import CardinalError, ConfigError
 from bot.expiry import ExpiryService
 from bot.lifecycle import ContainerService
 from bot.logs import configure_logging
 from bot.notifications import NotificationRouter
 from bot.ops.health import make_ops_app, readiness_from_probes, start_ops_server
 from bot.ops.metrics import Metrics
+from bot.ops.startup import (
+    StartupError,
+    database_error,
+    describe,
+    policy_problems,
+    port_error,
+    proxmox_error,
+    slack_refused,
+    slack_unreachable,
+)
 from bot.ops.webhooks import add_notify_route
 from bot.outbox import Outbox
 from bot.policy import Policy, load_policy
 from bot.proxmox.client import ProxmoxClient
+from bot.proxmox.errors import ProxmoxError
 from bot.reconcile import reconcile
 from bot.requests import RequestService
 from bot.settings import Settings
@@ -56,13 +71,20 @@ RECONCILE_EVERY = 300.0
 RESUME_EVERY = 30.0
 RESUME_AFTER = 60.0
 """Seconds a request may sit half-way (failed post, crash, Proxmox down) before it is carried on."""
+PROXMOX_BACKOFF = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+"""Seconds between attempts to reach a Proxmox that was unreachable at start (the last one repeats)."""
+ADVISORY_PROBES = frozenset({"proxmox"})
+"""Readiness probes shown in ``/readyz`` that do not make it answer 503. An unreachable Proxmox leaves
+Cardinal ready: it still acknowledges Slack within 3 s and tells users Proxmox is down (a replica taken
+out of service would leave Slack with timeouts instead), and it retries by itself."""
 #: Listen on every interface: the process runs in a container or behind a load balancer.
 LISTEN_ALL = "0.0.0.0"  # noqa: S104
 SLACK_TIMEOUT = 30
 """Seconds a Slack Web API call may take (the same as :func:`make_web_client`'s default)."""
 SLACK_SDK_LOGGERS = ("slack_sdk.web.async_base_client", "slack_sdk.webhook.async_client")
 """slack_sdk formats whole request and response bodies for DEBUG whenever its logger's *own* level is
-unset (it tests ``logger.level``, not the effective level); :func:`assemble` gives them the root's level."""
+unset (it tests ``logger.level``, not the effective level); :func:`assemble` gives them the level of the
+``slack_sdk`` logger (WARNING unless ``LOG_LEVEL=DEBUG``, see :func:`bot.logs.configure_logging`)."""
 
 
 @dataclass
@@ -86,7 +108,10 @@ class Cardinal:
     clock: Clock
     slack_ok: bool = False
     socket_connected: Callable[[], Awaitable[bool]] | None = None  # Socket Mode: is the WebSocket up?
+    proxmox_status: str | None = None
+    """Why Proxmox is not usable right now (``None`` = it answered); shown in ``/readyz``."""
     _closers: list[Any] = field(default_factory=list)
+    _proxmox_watch: asyncio.Task[None] | None = None
 
     def start_jobs(self) -> None:
         """Register and start the periodic jobs (sweep, expiry, digests, reconcile, provisioning retry)."""
@@ -107,16 +132,47 @@ class Cardinal:
         await reconcile(self.db, self.proxmox, self.clock)
 
     async def readiness(self) -> dict[str, bool | str]:
-        """The probes behind ``/readyz``."""
+        """The probes behind ``/readyz`` (``proxmox`` is advisory: see :data:`ADVISORY_PROBES`)."""
         probes = readiness_from_probes(
             {
                 "database": self._db_ok,
                 "migrations": self._migrated,
                 "scheduler": self._scheduler_running,
                 "slack": self._slack_connected,
+                "proxmox": self._proxmox_usable,
             }
         )
         return await probes()
+
+    async def _proxmox_usable(self) -> bool | str:
+        if self.proxmox_status is not None:
+            return self.proxmox_status
+        if self.proxmox.breaker.state == "open":
+            return "failing repeatedly (circuit breaker open); retrying"
+        return True
+
+    def watch_proxmox(self, first: ProxmoxError) -> None:
+        """Retry an unreachable Proxmox in the background with back-off, one log line per step."""
+        self._proxmox_watch = asyncio.create_task(self._watch_proxmox(first), name="proxmox-watch")
+
+    async def _watch_proxmox(self, error: ProxmoxError) -> None:
+        for attempt in itertools.count():
+            delay = PROXMOX_BACKOFF[min(attempt, len(PROXMOX_BACKOFF) - 1)]
+            refused = proxmox_error(error, uses_token=self.settings.uses_token)
+            if refused is not None:  # e.g. the token was deleted while Proxmox was down
+                log.error("proxmox.misconfigured", problem=refused.problems[0], retry_in=delay)
+            else:
+                log.warning("proxmox.unreachable", error=describe(error), retry_in=delay)
+            await asyncio.sleep(delay)
+            try:
+                version = await self.proxmox.version()
+            except ProxmoxError as exc:
+                error = exc
+                self.proxmox_status = f"unreachable ({describe(exc)}); retrying"
+                continue
+            self.proxmox_status = None
+            log.info("proxmox.connected", version=version.version)
+            return
 
     async def _db_ok(self) -> bool | str:
         await self.db.ping()
@@ -139,6 +195,14 @@ class Cardinal:
         """Graceful stop: no new work, finish the sweep in flight, release leases, close connections."""
         await self.scheduler.shutdown(grace=30.0)
         await self.services.background.drain()
+        await self.abort()
+
+    async def abort(self) -> None:
+        """Close the connections of a process that never started its jobs (a failed start)."""
+        if self._proxmox_watch is not None:
+            self._proxmox_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._proxmox_watch
         for closer in reversed(self._closers):
             await closer()
         await self.proxmox.close()
@@ -238,7 +302,7 @@ def _freeze_startup_heap() -> None:
 
 def _align_slack_sdk_loggers() -> None:
     # Never below INFO: slack_sdk's DEBUG lines carry request bodies (e.g. a whispered root password).
-    level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+    level = max(logging.getLogger("slack_sdk").getEffectiveLevel(), logging.INFO)
     for name in SLACK_SDK_LOGGERS:
         logging.getLogger(name).setLevel(level)
 
@@ -246,7 +310,7 @@ def _align_slack_sdk_loggers() -> None:
 def make_internal_app(cardinal: Cardinal) -> web.Application:
     """The internal port's app: ``/healthz``, ``/readyz``, ``/metrics`` and, when
     ``PROXMOX_NOTIFY_SECRET`` is set, ``POST /proxmox/notify`` (Proxmox notification webhooks)."""
-    app = make_ops_app(cardinal.readiness, cardinal.metrics.registry)
+    app = make_ops_app(cardinal.readiness, cardinal.metrics.registry, advisory=ADVISORY_PROBES)
     router = NotificationRouter(cardinal.db, cardinal.outbox, cardinal.policy, cardinal.clock)
     add_notify_route(app, router, cardinal.settings.proxmox_notify_secret)
     return app
@@ -265,37 +329,57 @@ async def serve_http(cardinal: Cardinal, port: int, host: str = LISTEN_ALL) -> w
 
 
 async def run(settings: Settings, *, port: int | None = None) -> int:
-    """``cardinal run``: serve until SIGTERM/SIGINT; return the exit code."""
+    """``cardinal run``: serve until SIGTERM/SIGINT; return the exit code.
+
+    Every start-up failure a setting can cause raises :class:`~bot.ops.startup.StartupError` (one line
+    naming the setting and the fix); parts already opened are closed first. An unreachable Proxmox does
+    not stop the start: it is retried in the background and shown in ``/readyz``.
+    """
     configure_logging(settings.log_level, settings.log_format)
-    cardinal = await assemble(settings)
+    try:
+        policy = load_policy(settings.policy_file)
+    except ConfigError as exc:
+        raise StartupError(policy_problems(exc.problems, settings.policy_file)) from None
+    try:
+        db = await open_database(settings.database_url)
+    except CardinalError:
+        raise
+    except Exception as exc:  # any failure to open or migrate is the database's (or DATABASE_URL's)
+        raise database_error(exc) from None
+    cardinal = await assemble(settings, policy=policy, db=db)
+    ops: web.AppRunner | None = None
+    socket_handler: Any = None
+    runner: web.AppRunner | None = None
+    try:
+        if settings.internal_port:
+            try:
+                ops = await start_ops_server(make_internal_app(cardinal), LISTEN_ALL, settings.internal_port)
+            except OSError as exc:
+                raise port_error(exc, "INTERNAL_PORT", settings.internal_port) from None
+        await _connect_slack(cardinal)
+        await _connect_proxmox(cardinal)
+        if settings.slack_app_token is not None:
+            socket_handler = await _connect_socket_mode(cardinal, settings.slack_app_token.get_secret_value())
+            started: dict[str, Any] = {"mode": "socket"}
+        else:
+            http_port = port or settings.http_port
+            try:
+                runner = await serve_http(cardinal, http_port)
+            except OSError as exc:
+                raise port_error(exc, "--port" if port else "HTTP_PORT", http_port) from None
+            started = {"mode": "http", "port": http_port}
+    except BaseException:
+        await cardinal.abort()
+        if ops is not None:
+            await ops.cleanup()
+        raise
     _freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    ops = None
-    if settings.internal_port:
-        ops = await start_ops_server(
-            make_internal_app(cardinal),
-            LISTEN_ALL,
-            settings.internal_port,
-        )
-    auth = await cardinal.client.auth_test()
-    cardinal.slack_ok = bool(auth.get("ok"))
-    log.info("slack.connected", team=auth.get("team"), bot_user=auth.get("user_id"))
-    socket_handler: Any = None
-    runner: web.AppRunner | None = None
-    if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-        socket_handler = AsyncSocketModeHandler(cardinal.app, settings.slack_app_token.get_secret_value())
-        await socket_handler.connect_async()
-        cardinal.socket_connected = socket_handler.client.is_connected
-        log.info("cardinal.started", mode="socket")
-    else:
-        runner = await serve_http(cardinal, port or settings.http_port)
-        log.info("cardinal.started", mode="http", port=port or settings.http_port)
     cardinal.start_jobs()
+    log.info("cardinal.started", **started)
     await stop.wait()
     log.info("cardinal.stopping")
     if socket_handler is not None:
@@ -307,3 +391,51 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
         await ops.cleanup()
     log.info("cardinal.stopped")
     return 0
+
+
+async def _connect_slack(cardinal: Cardinal) -> None:
+    """``auth.test`` with the bot token: refused → ``SLACK_BOT_TOKEN``, no answer → ``SLACK_API_URL``."""
+    try:
+        auth = await cardinal.client.auth_test()
+    except SlackApiError as exc:
+        raise slack_refused(str(exc.response.get("error", "unknown_error"))) from None
+    except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise slack_unreachable(exc, cardinal.settings.slack_api_url) from None
+    cardinal.slack_ok = bool(auth.get("ok"))
+    log.info("slack.connected", team=auth.get("team"), bot_user=auth.get("user_id"))
+
+
+async def _connect_socket_mode(cardinal: Cardinal, app_token: str) -> Any:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(cardinal.app, app_token)
+    try:
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", "unknown_error"))
+        raise StartupError(
+            [
+                f"SLACK_APP_TOKEN: Slack refused the app-level token ({error}); create one with the "
+                "connections:write scope (Basic Information → App-Level Tokens) and enable Socket Mode"
+            ]
+        ) from None
+    except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise slack_unreachable(exc, cardinal.settings.slack_api_url) from None
+    cardinal.socket_connected = handler.client.is_connected
+    return handler
+
+
+async def _connect_proxmox(cardinal: Cardinal) -> None:
+    """One authenticated call (``GET /version``): refused credentials or an untrusted certificate stop the
+    start; an unreachable Proxmox is retried in the background (:meth:`Cardinal.watch_proxmox`)."""
+    try:
+        version = await cardinal.proxmox.version()
+    except ProxmoxError as exc:
+        error = proxmox_error(exc, uses_token=cardinal.settings.uses_token)
+        if error is not None:
+            raise error from None
+        cardinal.proxmox_status = f"unreachable ({describe(exc)}); retrying"
+        cardinal.watch_proxmox(exc)
+        return
+    cardinal.proxmox_status = None
+    log.info("proxmox.connected", version=version.version)

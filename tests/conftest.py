@@ -29,6 +29,7 @@ from bot.db.engine import build_engine
 from tests.fakes.slack import FakeSlack
 
 POSTGRES_ENV = "CARDINAL_TEST_POSTGRES_URL"
+SLOW_ENV = "CARDINAL_RUN_SLOW"
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 """A fixed "now" for tests; build later times as ``T0 + timedelta(...)``."""
 SIM_TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
@@ -36,6 +37,26 @@ SIM_TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
 
 ServerFactory = Callable[[web.Application], Awaitable[TestServer]]
 """The type of pytest-aiohttp's ``aiohttp_server`` fixture."""
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--run-slow``: also run the larger variants marked ``slow`` (as does ``CARDINAL_RUN_SLOW=1``)."""
+    parser.addoption(
+        "--run-slow",
+        action="store_true",
+        default=False,
+        help=f"run the larger variants marked slow (or set {SLOW_ENV}=1)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slow`` tests anywhere unless ``--run-slow`` or ``CARDINAL_RUN_SLOW=1`` asks for them."""
+    if config.getoption("--run-slow") or os.environ.get(SLOW_ENV, "") not in ("", "0"):
+        return
+    skip = pytest.mark.skip(reason=f"larger variant: run with --run-slow or {SLOW_ENV}=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import os
 import ssl
 from collections.abc import Awaitable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,14 @@ from bot.settings import Settings, load_settings
 MIN_PROXMOX = (8, 1)
 MAX_CLOCK_SKEW = 30.0
 SETUP_DOC = "manifests/proxmox-setup.md"
-_API_CHECKS = ("Proxmox version", "Proxmox privileges", "Template storage", "Disk storage", "Bridges")
+_API_CHECKS = (
+    "Proxmox version",
+    "Proxmox privileges",
+    "Proxmox node",
+    "Template storage",
+    "Disk storage",
+    "Bridges",
+)
 _T = TypeVar("_T")
 
 
@@ -44,6 +52,7 @@ class CheckResult:
     """One line of ``cardinal check``: ``ok`` or not, what was found, and how to fix it.
 
     ``skipped`` marks a check that could not run because an earlier one failed; it does not pass.
+    ``warning`` marks a passing check whose finding is legal but probably unintended (shown with ``!``).
     """
 
     name: str
@@ -51,6 +60,7 @@ class CheckResult:
     detail: str
     hint: str = ""
     skipped: bool = False
+    warning: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +96,9 @@ def render(results: Sequence[CheckResult]) -> str:
     then a summary line."""
     lines: list[str] = []
     for r in results:
-        mark = "-" if r.skipped else ("✓" if r.ok else "✗")
+        mark = "-" if r.skipped else ("!" if r.ok and r.warning else ("✓" if r.ok else "✗"))
         lines.append(f"{mark} {r.name}: {r.detail}")
-        if r.hint and not r.ok:
+        if r.hint and (not r.ok or r.warning):
             lines.extend(f"    → {h}" for h in r.hint.splitlines())
     failed = sum(1 for r in results if not r.ok and not r.skipped)
     not_run = sum(1 for r in results if r.skipped)
@@ -105,12 +115,20 @@ def render(results: Sequence[CheckResult]) -> str:
 # --- settings ----------------------------------------------------------------------------------
 
 
+SETTINGS_HINT = (
+    "Set it in the environment or in {env_file}; the README's Configuration reference lists every setting."
+)
+POLICY_HINT = "Fix POLICY_FILE {path}; the README's section 'The policy file' describes every key."
+SLACK_PLACEHOLDERS = {"slack_bot_token": "xoxb-placeholder", "slack_signing_secret": "placeholder"}
+"""Stand-ins that let ``check`` run its other checks when only the Slack settings are missing or bad."""
+
+
 def check_settings(env_file: Path | None = Path(".env")) -> tuple[Settings | None, list[CheckResult]]:
     """Load the settings; one ✗ per problem (naming the variable, never its value) when they are bad."""
     try:
         settings = load_settings(_env_file=env_file)
     except ConfigError as exc:
-        hint = "Set it in the environment or in .env; docs/configuration.md lists every variable."
+        hint = SETTINGS_HINT.format(env_file=env_file or ".env")
         return None, [CheckResult("Settings", False, problem, hint) for problem in exc.problems]
     mode = "Socket Mode" if settings.socket_mode else "HTTP mode"
     auth = f"token {settings.proxmox_token}" if settings.uses_token else f"user {settings.proxmox_username}"
@@ -118,12 +136,24 @@ def check_settings(env_file: Path | None = Path(".env")) -> tuple[Settings | Non
     return settings, [CheckResult("Settings", True, f"valid ({mode}, Proxmox {auth}, database {db})")]
 
 
+def settings_without_slack(env_file: Path | None, problems: Sequence[str]) -> Settings | None:
+    """The settings with stand-ins for the Slack ones, when only Slack settings are missing or invalid
+    (e.g. the snippet ``cardinal sandbox`` prints): the database and Proxmox checks can still run."""
+    if not problems or not all(p.startswith("SLACK_") for p in problems):
+        return None
+    try:
+        return load_settings(_env_file=env_file, **SLACK_PLACEHOLDERS)
+    except ConfigError:
+        return None
+
+
 def check_policy(settings: Settings) -> tuple[CheckTargets | None, list[CheckResult]]:
-    """Load ``POLICY_FILE`` (or the built-in defaults); one ✗ per problem, naming the TOML key."""
+    """Load ``POLICY_FILE`` (or the built-in defaults); one ✗ per problem, naming the TOML key; then the
+    policy's own warnings (:meth:`Policy.warnings`) — an empty ``approvers`` fails, the others warn."""
     try:
         policy = load_policy(settings.policy_file)
     except ConfigError as exc:
-        hint = "Fix the policy file (examples/policy.toml shows every key)."
+        hint = POLICY_HINT.format(path=settings.policy_file)
         return None, [CheckResult("Policy", False, problem, hint) for problem in exc.problems]
     source = str(settings.policy_file) if settings.policy_file else "built-in defaults"
     targets = CheckTargets.from_policy(policy)
@@ -131,7 +161,70 @@ def check_policy(settings: Settings) -> tuple[CheckTargets | None, list[CheckRes
         f"{source} (templates on {targets.template_storage}, disks on {', '.join(targets.rootfs_storages)}, "
         f"bridges {', '.join(targets.bridges)})"
     )
-    return targets, [CheckResult("Policy", True, detail)]
+    results = [CheckResult("Policy", True, detail)]
+    where = f"in {settings.policy_file}" if settings.policy_file else "in a policy file and set POLICY_FILE"
+    for warning in policy.warnings():
+        key = warning.split(" ", 1)[0]
+        hint = f"Set {key} {where}; the README's section 'The policy file' describes it."
+        if key == "approvers":  # nobody can approve: every request beyond auto_approve is stuck
+            results.append(CheckResult("Policy approvers", False, warning, hint))
+        else:
+            results.append(CheckResult(f"Policy {key}", True, warning, hint, warning=True))
+    return targets, results
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+def _sqlite_file_missing(database: str) -> CheckResult | None:
+    """For a SQLite file that does not exist yet: whether ``cardinal run`` will be able to create it."""
+    path = Path(database).expanduser()
+    if path.exists():
+        return None
+    ancestor = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        return CheckResult(
+            "Database",
+            False,
+            f"SQLite file {path} cannot be created ({ancestor} is not a writable directory)",
+            "Point DATABASE_URL at a writable directory (the image mounts /data for it).",
+        )
+    return CheckResult("Database", True, f"SQLite file {path} will be created by `cardinal run`")
+
+
+async def check_database(settings: Settings, *, limit: float) -> CheckResult:
+    """``DATABASE_URL`` opens (without creating or migrating anything) and says how far it is migrated."""
+    from sqlalchemy.engine import make_url
+
+    from bot.db.engine import build_engine
+    from bot.db.migrate import current_revision, head_revision
+
+    name = "Database"
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return CheckResult(name, True, "SQLite in memory (nothing is kept across restarts)")
+        missing = _sqlite_file_missing(database)
+        if missing is not None:
+            return missing
+    engine = build_engine(settings.database_url, pooled=False)
+    try:
+        async with asyncio.timeout(limit):
+            revision = await current_revision(engine)
+    except Exception as exc:  # whatever the driver raises, the fix is in DATABASE_URL or the server
+        from bot.ops.startup import database_error
+
+        line = database_error(exc).problems[0].removeprefix("DATABASE_URL: ")
+        what, _, fix = line.partition("; ")
+        return CheckResult(name, False, what, fix[:1].upper() + fix[1:] + ".")
+    finally:
+        await engine.dispose()
+    backend = url.get_backend_name()
+    if revision == head_revision():
+        return CheckResult(name, True, f"{backend} reachable, at the latest migration")
+    state = "empty" if revision is None else f"at migration {revision}"
+    return CheckResult(name, True, f"{backend} reachable, {state}; `cardinal run` migrates it at start")
 
 
 # --- Slack -------------------------------------------------------------------------------------
@@ -350,8 +443,8 @@ def evaluate_probe(settings: Settings, probe: ProxmoxProbe) -> list[CheckResult]
                 "Proxmox reachable",
                 False,
                 f"cannot connect to {where} ({probe.error})",
-                "Check PROXMOX_HOST and PROXMOX_PORT (8006), that pveproxy runs, and that no firewall "
-                "blocks this host.",
+                f"Check PROXMOX_HOST ({settings.proxmox_host}) and PROXMOX_PORT ({settings.proxmox_port}; "
+                "Proxmox listens on 8006), that pveproxy runs, and that no firewall blocks this host.",
             ),
             skipped("Proxmox TLS", "Proxmox is unreachable"),
             skipped("Clock skew", "Proxmox is unreachable"),
@@ -460,6 +553,23 @@ def evaluate_privileges(
     if "!" in principal:
         hint += "\n(with privilege separation, the token's user needs the same ACLs)"
     return CheckResult("Proxmox privileges", False, detail, hint)
+
+
+def evaluate_node(wanted: str | None, nodes: Sequence[str]) -> CheckResult:
+    """``PROXMOX_NODE``, when set, names a node of the cluster (as the token sees it)."""
+    name = "Proxmox node"
+    if wanted is None:
+        return CheckResult(name, True, "PROXMOX_NODE unset: the allowed node with the most free memory")
+    if wanted not in nodes:
+        return CheckResult(
+            name,
+            False,
+            f"PROXMOX_NODE={wanted} is not a node of this cluster "
+            f"(nodes: {', '.join(nodes) or 'none visible'})",
+            "Set PROXMOX_NODE to one of the nodes listed (Datacenter → nodes), or unset it; Proxmox hides "
+            "nodes the token cannot audit (Sys.Audit on /nodes).",
+        )
+    return CheckResult(name, True, f"PROXMOX_NODE={wanted} is a node of this cluster")
 
 
 def _principal_flag(principal: str) -> str:
@@ -592,6 +702,7 @@ async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit:
             results.append(CheckResult("Proxmox privileges", False, _describe(exc), hint))
             return results + [skipped(n, "reading Proxmox failed") for n in names[2:]]
         results.append(evaluate_privileges(perms, nodes, targets, principal))
+        results.append(evaluate_node(settings.proxmox_node, nodes))
 
         templates: list[StorageContent] | None = None
         node = next((s.node for s in storages if s.storage == targets.template_storage and s.node), None)
@@ -632,15 +743,29 @@ async def check_proxmox(settings: Settings, targets: CheckTargets, *, limit: flo
 
 
 async def run_checks(
-    settings: Settings, targets: CheckTargets | None = None, *, limit: float | None = None
+    settings: Settings,
+    targets: CheckTargets | None = None,
+    *,
+    limit: float | None = None,
+    slack_skipped: str | None = None,
 ) -> list[CheckResult]:
-    """Every check after the settings, Slack and Proxmox concurrently, in a stable order."""
+    """Every check after the settings — database, Slack and Proxmox concurrently — in a stable order.
+    ``slack_skipped`` gives the reason when the Slack settings are unusable (the Slack checks are then
+    listed as not checked)."""
     targets = targets or CheckTargets()
     limit = limit if limit is not None else settings.proxmox_timeout_read
-    slack, proxmox = await asyncio.gather(
-        check_slack(settings, limit=max(limit, 5.0)), check_proxmox(settings, targets, limit=limit)
+
+    async def slack_checks() -> list[CheckResult]:
+        if slack_skipped is not None:
+            return [skipped("Slack auth.test", slack_skipped), skipped("Slack scopes", slack_skipped)]
+        return await check_slack(settings, limit=max(limit, 5.0))
+
+    database, slack, proxmox = await asyncio.gather(
+        check_database(settings, limit=max(limit, 5.0)),
+        slack_checks(),
+        check_proxmox(settings, targets, limit=limit),
     )
-    return [*slack, *proxmox]
+    return [database, *slack, *proxmox]
 
 
 def _describe(exc: BaseException) -> str:

@@ -2,14 +2,15 @@
 
 ``/healthz`` checks nothing but the event loop answering, so a liveness probe never restarts Cardinal
 because a dependency is down. ``/readyz`` runs the readiness probes (database, migrations at head,
-scheduler, Slack connection) and answers 503 with one entry per probe when any fails. Serve it on its own
-port (``INTERNAL_PORT``), not on the Slack-facing one.
+scheduler, Slack connection) and answers 503 with one entry per probe when any fails. *Advisory* probes
+(Proxmox) are shown in the body but never cause a 503. Serve it on its own port (``INTERNAL_PORT``), not
+on the Slack-facing one. Nothing here logs: probes run every few seconds under Kubernetes.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -46,23 +47,30 @@ def readiness_from_probes(probes: Mapping[str, Probe], *, timeout: float = PROBE
     return readiness
 
 
-def _render(results: Mapping[str, ProbeResult]) -> tuple[bool, dict[str, str]]:
+def _render(
+    results: Mapping[str, ProbeResult], advisory: Collection[str] = ()
+) -> tuple[bool, dict[str, str]]:
     detail: dict[str, str] = {}
     ready = True
     for name, result in results.items():
         if result is True:
             detail[name] = "ok"
         else:
-            ready = False
+            ready = ready and name in advisory
             detail[name] = result if isinstance(result, str) and result else "failed"
     return ready, detail
 
 
 def make_ops_app(
-    readiness: Readiness, registry: CollectorRegistry, *, timeout: float = 2 * PROBE_TIMEOUT + 1
+    readiness: Readiness,
+    registry: CollectorRegistry,
+    *,
+    timeout: float = 2 * PROBE_TIMEOUT + 1,
+    advisory: Collection[str] = (),
 ) -> web.Application:
     """The internal aiohttp application. ``readiness`` returns one entry per probe (see
-    :func:`readiness_from_probes`); ``timeout`` bounds the whole readiness run."""
+    :func:`readiness_from_probes`); ``timeout`` bounds the whole readiness run; a failing probe named in
+    ``advisory`` is reported in the body without making ``/readyz`` answer 503."""
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -75,7 +83,7 @@ def make_ops_app(
             results = {"readiness": f"timed out after {timeout:g} s"}
         except Exception as exc:
             results = {"readiness": f"{type(exc).__name__}: {exc}"}
-        ready, detail = _render(results)
+        ready, detail = _render(results, advisory)
         body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": detail}
         return web.json_response(body, status=200 if ready else 503)
 

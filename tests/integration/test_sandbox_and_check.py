@@ -93,10 +93,16 @@ def settings_for(env: dict[str, str], slack_url: str, **extra: Any) -> Settings:
     return Settings(_env_file=None, **{k: v for k, v in values.items() if v is not None})
 
 
-def process_env(env: dict[str, str], slack_url: str) -> dict[str, str]:
-    """The environment for a ``cardinal check`` subprocess."""
+POLICY = 'approvers = ["U0APPROVE"]\napproval_channel = "C0APPROVE"\nops_channel = "C0OPS0001"\n'
+"""A policy without warnings (the built-in defaults let nobody approve, which ``check`` fails)."""
+
+
+def process_env(env: dict[str, str], slack_url: str, cwd: Path) -> dict[str, str]:
+    """The environment for a ``cardinal check`` subprocess run in ``cwd`` (which gets a policy file)."""
+    (cwd / "policy.toml").write_text(POLICY)
     return clean_env(
         **env,
+        POLICY_FILE=str(cwd / "policy.toml"),
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET="signing-secret",
         SLACK_API_URL=slack_url,
@@ -166,6 +172,7 @@ async def test_check_passes_in_process_against_the_sandbox(sandbox: Sandbox, sla
     assert passed(results), render(results)
     checks = by_name(results)
     assert list(checks) == [
+        "Database",
         "Slack auth.test",
         "Slack scopes",
         "Proxmox reachable",
@@ -174,6 +181,7 @@ async def test_check_passes_in_process_against_the_sandbox(sandbox: Sandbox, sla
         "Proxmox credentials",
         "Proxmox version",
         "Proxmox privileges",
+        "Proxmox node",
         "Template storage",
         "Disk storage",
         "Bridges",
@@ -181,6 +189,19 @@ async def test_check_passes_in_process_against_the_sandbox(sandbox: Sandbox, sla
     assert checks["Proxmox TLS"].detail == "pinned (PROXMOX_FINGERPRINT)"
     assert "present on pve, pve2" in checks["Bridges"].detail
     assert "4 template(s)" in checks["Template storage"].detail
+    assert (
+        checks["Proxmox node"].detail
+        == f"PROXMOX_NODE={sandbox.env['PROXMOX_NODE']} is a node of this cluster"
+    )
+
+
+async def test_a_proxmox_node_that_is_not_in_the_cluster_fails_the_check(
+    sandbox: Sandbox, slack_url: str
+) -> None:
+    results = await run_checks(settings_for(sandbox.env, slack_url, proxmox_node="pve9"), CheckTargets())
+    node = by_name(results)["Proxmox node"]
+    assert not node.ok
+    assert node.detail == "PROXMOX_NODE=pve9 is not a node of this cluster (nodes: pve, pve2)"
 
 
 async def test_check_passes_with_ticket_login(sandbox: Sandbox, slack_url: str) -> None:
@@ -236,14 +257,30 @@ async def test_a_token_without_privileges_fails_naming_each_missing_privilege(
 async def test_cardinal_check_subprocess_passes_against_the_sandbox(
     sandbox: Sandbox, slack_url: str, tmp_path: Path
 ) -> None:
-    done = await run_cardinal("check", env=process_env(sandbox.env, slack_url), cwd=tmp_path)
+    done = await run_cardinal("check", env=process_env(sandbox.env, slack_url, tmp_path), cwd=tmp_path)
     assert done.code == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "All 13 checks passed."
+    assert lines[-1] == "All 15 checks passed."
     checks = lines[:-1]
-    assert len(checks) == 13
+    assert len(checks) == 15
     assert all(line.startswith("✓ ") for line in checks), done.stdout
     assert sandbox.env["PROXMOX_SECRET"] not in done.stdout + done.stderr
+
+
+@requires_console_script
+async def test_cardinal_check_with_only_the_sandboxs_snippet_runs_the_proxmox_checks(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The snippet the sandbox prints has no Slack settings: check skips Slack, says why, runs the rest."""
+    (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in sandbox.env.items()))
+    done = await run_cardinal("check", env=clean_env(), cwd=tmp_path)
+    assert done.code == 2, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "✗ Settings: SLACK_BOT_TOKEN: Field required" in lines
+    assert "- Slack auth.test: not checked (the Slack settings above are not usable)" in lines
+    for name in ("Proxmox TLS", "Proxmox credentials", "Proxmox privileges", "Proxmox node", "Bridges"):
+        assert any(line.startswith(f"✓ {name}: ") for line in lines), (name, done.stdout)
+    assert "Traceback" not in done.stderr
 
 
 @requires_console_script
@@ -257,7 +294,7 @@ async def test_cardinal_check_subprocess_names_missing_privileges_and_exits_1(
         "PROXMOX_SECRET": NO_PRIVS_SECRET,
         "PROXMOX_FINGERPRINT": str(bare_sandbox.fingerprint),
     }
-    done = await run_cardinal("check", env=process_env(env, slack_url), cwd=tmp_path)
+    done = await run_cardinal("check", env=process_env(env, slack_url, tmp_path), cwd=tmp_path)
     assert done.code == 1, done.stdout + done.stderr
     [line] = [ln for ln in done.stdout.splitlines() if ln.startswith("✗ Proxmox privileges: ")]
     assert missing_by_path(line.removeprefix("✗ Proxmox privileges: ")) == EXPECTED_MISSING
@@ -271,7 +308,7 @@ async def test_cardinal_check_subprocess_prints_the_fingerprint_to_pin(
     sandbox: Sandbox, slack_url: str, tmp_path: Path
 ) -> None:
     env = {k: v for k, v in sandbox.env.items() if k != "PROXMOX_FINGERPRINT"}  # verify on, nothing pinned
-    done = await run_cardinal("check", env=process_env(env, slack_url), cwd=tmp_path)
+    done = await run_cardinal("check", env=process_env(env, slack_url, tmp_path), cwd=tmp_path)
     assert done.code == 1, done.stdout + done.stderr
     fingerprint = sandbox.env["PROXMOX_FINGERPRINT"]
     lines = done.stdout.splitlines()

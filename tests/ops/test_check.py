@@ -15,10 +15,12 @@ from aiohttp.test_utils import TestServer
 from bot.ops.check import (
     CheckResult,
     CheckTargets,
+    check_database,
     check_policy,
     check_slack,
     evaluate_bridges,
     evaluate_clock,
+    evaluate_node,
     evaluate_privileges,
     evaluate_probe,
     evaluate_rootfs_storages,
@@ -255,6 +257,68 @@ def test_a_bad_policy_gives_one_failure_per_problem(tmp_path: Path) -> None:
     assert targets is None
     assert len(results) == 2
     assert all(not r.ok for r in results)
+
+
+def test_the_policys_own_warnings_are_shown_and_an_empty_approvers_list_fails() -> None:
+    """The Kubernetes example without a policy file runs on the built-in defaults: nobody can approve."""
+    _, results = check_policy(make_settings())
+    by_name = {r.name: r for r in results}
+    assert not by_name["Policy approvers"].ok
+    assert by_name["Policy approvers"].detail.startswith("approvers is empty")
+    assert "in a policy file and set POLICY_FILE" in by_name["Policy approvers"].hint
+    assert not passed(results)
+    out = render(results)
+    assert "! Policy approval_channel: approval_channel is unset" in out
+    assert "✗ Policy approvers: approvers is empty" in out
+
+
+def test_a_complete_policy_has_no_warnings(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('approvers = ["U0APPROVE"]\napproval_channel = "C0APPROVE"\nops_channel = "C0OPS"\n')
+    _, results = check_policy(make_settings(policy_file=policy))
+    assert [r.name for r in results] == ["Policy"]
+    assert passed(results)
+
+
+def test_proxmox_node_must_be_a_node_of_the_cluster() -> None:
+    assert evaluate_node(None, ["pve1"]).ok
+    assert evaluate_node("pve1", ["pve1", "pve2"]).ok
+    wrong = evaluate_node("pve9", ["pve1", "pve2"])
+    assert not wrong.ok
+    assert wrong.detail == "PROXMOX_NODE=pve9 is not a node of this cluster (nodes: pve1, pve2)"
+
+
+async def test_database_check_fails_for_a_postgresql_database_that_does_not_exist() -> None:
+    import os
+
+    base = os.environ.get("CARDINAL_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("CARDINAL_TEST_POSTGRES_URL is unset")
+    url = base.rpartition("/")[0] + "/cardinal_check_no_such_database"
+    result = await check_database(make_settings(database_url=url), limit=5.0)
+    assert not result.ok
+    assert "does not exist" in result.detail
+    assert "DATABASE_URL" in result.hint
+
+
+async def test_database_check_fails_for_a_closed_port(unused_tcp_port: int) -> None:
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/cardinal"
+    result = await check_database(make_settings(database_url=url), limit=5.0)
+    assert not result.ok
+    assert result.detail.startswith("cannot connect to the database")
+
+
+async def test_database_check_reports_a_migrated_sqlite_file(tmp_path: Path) -> None:
+    from bot.db import migrate
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/cardinal.db"
+    assert (await check_database(make_settings(database_url=url), limit=5.0)).detail.endswith(
+        "will be created by `cardinal run`"
+    )
+    await migrate(url)
+    result = await check_database(make_settings(database_url=url), limit=5.0)
+    assert result.ok
+    assert result.detail == "sqlite reachable, at the latest migration"
 
 
 # --- TLS and reachability against a local HTTPS server --------------------------------------------

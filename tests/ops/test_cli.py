@@ -87,6 +87,16 @@ def test_migrate_needs_only_the_database_url(clean_env: Path, monkeypatch: pytes
     assert main(["migrate"]) == 0  # a second run finds nothing to do
 
 
+def test_migrate_names_database_url_when_the_database_is_not_there(
+    clean_env: Path, monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:{unused_tcp_port}/cardinal")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("cardinal: DATABASE_URL: cannot connect to the database (")
+
+
 def test_python_dash_m_bot_is_the_cli() -> None:
     import subprocess
 
@@ -152,7 +162,9 @@ async def test_check_with_proxmox_unreachable_prints_failures_with_hints_and_exi
     assert "✓ Slack scopes: all granted: " + ", ".join(REQUIRED_BOT_SCOPES) in lines
     unreachable = next(i for i, line in enumerate(lines) if line.startswith("✗ Proxmox reachable:"))
     assert f"127.0.0.1:{unused_tcp_port}" in lines[unreachable]
-    assert lines[unreachable + 1].startswith("    → Check PROXMOX_HOST and PROXMOX_PORT")
+    assert lines[unreachable + 1].startswith(
+        f"    → Check PROXMOX_HOST (127.0.0.1) and PROXMOX_PORT ({unused_tcp_port}; Proxmox listens on 8006)"
+    )
     assert "- Proxmox privileges: not checked (Proxmox is unreachable)" in lines
     assert lines[-1].endswith("not checked.")
     for secret in (BOT_TOKEN, PROXMOX_SECRET, "signing-secret-value"):
@@ -167,3 +179,39 @@ async def test_check_with_invalid_settings_exits_2(tmp_path: Path) -> None:
     assert "✗ Settings: PROXMOX_HOST: must be a host name or IP address, without scheme or path" in out
     assert "✗ Settings: SLACK_BOT_TOKEN: Field required" in out
     assert "Traceback" not in err
+
+
+async def test_check_without_slack_settings_still_runs_the_database_and_proxmox_checks(
+    tmp_path: Path, unused_tcp_port: int
+) -> None:
+    """The snippet `cardinal sandbox` prints has no Slack settings: check says so and runs the rest."""
+    env = _env(
+        PROXMOX_HOST="127.0.0.1",
+        PROXMOX_PORT=str(unused_tcp_port),
+        PROXMOX_TOKEN="cardinal@pve!bot",
+        PROXMOX_SECRET=PROXMOX_SECRET,
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/data/cardinal.db",
+    )
+    code, out, err = await _cardinal("check", env=env, cwd=tmp_path)
+    assert code == 2, out + err
+    lines = out.splitlines()
+    assert "✗ Settings: SLACK_BOT_TOKEN: Field required" in lines
+    assert "- Slack auth.test: not checked (the Slack settings above are not usable)" in lines
+    assert f"✓ Database: SQLite file {tmp_path}/data/cardinal.db will be created by `cardinal run`" in lines
+    assert any(line.startswith("✗ Proxmox reachable: cannot connect to 127.0.0.1:") for line in lines)
+    assert not (tmp_path / "data").exists()  # check creates nothing
+    assert "Traceback" not in err
+
+
+async def test_check_fails_for_an_unknown_time_zone(tmp_path: Path) -> None:
+    env = _env(
+        PROXMOX_HOST="127.0.0.1",
+        PROXMOX_TOKEN="cardinal@pve!bot",
+        PROXMOX_SECRET=PROXMOX_SECRET,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET="signing-secret-value",
+        TIMEZONE="Mars/Olympus",
+    )
+    code, out, _ = await _cardinal("check", env=env, cwd=tmp_path)
+    assert code == 2
+    assert "✗ Settings: TIMEZONE: unknown time zone; use an IANA name such as UTC or Europe/Berlin" in out

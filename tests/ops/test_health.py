@@ -80,6 +80,23 @@ async def test_readyz_is_503_with_a_reason_per_failing_probe(aiohttp_client: Cli
     }
 
 
+async def test_an_advisory_probe_is_shown_but_does_not_make_readyz_fail(
+    aiohttp_client: ClientFactory,
+) -> None:
+    async def proxmox() -> ProbeResult:
+        return "unreachable (ConnectionRefusedError: connection refused); retrying"
+
+    readiness = readiness_from_probes({"database": ok, "proxmox": proxmox}, timeout=0.2)
+    client = await aiohttp_client(make_ops_app(readiness, Metrics().registry, advisory={"proxmox"}))
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["checks"]["proxmox"].startswith("unreachable (ConnectionRefusedError")
+    readiness = readiness_from_probes({"database": down, "proxmox": proxmox}, timeout=0.2)
+    client = await aiohttp_client(make_ops_app(readiness, Metrics().registry, advisory={"proxmox"}))
+    assert (await client.get("/readyz")).status == 503  # the other probes still gate
+
+
 async def test_readyz_survives_a_readiness_callable_that_raises(aiohttp_client: ClientFactory) -> None:
     async def readiness() -> dict[str, ProbeResult]:
         raise RuntimeError("engine disposed")

@@ -83,6 +83,39 @@ def test_kubernetes_deployment_probes_the_internal_port() -> None:
     assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
 
 
+def test_kubernetes_deployment_mounts_a_policy_without_warnings(tmp_path: Path) -> None:
+    from bot.policy import load_policy
+
+    (deployment,) = _yaml(MANIFESTS / "kubernetes" / "deployment.yaml")
+    (configmap,) = _yaml(MANIFESTS / "kubernetes" / "policy.configmap.yaml")
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "policy")
+    volume = next(v for v in pod["volumes"] if v["name"] == "policy")
+    assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+    assert env["POLICY_FILE"] == f"{mount['mountPath']}/policy.toml"
+    policy = tmp_path / "policy.toml"
+    policy.write_text(configmap["data"]["policy.toml"])
+    assert load_policy(policy).warnings() == []
+    text = (MANIFESTS / "kubernetes" / "deployment.yaml").read_text("utf-8")
+    assert "A placeholder: no public image is published" in text
+
+
+def test_kubernetes_notify_service_exposes_the_internal_port_only_to_proxmox() -> None:
+    (deployment,) = _yaml(MANIFESTS / "kubernetes" / "deployment.yaml")
+    service, policy = _yaml(MANIFESTS / "kubernetes" / "notify-service.yaml")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    internal = next(p for p in container["ports"] if p["name"] == "internal")
+    assert service["spec"]["ports"] == [
+        {"name": "internal", "port": internal["containerPort"], "targetPort": "internal", "protocol": "TCP"}
+    ]
+    assert policy["kind"] == "NetworkPolicy"
+    (from_proxmox, _) = policy["spec"]["ingress"]
+    assert from_proxmox["ports"] == [{"port": "internal", "protocol": "TCP"}]
+    assert "ipBlock" in from_proxmox["from"][0]
+
+
 # --- generated configuration docs ----------------------------------------------------------------
 
 
@@ -136,7 +169,11 @@ def _dockerfile() -> str:
 
 def test_dockerfile_builds_in_two_stages_and_runs_unprivileged_without_secrets() -> None:
     text = _dockerfile()
-    assert re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE) == ["python:3.11-slim", "python:3.11-slim"]
+    images = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
+    assert len(images) == 2
+    assert len(set(images)) == 1
+    # Pinned to a patch release (python:3.11.N-slim-…), so two builds of one commit start alike.
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", images[0]), images[0]
     assert re.search(r"^USER cardinal$", text, flags=re.MULTILINE)
     assert "VOLUME /data" in text
     assert "DATABASE_URL=sqlite+aiosqlite:////data/cardinal.db" in text
@@ -170,3 +207,72 @@ async def test_docker_healthcheck_command_reaches_healthz(
     assert await run(port) == 0
     await server.close()
     assert await run(port) != 0  # nothing answers: the check fails
+    assert await run(0) == 0  # INTERNAL_PORT=0 turns the internal server, and this check, off
+
+
+def _constraints() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text("utf-8").splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert re.fullmatch(r"[A-Za-z0-9.+!-]+", version), f"not pinned: {line}"
+            pins[name] = version
+    return pins
+
+
+def test_the_image_installs_exactly_the_pinned_dependencies_from_their_own_layer() -> None:
+    text = _dockerfile()
+    runs = re.findall(r"^RUN (.+)$", text, flags=re.MULTILINE)
+    deps = next(r for r in runs if "pip wheel" in r and "constraints.txt" in r)
+    app = next(r for r in runs if "pip wheel" in r and r.rstrip().endswith(" ."))
+    # The dependency wheels are built before the sources are copied in, so editing code reuses them.
+    assert text.index(deps) < text.index("COPY bot ./bot") < text.index(app)
+    assert "--no-deps" in app
+    installs = [r for r in runs if r.startswith("pip install")]
+    assert installs
+    assert all("--no-index" in r and "constraints.txt" in r for r in installs)
+    assert "constraints.txt" in (ROOT / ".dockerignore").read_text("utf-8").splitlines()[0]
+
+
+def test_constraints_pin_every_runtime_dependency_within_pyproject_ranges() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    pins = _constraints()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
+    for text in project["dependencies"]:
+        req = Requirement(text)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert name in pins, f"{req.name} is not in constraints.txt"
+        assert req.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} vs {req}"
+    gen = importlib.util.spec_from_file_location("gen_constraints", ROOT / "scripts" / "gen_constraints.py")
+    assert gen is not None
+    assert gen.loader is not None
+    module = importlib.util.module_from_spec(gen)
+    gen.loader.exec_module(module)
+    assert set(module.pinned()) == set(pins)  # the whole closure, nothing extra (e.g. no dev tools)
+
+
+def test_pytest_accepts_run_slow_as_pyproject_says() -> None:
+    import subprocess
+
+    text = (ROOT / "pyproject.toml").read_text("utf-8")
+    assert "run with --run-slow" in text
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--run-slow",
+            "--collect-only",
+            "-q",
+            "tests/reliability/test_crash.py",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_repeated_sigkills_lose_nothing_and_double_nothing" in done.stdout
