@@ -63,6 +63,8 @@ SLACK_TIMEOUT = 30
 """Seconds a Slack Web API call may take (the same as :func:`make_web_client`'s default)."""
 HEADER_DEADLINE = 10.0
 """Seconds an HTTP client has to send a request's headers (see :func:`serve_http`)."""
+LINGER = 1.0
+"""Seconds the rest of a refused body is still read (so the client sees the answer) before closing."""
 SLACK_SDK_LOGGERS = ("slack_sdk.web.async_base_client", "slack_sdk.webhook.async_client")
 """slack_sdk formats whole request and response bodies for DEBUG whenever its logger's *own* level is
 unset (it tests ``logger.level``, not the effective level); :func:`assemble` gives them the root's level."""
@@ -280,7 +282,8 @@ async def serve_http(
         api_url=cardinal.settings.slack_api_url,
         body_deadline=body_deadline,
     )
-    runner = web.AppRunner(edge, access_log=None, keepalive_timeout=header_deadline)
+    # lingering_time: after an early answer (408, 413) aiohttp drains the unread body for this long at most.
+    runner = web.AppRunner(edge, access_log=None, keepalive_timeout=header_deadline, lingering_time=LINGER)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
