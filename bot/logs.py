@@ -127,8 +127,12 @@ def _scrub_pairs(text: str) -> str:
 
 
 def cap_text(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
-    """``text`` scrubbed and cut to ``limit`` characters, with a note of how much was left out."""
-    if len(text) <= limit:
+    """``text`` scrubbed and cut to ``limit`` characters, with a note of how much was left out.
+
+    Texts up to ``_CUT_MARGIN`` characters over the limit are kept whole, so a value that passes the
+    redaction twice (structlog's chain, then the formatter's) is cut once.
+    """
+    if len(text) <= limit + _CUT_MARGIN:
         return scrub_text(text)
     return f"{scrub_text(text[: limit + _CUT_MARGIN])[:limit]}…[{len(text) - limit} more characters]"
 
