@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -94,10 +96,6 @@ class Edge:
 @pytest.fixture
 def captured_log() -> Iterator[io.StringIO]:
     """Cardinal's log lines (JSON, INFO: the default level) in memory."""
-    import logging
-
-    import structlog
-
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     stream = io.StringIO()
