@@ -23,6 +23,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "hooks_base",
     "is_slack_hook",
     "make_edge_app",
+    "server_logger",
 ]
 
 log = structlog.get_logger("cardinal.edge")
@@ -264,6 +266,32 @@ def check_payload(body: bytes, content_type: str, hooks: str) -> str:
     return text
 
 
+# --- the aiohttp server's own log -----------------------------------------------------------------------
+
+
+class _WithoutRequestText(logging.Filter):
+    """aiohttp's server logs a malformed request (bad request line, bad header) with the parser's message,
+    which quotes what the client sent. Keep the fact and the error type; drop the quote and traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        record.msg = "http.request_rejected" if record.levelno >= logging.WARNING else "http.server"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        if error is not None:
+            record.error_type = type(error).__name__
+        return True
+
+
+def server_logger() -> logging.Logger:
+    """The logger to give aiohttp's request handler (``AppRunner(..., logger=...)``) at the public edge."""
+    logger = logging.getLogger("cardinal.edge.http")
+    if not any(isinstance(f, _WithoutRequestText) for f in logger.filters):
+        logger.addFilter(_WithoutRequestText())
+    return logger
+
+
 # --- the aiohttp application ----------------------------------------------------------------------------
 
 
@@ -283,6 +311,14 @@ async def _read_body(request: web.Request, max_body: int, deadline: float) -> by
     except TimeoutError:
         raise Refusal(408, f"body not received within {deadline:g} s") from None
     return b"".join(chunks)
+
+
+def _refuse(refusal: Refusal, size: int | None) -> web.Response:
+    log.warning("slack.request_refused", status=refusal.status, reason=refusal.reason, size=size)
+    answer = web.json_response({"error": refusal.reason}, status=refusal.status)
+    if refusal.status in (408, 413):
+        answer.force_close()  # the rest of the body is not worth reading
+    return answer
 
 
 def make_edge_app(
@@ -312,13 +348,14 @@ def make_edge_app(
             )
             if reason is not None:
                 raise Refusal(401, reason)
+        except Refusal as refusal:
+            return _refuse(refusal, size)
+        except Exception:  # whatever goes wrong before the signature holds is a refusal
+            return _refuse(Refusal(401, "request could not be read or verified"), size)
+        try:
             text = check_payload(body, request.content_type, hooks)
         except Refusal as refusal:
-            log.warning("slack.request_refused", status=refusal.status, reason=refusal.reason, size=size)
-            answer = web.json_response({"error": refusal.reason}, status=refusal.status)
-            if refusal.status in (408, 413):
-                answer.force_close()  # the rest of the body is not worth reading
-            return answer
+            return _refuse(refusal, size)
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,

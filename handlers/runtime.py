@@ -44,7 +44,7 @@ from bot.tracker.tracker import Tracker, default_owner
 from handlers.app import Services, create_app
 from handlers.approvers import SlackApproverDirectory
 from handlers.background import Background
-from handlers.edge import BODY_DEADLINE, make_edge_app
+from handlers.edge import BODY_DEADLINE, make_edge_app, server_logger
 from handlers.metadata import MetadataSeal
 from handlers.notifier import SlackNotifier
 from handlers.slack_client import make_web_client
@@ -283,7 +283,13 @@ async def serve_http(
         body_deadline=body_deadline,
     )
     # lingering_time: after an early answer (408, 413) aiohttp drains the unread body for this long at most.
-    runner = web.AppRunner(edge, access_log=None, keepalive_timeout=header_deadline, lingering_time=LINGER)
+    runner = web.AppRunner(
+        edge,
+        access_log=None,
+        logger=server_logger(),
+        keepalive_timeout=header_deadline,
+        lingering_time=LINGER,
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

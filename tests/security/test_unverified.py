@@ -162,3 +162,17 @@ class FixedClock(Clock):
 
     def now(self) -> float:
         return self._now
+
+
+async def test_malformed_http_is_refused_without_quoting_it_in_the_log(edge: Edge) -> None:
+    """aiohttp's parser quotes the bad line in its error; Cardinal's log keeps only the error type."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+    writer.write(f"POST /slack/events HTTP/1.1\r\nHost: x\r\nBad Header {MARKER}: 1\r\n\r\n".encode())
+    await writer.drain()
+    async with asyncio.timeout(20):
+        answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.0 400") or answer.startswith(b"HTTP/1.1 400")
+    assert MARKER not in edge.log.getvalue()
+    assert any(line["event"] == "http.request_rejected" for line in edge.log_lines())
+    assert edge.outbound() == []
