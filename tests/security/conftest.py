@@ -18,8 +18,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bot.logs import configure_logging
-from bot.simulator.core import Simulator
-from bot.simulator.server import serve
+from cardinal_sim.proxmox.core import Simulator
+from cardinal_sim.proxmox.server import serve
 from handlers.runtime import Cardinal, assemble, serve_http
 from handlers.slack_client import make_web_client
 from tests.conftest import ServerFactory
