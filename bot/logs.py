@@ -3,7 +3,8 @@
 :func:`configure_logging` installs one handler on the root logger whose ``ProcessorFormatter`` renders
 both structlog events and stdlib records (aiohttp, slack_bolt, apscheduler, sqlalchemy …): JSON with
 dict tracebacks (no locals) when the stream is not a terminal, the console renderer when it is.
-Every line passes :func:`redact`, which masks values by key name and secret-shaped text anywhere.
+Every line passes :func:`redact`, which masks values by key name and secret-shaped text anywhere, and cuts
+each string value to :data:`MAX_LOGGED_CHARS` (scrubbing is linear in the text's length).
 Context (request id, Slack user, vmid, UPID) is bound with :func:`bind_context` / :func:`bound_context`.
 """
 
@@ -30,41 +31,50 @@ _SECRET_KEY_RE = re.compile(
 )
 
 # (pattern, replacement): the replacement keeps a recognisable prefix and masks the secret part.
+# Every pattern starts with a literal or a fixed-length class and has no nested or overlapping repetition,
+# so ``re.sub`` does a bounded amount of work per position: scrubbing stays linear in the text's length
+# (``tests/logs/test_scrub_linear.py``). Log lines can carry text an outsider chose; a pattern that
+# backtracks turns one long value into minutes of blocked event loop.
 _VALUE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"PVEAPIToken=[^\s\"'<>]+"), f"PVEAPIToken={REDACTED}"),
-    (re.compile(r"PVEAuthCookie=[^\s\"';,<>]+"), f"PVEAuthCookie={REDACTED}"),
+    (re.compile(r"PVEAPIToken=[^\s\"'<>]++"), f"PVEAPIToken={REDACTED}"),
+    (re.compile(r"PVEAuthCookie=[^\s\"';,<>]++"), f"PVEAuthCookie={REDACTED}"),
     (
-        re.compile(r"(CSRFPreventionToken[\"']?\s*[:=]\s*[\"']?)[^\s\"',;}<>]+", re.IGNORECASE),
+        re.compile(r"(CSRFPreventionToken[\"']?+\s*+[:=]\s*+[\"']?+)[^\s\"',;}<>]++", re.IGNORECASE),
         rf"\g<1>{REDACTED}",
     ),
-    (re.compile(r"\bxox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]+"), REDACTED),
-    (re.compile(r"\bxapp-[A-Za-z0-9-]+"), REDACTED),
+    (re.compile(r"\bxox[a-z](?:\.xox[a-z])?-[A-Za-z0-9-]++"), REDACTED),
+    (re.compile(r"\bxapp-[A-Za-z0-9-]++"), REDACTED),
     (
         re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
         REDACTED,
     ),
-    (re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE), rf"\g<1> {REDACTED}"),
-    (
-        re.compile(
-            r"([A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key)[A-Za-z0-9_-]*\s*=\s*)"
-            r"(?![\"'])[^\s&,;\"'<>]+",
-            re.IGNORECASE,
-        ),
-        rf"\g<1>{REDACTED}",
-    ),
-    (
-        re.compile(
-            r"([\"']?[A-Za-z_-]*(?:password|passwd|secret|token|api[_-]?key|cookie|authorization|ticket)"
-            r"[\"']?\s*[:=]\s*)([\"'])(?:(?!\2).)*\2",
-            re.IGNORECASE,
-        ),
-        rf"\g<1>\g<2>{REDACTED}\g<2>",
-    ),
+    (re.compile(r"\b(Bearer|Basic)\s++[A-Za-z0-9._~+/=-]++", re.IGNORECASE), rf"\g<1> {REDACTED}"),
 ]
+
+# ``password=…``, ``"token": "…"``: found by the secret word, not by the start of the key, because a
+# pattern that first scans an arbitrary key prefix rescans it from every position (quadratic time).
+_PAIR_WORDS = r"password|passwd|pwd|secret|token|api[_-]?key|cookie|authorization|ticket"
+_PAIR_WORD = re.compile(_PAIR_WORDS)  # searched in the lower-cased text: much faster than IGNORECASE
+_PAIR_WORD_ANY_CASE = re.compile(_PAIR_WORDS, re.IGNORECASE)
+_KEY_REST = re.compile(r"[A-Za-z0-9_-]*+")
+# After the key: an optional closing quote, ``:`` or ``=``, then a "…" or '…' value (either separator) or
+# a bare value (``=`` only, as in query strings and environment lines).
+_PAIR_VALUE = re.compile(
+    r"(?P<kq>[\"']?+)\s*+(?P<sep>[:=])\s*+"
+    r"(?:\"(?P<dq>[^\"\n]*+)\"|'(?P<sq>[^'\n]*+)'|(?P<bare>[^\s&,;\"'<>]++))"
+)
+
+MAX_LOGGED_CHARS = 4096
+"""A logged string value is cut to this many characters (tracebacks: :data:`MAX_TRACEBACK_CHARS`)."""
+MAX_TRACEBACK_CHARS = 32768
+_CUT_MARGIN = 64  # scrub a little past the cut, so a secret straddling it is masked, not half-shown
 
 # Cardinal's own record ids are UUIDs too; under these keys a bare UUID is an id, shown as is.
 _ID_KEYS = frozenset({"request_id", "task_id", "approval_id"})
 _BARE_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# Rendered tracebacks: longer than ordinary values, still bounded.
+_TRACEBACK_KEYS = frozenset({"exception", "stack"})
 
 # Keys structlog/ProcessorFormatter use internally; left alone by redact().
 _META_KEYS = frozenset({"_record", "_from_structlog", "exc_info"})
@@ -78,32 +88,75 @@ def is_secret_key(key: str) -> bool:
 
 
 def scrub_text(text: str) -> str:
-    """``text`` with every secret-shaped substring (Slack/Proxmox tokens, UUIDs, ``password=…``) masked."""
+    """``text`` with every secret-shaped substring (Slack/Proxmox tokens, UUIDs, ``password=…``) masked.
+
+    Runs in time linear in ``len(text)``, whatever the text.
+    """
     for pattern, replacement in _VALUE_PATTERNS:
         text = pattern.sub(replacement, text)
-    return text
+    return _scrub_pairs(text)
 
 
-def _redact_value(value: Any, depth: int = 0) -> Any:
+def _scrub_pairs(text: str) -> str:
+    """Mask the value of every ``<key with a secret word>=value`` / ``"…": "value"`` pair.
+
+    Each character is scanned a bounded number of times: after a secret word the search goes on from the
+    end of the key (the same key cannot match again), or from the end of the masked value.
+    """
+    lowered = text.lower()
+    finder, haystack = (_PAIR_WORD, lowered) if len(lowered) == len(text) else (_PAIR_WORD_ANY_CASE, text)
+    parts: list[str] = []
+    done = 0  # text[:done] is in parts
+    at = 0  # where the next secret word is looked for
+    while (word := finder.search(haystack, at)) is not None:
+        key_end = _KEY_REST.match(text, word.end()).end()  # type: ignore[union-attr]
+        pair = _PAIR_VALUE.match(text, key_end)
+        at = key_end
+        if pair is None:
+            continue
+        if pair["bare"] is not None and (pair["kq"] or pair["sep"] != "="):
+            continue
+        value = "dq" if pair["dq"] is not None else "sq" if pair["sq"] is not None else "bare"
+        parts.append(text[done : pair.start(value)])
+        parts.append(REDACTED)
+        done = at = pair.end(value)
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def cap_text(text: str, limit: int = MAX_LOGGED_CHARS) -> str:
+    """``text`` scrubbed and cut to ``limit`` characters, with a note of how much was left out.
+
+    Texts up to ``_CUT_MARGIN`` characters over the limit are kept whole, so a value that passes the
+    redaction twice (structlog's chain, then the formatter's) is cut once.
+    """
+    if len(text) <= limit + _CUT_MARGIN:
+        return scrub_text(text)
+    return f"{scrub_text(text[: limit + _CUT_MARGIN])[:limit]}…[{len(text) - limit} more characters]"
+
+
+def _redact_value(value: Any, depth: int = 0, limit: int = MAX_LOGGED_CHARS) -> Any:
     if isinstance(value, SecretStr | SecretBytes):
         return REDACTED
     if isinstance(value, str):
-        return scrub_text(value)
+        return cap_text(value, limit)
     if value is None or isinstance(value, bool | int | float):
         return value
     if depth > 20:
         return REDACTED
     if isinstance(value, Mapping):
         return {
-            k: (_mask(v) if isinstance(k, str) and is_secret_key(k) else _redact_value(v, depth + 1))
+            k: (_mask(v) if isinstance(k, str) and is_secret_key(k) else _redact_value(v, depth + 1, limit))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
-        return [_redact_value(v, depth + 1) for v in value]
+        return [_redact_value(v, depth + 1, limit) for v in value]
     if isinstance(value, bytes):
-        return scrub_text(value.decode("utf-8", "replace"))
+        return cap_text(value[: limit + _CUT_MARGIN].decode("utf-8", "replace"), limit)
     text = str(value)
-    scrubbed = scrub_text(text)
+    scrubbed = cap_text(text, limit)
     return value if scrubbed == text else scrubbed
 
 
@@ -121,7 +174,8 @@ def redact(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Ev
         value = event_dict[key]
         if key in _ID_KEYS and isinstance(value, str) and _BARE_UUID.match(value):
             continue
-        event_dict[key] = _mask(value) if is_secret_key(key) else _redact_value(value)
+        limit = MAX_TRACEBACK_CHARS if key in _TRACEBACK_KEYS else MAX_LOGGED_CHARS
+        event_dict[key] = _mask(value) if is_secret_key(key) else _redact_value(value, limit=limit)
     return event_dict
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.ops.metrics import Metrics
@@ -14,8 +20,60 @@ from bot.proxmox.client import ProxmoxClient
 from bot.requests import ApproverDirectory, RequestService
 from handlers import actions, commands, container_actions, home, views
 from handlers.background import Background
+from handlers.edge import check_signature, hooks_base, is_slack_hook
 from handlers.errors import handle_error
 from handlers.metadata import MetadataSeal
+
+log = structlog.get_logger("cardinal.edge")
+
+_Next = Callable[[], Awaitable[BoltResponse]]
+
+
+class _SignedOnly(AsyncMiddleware):
+    """Bolt's first middleware in HTTP mode: a request whose signature does not hold is answered 401 and
+    goes no further, whatever is wrong with it (Bolt's own check lets a malformed timestamp raise into the
+    error handler, which then treated the unverified body as real). :mod:`handlers.edge` checks the same
+    before Bolt is reached; this keeps Bolt safe when it is served some other way."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._secret = secret
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: _Next) -> BoltResponse:
+        if req.mode == "socket_mode":  # the WebSocket is authenticated; its payloads are not signed
+            return await next()
+        reason = check_signature(
+            self._secret,
+            req.raw_body.encode("utf-8", "surrogateescape"),
+            _first(req.headers.get("x-slack-request-timestamp")),
+            _first(req.headers.get("x-slack-signature")),
+            now=time.time(),
+        )
+        if reason is None:
+            return await next()
+        log.warning("slack.request_refused", status=401, reason=reason, size=len(req.raw_body))
+        return BoltResponse(status=401, body={"error": "invalid request"})
+
+
+class _SlackHooksOnly(AsyncMiddleware):
+    """``respond()`` only posts to Slack's hooks URLs: any other ``response_url`` is dropped (with a
+    WARNING), so no payload can make Cardinal post to an address of its choosing."""
+
+    def __init__(self, hooks: str) -> None:
+        self._hooks = hooks
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: _Next) -> BoltResponse:
+        url = req.context.response_url
+        if url is not None and not is_slack_hook(url, self._hooks):
+            log.warning("slack.response_url_refused", reason="not a Slack hooks URL")
+            del req.context["response_url"]
+            req.context.pop("respond", None)
+        return await next()
+
+
+def _first(values: Any) -> str | None:
+    if isinstance(values, list | tuple):
+        return str(values[0]) if values else None
+    return values if isinstance(values, str) else None
 
 
 @dataclass
@@ -38,15 +96,24 @@ class Services:
 
 
 def create_app(services: Services, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
-    """The Slack app. ``signing_secret=None`` is for Socket Mode, where requests are not signed."""
+    """The Slack app. ``signing_secret=None`` is for Socket Mode, where requests are not signed.
+
+    With a signing secret the first middleware refuses (401) every request whose signature does not hold;
+    in every mode ``respond()`` is only wired to ``response_url`` values under Slack's hooks URL for the
+    Web API base the ``client`` points at (:func:`handlers.edge.hooks_base`).
+    """
     app = AsyncApp(
         client=client,
         signing_secret=signing_secret or "socket-mode-has-no-signatures",
-        request_verification_enabled=signing_secret is not None,
+        request_verification_enabled=False,  # _SignedOnly below, first of all
         process_before_response=False,
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+    if signing_secret is not None:
+        # Bolt builds its middleware list in the constructor; the signature check must precede all of it.
+        app._async_middleware_list.insert(0, _SignedOnly(signing_secret.encode()))
+    app.use(_SlackHooksOnly(hooks_base(client.base_url)))
     commands.register(app, services)
     views.register(app, services)
     actions.register(app, services)

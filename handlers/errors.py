@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CardinalError, InputError
 from handlers.blocks import Block, error_message, read_private_metadata
+from handlers.edge import hooks_base, is_slack_hook
 
 __all__ = ["UNEXPECTED_HINT", "error_context", "handle_error", "new_ref_id", "render_error"]
 
@@ -106,8 +107,15 @@ async def _deliver(
     respond: AsyncRespond | None,
     client: AsyncWebClient | None,
 ) -> bool:
-    """Show the error to the person who acted: via response_url when there is one, else ephemerally."""
-    if respond is not None and (body.get("response_url") or body.get("response_urls")):
+    """Show the error to the person who acted: via response_url when there is one, else ephemerally.
+
+    ``response_url`` is only posted to when it is one of Slack's hooks URLs for the Web API base the
+    ``client`` talks to (:func:`handlers.edge.is_slack_hook`); without a ``client`` nothing is sent.
+    """
+    if client is None:
+        return False
+    url = getattr(respond, "response_url", None)
+    if respond is not None and url is not None and is_slack_hook(url, hooks_base(client.base_url)):
         await respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=False)
         return True
     ctx = error_context(body)
@@ -115,7 +123,7 @@ async def _deliver(
     if channel is None and isinstance(body.get("view"), dict):
         channel = read_private_metadata(str(body["view"].get("private_metadata", ""))).get("channel")
     user = ctx.get("user")
-    if client is not None and channel and user:
+    if channel and user:
         await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
         return True
     return False

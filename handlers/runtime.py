@@ -59,6 +59,7 @@ from bot.tracker.tracker import Tracker, default_owner
 from handlers.app import Services, create_app
 from handlers.approvers import SlackApproverDirectory
 from handlers.background import Background
+from handlers.edge import BODY_DEADLINE, make_edge_app, server_logger
 from handlers.metadata import MetadataSeal
 from handlers.notifier import SlackNotifier
 from handlers.slack_client import make_web_client
@@ -81,6 +82,10 @@ out of service would leave Slack with timeouts instead), and it retries by itsel
 LISTEN_ALL = "0.0.0.0"  # noqa: S104
 SLACK_TIMEOUT = 30
 """Seconds a Slack Web API call may take (the same as :func:`make_web_client`'s default)."""
+HEADER_DEADLINE = 10.0
+"""Seconds an HTTP client has to send a request's headers (see :func:`serve_http`)."""
+LINGER = 1.0
+"""Seconds the rest of a refused body is still read (so the client sees the answer) before closing."""
 SLACK_SDK_LOGGERS = ("slack_sdk.web.async_base_client", "slack_sdk.webhook.async_client")
 """slack_sdk formats whole request and response bodies for DEBUG whenever its logger's *own* level is
 unset (it tests ``logger.level``, not the effective level); :func:`assemble` gives them the level of the
@@ -316,13 +321,39 @@ def make_internal_app(cardinal: Cardinal) -> web.Application:
     return app
 
 
-async def serve_http(cardinal: Cardinal, port: int, host: str = LISTEN_ALL) -> web.AppRunner:
-    """Serve ``POST /slack/events`` (signed requests) on ``host:port``.
+async def serve_http(
+    cardinal: Cardinal,
+    port: int,
+    host: str = LISTEN_ALL,
+    *,
+    header_deadline: float = HEADER_DEADLINE,
+    body_deadline: float = BODY_DEADLINE,
+) -> web.AppRunner:
+    """Serve ``POST /slack/events`` (signed requests, checked by :mod:`handlers.edge`) on ``host:port``.
 
+    A connection must deliver a request's headers within ``header_deadline`` seconds of opening (or of the
+    previous answer: aiohttp's keep-alive timer, which data arriving does not reset), and its body within
+    ``body_deadline`` seconds after that; slow clients are cut off, others are not held up.
     No access log: a line per Slack request cost more CPU than the whole acknowledgement (bench/ack_latency)
     and says nothing the command's own log lines do not.
     """
-    runner = web.AppRunner(cardinal.app.web_app(path="/slack/events", port=port), access_log=None)
+    secret = cardinal.settings.slack_signing_secret
+    if secret is None:
+        raise ValueError("HTTP mode needs SLACK_SIGNING_SECRET")
+    edge = make_edge_app(
+        cardinal.app,
+        signing_secret=secret.get_secret_value().encode(),
+        api_url=cardinal.settings.slack_api_url,
+        body_deadline=body_deadline,
+    )
+    # lingering_time: after an early answer (408, 413) aiohttp drains the unread body for this long at most.
+    runner = web.AppRunner(
+        edge,
+        access_log=None,
+        logger=server_logger(),
+        keepalive_timeout=header_deadline,
+        lingering_time=LINGER,
+    )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
