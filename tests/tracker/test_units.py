@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -131,3 +132,18 @@ async def test_scheduler_runs_the_sweep_and_stops_cleanly(world: World) -> None:
         await scheduler.shutdown(grace=5)
     assert not scheduler.running
     assert tracker.stopping
+
+
+def test_a_sweep_that_swallows_its_next_tick_is_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """An overlapping tick is skipped by design (max_instances=1); a busy replica must not log one per tick,
+    while APScheduler's other warnings still come through."""
+    from bot.tracker.scheduler import Scheduler
+
+    Scheduler()
+    logger = logging.getLogger("apscheduler.scheduler")
+    with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
+        logger.warning(
+            'Execution of job "%s" skipped: maximum number of running instances reached (%d)', "sweep", 1
+        )
+        logger.warning('Run time of job "%s" was missed by %s', "digest", "0:00:05")
+    assert [r.getMessage() for r in caplog.records] == ['Run time of job "digest" was missed by 0:00:05']
