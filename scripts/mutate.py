@@ -4,8 +4,9 @@ The modules, their tests and their target scores are listed in ``pyproject.toml`
 ``[tool.cardinal.mutation]``; the mutmut settings they share are under ``[tool.mutmut]``. For each module
 this script prepares a work directory ``.mutation/<module>/`` (a copy of ``bot/`` and ``tests/`` and a
 ``pyproject.toml`` that tells mutmut to mutate only that module and to run only its tests), runs
-``mutmut run`` there and prints a table: mutants, killed, survived, score, target. The work directory
-is kept, so a second run only retests what changed; inspect survivors with
+``mutmut run`` there and prints a table: mutants, killed, survived, score, target. Each run starts
+from scratch (mutmut would otherwise keep its first run's map of which tests cover what); the work
+directory is kept until the next run, so survivors can be inspected with
 ``cd .mutation/<module> && ../../.venv/bin/mutmut results`` and ``… mutmut show <name>``.
 
 Usage: ``python scripts/mutate.py [MODULE ...] [--jobs N] [--check]``. ``MODULE`` is a path such as
@@ -100,6 +101,9 @@ def module_pyproject(root_text: str, module: Module) -> str:
 def prepare(module: Module) -> Path:
     """Refresh ``.mutation/<slug>/`` with the current sources, tests and narrowed config."""
     workdir = WORK / module.slug
+    # mutmut keeps which tests cover which function from its first run; new tests would be ignored.
+    # Start clean so every run tests every mutant against the tests as they are now.
+    shutil.rmtree(workdir / "mutants", ignore_errors=True)
     workdir.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for name in COPIED:

@@ -308,7 +308,8 @@ def test_template_allow_list_matches_whole_volids_too(policy_file: Callable[[str
         ),
         (
             '[placement]\nstorages = ["1local"]\n',
-            "placement.storages: '1local' is not a Proxmox id (a letter, then letters, digits, '-', '_' or '.')",
+            "placement.storages: '1local' is not a Proxmox id"
+            " (a letter, then letters, digits, '-', '_' or '.')",
         ),
         (
             '[placement]\ntemplate_storage = "lo cal"\n',
