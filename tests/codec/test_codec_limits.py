@@ -429,6 +429,12 @@ def test_every_mountpoint_flag_is_written_in_proxmox_order() -> None:
     assert text == "local-lvm:2,mp=/d,backup=0,ro=1,acl=1,quota=0,replicate=1"
 
 
+def test_a_bad_storage_for_a_mount_point_names_the_mount_point() -> None:
+    err = refused(mountpoint_property, "Local", 4, "/data", field="mp3")
+    assert err.field == "mp3"
+    assert err.what.startswith("mp3: storage must start with a-z")
+
+
 def test_mountpoint_refusals_default_to_mp0() -> None:
     assert refused(mountpoint_property, "local-lvm", 4, "/proc").field == "mp0"
     assert refused(rootfs_property, "Local", 4).field == "rootfs"
@@ -466,6 +472,9 @@ def test_parse_net_reads_ipv6_mtu_rate_and_a_disabled_firewall() -> None:
         ("name=eth0,firewall=true", "net6: firewall must be 0 or 1, got 'true'"),
         ("name=eth0,rate=fast", "net6: rate must be a number, got 'fast'"),
         ("name=eth0,tag=" + "x" * 30, f"net6: tag must be a whole number, got '{'x' * 20}'"),
+        ("name=eth0,firewall=" + "y" * 30, f"net6: firewall must be 0 or 1, got '{'y' * 20}'"),
+        ("name=eth0,rate=" + "z" * 30, f"net6: rate must be a number, got '{'z' * 20}'"),
+        ("name=eth0,,bridge=vmbr0", "net6: item 2 is empty (stray ',')"),
     ],
 )
 def test_parse_net_refusals_name_the_key_and_value(text: str, what: str) -> None:
