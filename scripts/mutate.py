@@ -1,17 +1,17 @@
 """Mutation testing, one module at a time, each against its own tests (``make mutate``).
 
 The modules, their tests and their target scores are listed in ``pyproject.toml`` under
-``[tool.cardinal.mutation]``; the mutmut settings they share are under ``[tool.mutmut]``. For each module
-this script prepares a work directory ``.mutation/<module>/`` (a copy of ``bot/`` and ``tests/`` and a
-``pyproject.toml`` that tells mutmut to mutate only that module and to run only its tests), runs
-``mutmut run`` there and prints a table: mutants, killed, survived, score, target. Each run starts
-from scratch (mutmut would otherwise keep its first run's map of which tests cover what); the work
-directory is kept until the next run, so survivors can be inspected with
+``[tool.cardinal.mutation]``; the mutmut settings they share are under ``[tool.mutmut]``. For each
+module this script prepares a work directory ``.mutation/<module>/`` (copies of ``bot/``, ``tests/``
+and ``examples/``, and a ``pyproject.toml`` telling mutmut to mutate only that module and run only
+its tests), runs ``mutmut run`` there and prints a table: mutants, killed, survived, score, target.
+Each run starts from scratch (mutmut would otherwise keep its first run's map of which tests cover
+what); the work directory is kept until the next run, so survivors can be inspected with
 ``cd .mutation/<module> && ../../.venv/bin/mutmut results`` and ``… mutmut show <name>``.
 
-Usage: ``python scripts/mutate.py [MODULE ...] [--jobs N] [--check]``. ``MODULE`` is a path such as
-``bot/access.py`` or a unique part of one (``access``); without one, every listed module runs.
-``--check`` exits with 1 when a module is below its target. See docs/mutation.md.
+Usage: ``python scripts/mutate.py [MODULE ...] [--jobs N] [--check] [--survivors]``. ``MODULE`` is
+a path such as ``bot/access.py`` or a unique part of one (``access``); without one, every listed
+module runs. ``--check`` exits with 1 when a module is below its target. See docs/mutation.md.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
-COPIED = ("bot", "tests")
+COPIED = ("bot", "tests", "examples")
 
 
 @dataclass(frozen=True)

@@ -398,4 +398,15 @@ def test_warnings_name_each_missing_setting(policy_file: Callable[[str], Path]) 
 def test_an_unreadable_policy_path_is_one_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_policy(tmp_path)
-    assert exc.value.problems[0].startswith(f"POLICY_FILE: cannot read {tmp_path}: ")
+    assert exc.value.problems == [f"POLICY_FILE: cannot read {tmp_path}: Is a directory"]
+
+
+def test_a_bad_duration_in_the_file_says_why(policy_file: Callable[[str], Path]) -> None:
+    assert problems_of(policy_file, '[limits]\nmax_lifetime = "soon"\n') == [
+        f"limits.max_lifetime: `soon` is not a duration; {EXAMPLES}."
+    ]
+
+
+def test_lifetime_choices_stop_at_a_year_below_a_longer_limit(policy_file: Callable[[str], Path]) -> None:
+    policy = load_policy(policy_file('[limits]\nmax_lifetime = "400d"\n'))
+    assert policy.lifetime_choices()[-3:] == [timedelta(days=180), timedelta(days=365), timedelta(days=400)]
