@@ -410,3 +410,10 @@ def test_a_bad_duration_in_the_file_says_why(policy_file: Callable[[str], Path])
 def test_lifetime_choices_stop_at_a_year_below_a_longer_limit(policy_file: Callable[[str], Path]) -> None:
     policy = load_policy(policy_file('[limits]\nmax_lifetime = "400d"\n'))
     assert policy.lifetime_choices()[-3:] == [timedelta(days=180), timedelta(days=365), timedelta(days=400)]
+
+
+def test_a_preset_is_looked_up_by_its_name() -> None:
+    policy = Policy()
+    assert policy.preset("medium") == policy.presets["medium"]
+    assert policy.preset("huge") is None
+    assert policy.preset("custom") is None
