@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit demo sandbox bench clean schema
+.PHONY: test lint typecheck unit demo sandbox bench clean schema mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,15 @@ schema: $(STAMP)
 	@test -f "$(APIDATA)" || { echo "make schema: $(APIDATA) not found; it is api-viewer/apidata.js from https://github.com/proxmox/pve-docs saved as JSON (from the first [ to the last ]); run make schema APIDATA=<that file>" >&2; exit 2; }
 	$(BIN)/python scripts/gen_schema_subset.py "$(APIDATA)"
 
+# Mutation testing, one module at a time against its own tests (docs/mutation.md); not part of `test`.
+# `make mutate MODULES=codec` runs one module; ARGS=--check fails below a module's target score.
+MUTATION_STAMP := $(VENV)/.mutation-installed
+$(MUTATION_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutate: $(MUTATION_STAMP)
+	$(BIN)/python scripts/mutate.py $(MODULES) $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage .mutation

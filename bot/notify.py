@@ -11,6 +11,7 @@ while reading and editing need the conversation id (docs/slack-dm.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -59,15 +60,22 @@ class Recorded:
     ts: str
     event: Event | str
     user: str | None = None
+    posted_at: datetime | None = None
 
 
 @dataclass
 class RecordingNotifier:
-    """Keeps every message in memory; used by tests before Slack is wired and by the domain's own tests."""
+    """Keeps every message in memory; used by tests before Slack is wired and by the domain's own tests.
+
+    :meth:`find_posted` searches like Slack does: a thread's replies when ``thread_ts`` is given
+    (``conversations.replies``), otherwise only top-level messages (``conversations.history``), and, when
+    ``clock`` is set, only messages posted at or after ``oldest``.
+    """
 
     posts: list[Recorded] = field(default_factory=list)
     updates: list[Recorded] = field(default_factory=list)
     directs: list[Recorded] = field(default_factory=list)
+    clock: Callable[[], datetime] | None = None
     _seq: int = 0
 
     def _next_ts(self) -> str:
@@ -76,7 +84,8 @@ class RecordingNotifier:
 
     async def post(self, *, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
         ts = self._next_ts()
-        self.posts.append(Recorded(key, channel, thread_ts, ts, event))
+        posted_at = self.clock() if self.clock is not None else None
+        self.posts.append(Recorded(key, channel, thread_ts, ts, event, posted_at=posted_at))
         return ts
 
     async def update(self, *, channel: str, ts: str, event: Event) -> None:
@@ -86,8 +95,11 @@ class RecordingNotifier:
         self, *, channel: str, key: str, oldest: datetime, thread_ts: str | None = None
     ) -> str | None:
         for rec in self.posts:
-            if rec.key == key and rec.channel == channel:
-                return rec.ts
+            if rec.key != key or rec.channel != channel or rec.thread_ts != thread_ts:
+                continue
+            if rec.posted_at is not None and rec.posted_at < oldest:
+                continue
+            return rec.ts
         return None
 
     async def open_dm(self, *, user: str) -> str:

@@ -262,10 +262,6 @@ class Placement(_Model):
         """Whether containers may be placed on this node."""
         return any(fnmatchcase(node, g) for g in self.nodes)
 
-    def vmid_in_range(self, vmid: int) -> bool:
-        """Whether a VMID is inside the range Cardinal manages."""
-        return self.vmid_min <= vmid <= self.vmid_max
-
 
 class ExpiryPolicy(_Model):
     """What happens as a container's lifetime ends."""

@@ -22,8 +22,18 @@ class Backoff:
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.base <= 0 or self.factor < 1 or self.cap < self.base or not 0 <= self.jitter <= 1:
-            raise ValueError("backoff needs base > 0, factor >= 1, cap >= base and 0 <= jitter <= 1")
+        # base=0 would poll without pause, factor<1 would shrink the delay, jitter>1 could go negative.
+        problems = []
+        if not self.base > 0:
+            problems.append(f"base must be > 0 seconds (got {self.base})")
+        if not self.factor >= 1:
+            problems.append(f"factor must be >= 1 (got {self.factor})")
+        if not self.cap >= self.base:
+            problems.append(f"cap must be >= base (got cap={self.cap}, base={self.base})")
+        if not 0 <= self.jitter <= 1:
+            problems.append(f"jitter must be from 0 to 1 (got {self.jitter})")
+        if problems:
+            raise ValueError("invalid backoff: " + "; ".join(problems))
 
     def ceiling(self, n: int) -> float:
         """The delay before jitter for the ``n``-th retry."""
