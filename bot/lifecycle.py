@@ -462,12 +462,15 @@ class ContainerService:
         follower: TaskFollower,
         policy: Policy,
         clock: Clock,
+        *,
+        default_node: str | None = None,
     ) -> None:
         self.db = db
         self.proxmox = proxmox
         self.follower = follower
         self.policy = policy
         self.clock = clock
+        self.default_node = default_node  # PROXMOX_NODE: where templates are listed and downloaded
 
     # --- lookups ------------------------------------------------------------------------------------
 
@@ -921,7 +924,7 @@ class ContainerService:
                 "No Proxmox node that Cardinal may use is known.",
                 hint="The operators should check `placement.nodes` in the policy.",
             )
-        return sorted(online, key=lambda n: n.node)[0].node
+        return sorted(online, key=lambda n: (n.node != self.default_node, n.node))[0].node
 
     async def templates(self) -> TemplateList:
         """Templates on the policy's template storage and downloadable ones, both filtered by the
