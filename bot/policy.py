@@ -221,7 +221,9 @@ class Placement(_Model):
     @field_validator("pool")
     @classmethod
     def _pool(cls, value: str | None) -> str | None:
-        if value is not None and not _POOL_RE.match(value):
+        if not value:
+            return None  # "" in the file: no pool
+        if not _POOL_RE.match(value):
             raise ValueError(
                 f"{value!r} is not a Proxmox pool id (letters, digits, '.', '-', '_'; at most 3 levels "
                 "joined by '/')"
