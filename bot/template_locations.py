@@ -35,6 +35,7 @@ class TemplateLocations:
     nodes: tuple[str, ...]
     holders: dict[str, tuple[str, ...]] = field(default_factory=dict)
     unreadable: tuple[str, ...] = ()
+    sizes: dict[str, int] = field(default_factory=dict)
 
     @property
     def templates(self) -> tuple[str, ...]:
@@ -82,8 +83,10 @@ async def locate_templates(
             return TemplateLocations(storage, True, tuple(nodes))
         content = await proxmox.storage_content(reachable[0], storage, "vztmpl")
         holders = {c.volid: reachable for c in content}
-        return TemplateLocations(storage, True, tuple(nodes), holders)
+        shared_sizes = {c.volid: c.size for c in content}
+        return TemplateLocations(storage, True, tuple(nodes), holders, sizes=shared_sizes)
     found: dict[str, list[str]] = {}
+    sizes: dict[str, int] = {}
     unreadable: list[str] = []
     error: ProxmoxError | None = None
     for node in nodes:
@@ -96,7 +99,8 @@ async def locate_templates(
             continue
         for item in content:
             found.setdefault(item.volid, []).append(node)
+            sizes[item.volid] = item.size
     if error is not None and len(unreadable) == len(nodes):
         raise error
     holders = {volid: tuple(ns) for volid, ns in found.items()}
-    return TemplateLocations(storage, False, tuple(nodes), holders, tuple(unreadable))
+    return TemplateLocations(storage, False, tuple(nodes), holders, tuple(unreadable), sizes)

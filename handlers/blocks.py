@@ -1104,6 +1104,7 @@ def templates_list(templates: TemplateList) -> Message:
     ]
     have = [
         f"• `{escape(clip(template_label(t.volid or t.name), 200))}`{_size(t.size_bytes)}"
+        + (f" · on {escape(clip(', '.join(t.nodes), 200))}" if t.nodes else "")
         for t in templates.available
     ] or ["_none yet_"]
     sections, left = _lines_to_sections(have, max_sections=20, budget=MAX_MESSAGE_CHARS // 3)
