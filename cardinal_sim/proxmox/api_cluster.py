@@ -172,7 +172,7 @@ async def resources(ctx: Ctx) -> list[dict[str, Any]]:
     if kind is None:
         for pool in sorted(sim.pools):
             if ctx.has(f"/pool/{pool}", "Pool.Audit"):
-                out.append({"id": f"/pool/{pool}", "pool": pool, "type": "pool", "status": "online"})
+                out.append({"id": f"/pool/{pool}", "pool": pool, "type": "pool"})
     return out
 
 
