@@ -241,9 +241,9 @@ async def test_cardinal_check_subprocess_passes_against_the_sandbox(
     done = await run_cardinal("check", env=process_env(sandbox.env, slack_url), cwd=tmp_path)
     assert done.code == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "All 13 checks passed."
+    assert lines[-1] == "All 15 checks passed."
     checks = lines[:-1]
-    assert len(checks) == 13
+    assert len(checks) == 15
     assert all(line.startswith("✓ ") for line in checks), done.stdout
     assert sandbox.env["PROXMOX_SECRET"] not in done.stdout + done.stderr
 
