@@ -312,11 +312,12 @@ class RequestService:
             if form.node and form.node not in nodes:
                 errors["node"] = f"node: {form.node!r} is not an online node of this cluster"
                 return
-            where = await locate_templates(self.proxmox, storage, [form.node] if form.node else nodes)
+            # This runs before the modal is answered (3 s): stop at the first node that holds it.
+            for node in [form.node] if form.node else nodes:
+                content = await self.proxmox.storage_content(node, storage, "vztmpl")
+                if form.template in {c.volid for c in content}:
+                    return
         except ProxmoxError:
-            return
-        holders = where.nodes_with(form.template)
-        if holders:
             return
         if form.node:
             others = await self._holders_elsewhere(form.template, storage, nodes)
