@@ -52,6 +52,7 @@ from bot.proxmox.errors import (
 )
 from bot.proxmox.models import ClusterResource, NodeInfo
 from bot.proxmox.upid import Upid
+from bot.template_locations import locate_templates
 
 __all__ = [
     "ContainerAlreadyRunning",
@@ -232,6 +233,8 @@ class TemplateEntry:
     volid: str | None = None
     size_bytes: int | None = None
     description: str | None = None
+    #: The nodes holding it, when only some of them do (the template storage is per node).
+    nodes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,6 +466,8 @@ class ContainerService:
         follower: TaskFollower,
         policy: Policy,
         clock: Clock,
+        *,
+        default_node: str | None = None,
     ) -> None:
         self.db = db
         self.proxmox = proxmox
@@ -471,6 +476,7 @@ class ContainerService:
         self.clock = clock
         self.clicks = ClickLedger(db, clock)
         """First-click-wins bookkeeping for the buttons that start these operations (confirmations)."""
+        self.default_node = default_node  # PROXMOX_NODE: where templates are listed and downloaded
 
     # --- lookups ------------------------------------------------------------------------------------
 
@@ -915,6 +921,10 @@ class ContainerService:
             return await tx.audit.recent(vmid=vmid, actor=user, limit=limit)
 
     async def _template_node(self) -> str:
+        return (await self._template_nodes())[0]
+
+    async def _template_nodes(self) -> list[str]:
+        """Allowed nodes (online ones, if any), the default node first."""
         nodes: list[NodeInfo] = await self.proxmox.nodes()
         allowed = [n for n in nodes if self.policy.placement.node_allowed(n.node)]
         online = [n for n in allowed if n.status == "online"] or allowed
@@ -923,18 +933,25 @@ class ContainerService:
                 "No Proxmox node that Cardinal may use is known.",
                 hint="The operators should check `placement.nodes` in the policy.",
             )
-        return sorted(online, key=lambda n: n.node)[0].node
+        return [n.node for n in sorted(online, key=lambda n: (n.node != self.default_node, n.node))]
 
     async def templates(self) -> TemplateList:
-        """Templates on the policy's template storage and downloadable ones, both filtered by the
-        policy's ``placement.templates`` allow-list (downloadable ones already present are left out)."""
+        """Templates on the policy's template storage (of every allowed node: the storage is per node
+        unless shared) and downloadable ones, both filtered by the policy's ``placement.templates``
+        allow-list (downloadable ones already present are left out)."""
         storage = self.policy.placement.template_storage
-        node = await self._template_node()
-        content = await self.proxmox.storage_content(node, storage, "vztmpl")
+        names = await self._template_nodes()
+        node = names[0]
+        where = await locate_templates(self.proxmox, storage, names)
         available = tuple(
-            TemplateEntry(name=c.filename, volid=c.volid, size_bytes=c.size)
-            for c in sorted(content, key=lambda c: c.volid)
-            if self.policy.placement.template_allowed(c.volid)
+            TemplateEntry(
+                name=volid.split("/", 1)[-1],
+                volid=volid,
+                size_bytes=where.sizes.get(volid),
+                nodes=() if where.everywhere(volid) else where.nodes_with(volid),
+            )
+            for volid in where.templates
+            if self.policy.placement.template_allowed(volid)
         )
         have = {t.name for t in available}
         try:

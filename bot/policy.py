@@ -15,7 +15,7 @@ Layout (``examples/policy.toml`` is a complete, commented file)::
     [[auto_approve]]     presets, max_count, max_lifetime, within_quota
     [limits]             max_count, default_lifetime, max_lifetime,
                          max_cores, max_memory_mib, max_swap_mib, max_disk_gib   (per container)
-    [placement]          bridges, storages, template_storage, templates, nodes, vmid_min, vmid_max
+    [placement]          bridges, storages, template_storage, templates, nodes, vmid_min, vmid_max, pool
     [expiry]             reminders, action, grace
     [[digest]]           channel, cron, timezone, quiet_when_unchanged
     [access]             others_containers
@@ -134,6 +134,8 @@ Duration = Annotated[timedelta, BeforeValidator(_to_duration)]
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _PVE_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _GLOB_RE = re.compile(r"^[A-Za-z0-9_.*?\[\]:/+-]{1,255}$")
+#: ``pve-poolid`` (pve-access-control ``verify_poolname``): up to three ``/``-separated levels.
+_POOL_RE = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+){0,2}$")
 _CHANNEL_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _APPROVER_RE = re.compile(r"^[SUW][A-Z0-9]{2,}$")
 
@@ -210,7 +212,7 @@ class Limits(_Model):
 
 
 class Placement(_Model):
-    """Where containers may go: bridges, storages, templates, nodes and the VMID range."""
+    """Where containers may go: bridges, storages, templates, nodes, the VMID range and the pool."""
 
     bridges: list[str] = Field(default_factory=lambda: ["vmbr0"], min_length=1)
     storages: list[str] = Field(default_factory=lambda: ["local-lvm"], min_length=1)
@@ -219,6 +221,25 @@ class Placement(_Model):
     nodes: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
     vmid_min: int = Field(10000, ge=100, le=999_999_999)
     vmid_max: int = Field(19999, ge=100, le=999_999_999)
+    #: Resource pool containers are created into; lists and reconcile then only consider its members.
+    pool: str | None = Field(None, max_length=255)
+
+    @field_validator("pool")
+    @classmethod
+    def _pool(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # "" in the file: no pool
+        if not _POOL_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a Proxmox pool id (letters, digits, '.', '-', '_'; at most 3 levels "
+                "joined by '/')"
+            )
+        return value
+
+    def in_pool(self, pool: str | None) -> bool:
+        """Whether a guest in ``pool`` (``/cluster/resources`` ``pool``) is Cardinal's to see: always
+        when no pool is configured, else only members of that pool."""
+        return self.pool is None or pool == self.pool
 
     @field_validator("bridges", "storages")
     @classmethod

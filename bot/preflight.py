@@ -13,6 +13,7 @@ from bot.placement import candidate_nodes
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import ClusterResource, NodeInfo
+from bot.template_locations import locate_templates
 
 GIB = 1024**3
 MIB = 1024**2
@@ -20,7 +21,7 @@ MIB = 1024**2
 
 @dataclass(frozen=True, slots=True)
 class PreflightInput:
-    """What a request needs from the cluster."""
+    """What a request needs from the cluster. ``node`` is the node asked for (``None``: automatic)."""
 
     template: str
     storage: str
@@ -30,6 +31,7 @@ class PreflightInput:
     node_patterns: tuple[str, ...]
     vmid_min: int
     vmid_max: int
+    node: str | None = None
 
 
 async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[PreflightCheck, ...]:
@@ -39,10 +41,11 @@ async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[P
         resources = await proxmox.cluster_resources()
     except ProxmoxError as exc:
         return (PreflightCheck("Proxmox reachable", False, exc.what),)
+    template_check, holders = await _template_present(proxmox, need, nodes, resources)
     checks = [
-        await _template_present(proxmox, need, nodes),
+        template_check,
         _storage_headroom(need, resources),
-        _node_headroom(need, nodes),
+        _node_headroom(need, nodes, holders),
         _hostnames_free(need, resources),
         _vmids_available(need, resources),
     ]
@@ -50,19 +53,30 @@ async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[P
 
 
 async def _template_present(
-    proxmox: ProxmoxClient, need: PreflightInput, nodes: list[NodeInfo]
-) -> PreflightCheck:
+    proxmox: ProxmoxClient, need: PreflightInput, nodes: list[NodeInfo], resources: list[ClusterResource]
+) -> tuple[PreflightCheck, tuple[str, ...] | None]:
+    """Whether the template is on the chosen node — or, for automatic placement, on which allowed online
+    nodes (the template storage is per node unless it is shared). Also returns those nodes."""
+    name = "Template present"
     storage = need.template.split(":", 1)[0]
-    online = [n.node for n in nodes if n.status == "online"]
-    if not online:
-        return PreflightCheck("Template present", False, "no node is online")
-    try:
-        content = await proxmox.storage_content(online[0], storage, "vztmpl")
-    except ProxmoxError as exc:
-        return PreflightCheck("Template present", False, exc.what)
-    present = any(c.volid == need.template for c in content)
     detail = need.template.split("/", 1)[-1]
-    return PreflightCheck("Template present", present, detail if present else f"{detail} is not on {storage}")
+    looked = [n.node for n in candidate_nodes(nodes, list(need.node_patterns))]
+    if need.node is not None:
+        looked = [n for n in looked if n == need.node]
+    if not looked:
+        why = f"node {need.node} is not an allowed, online node" if need.node else "no allowed node is online"
+        return PreflightCheck(name, False, why), None
+    try:
+        where = await locate_templates(proxmox, storage, looked, resources)
+    except ProxmoxError as exc:
+        return PreflightCheck(name, False, exc.what), None
+    holders = where.nodes_with(need.template)
+    if not holders:
+        on = f"on {need.node}" if need.node else f"on any allowed node ({', '.join(looked)})"
+        return PreflightCheck(name, False, f"{detail} is not on {storage} {on}"), holders
+    if where.shared or where.everywhere(need.template):
+        return PreflightCheck(name, True, detail), holders
+    return PreflightCheck(name, True, f"{detail} (on {', '.join(holders)})"), holders
 
 
 def _storage_headroom(need: PreflightInput, resources: list[ClusterResource]) -> PreflightCheck:
@@ -80,10 +94,21 @@ def _storage_headroom(need: PreflightInput, resources: list[ClusterResource]) ->
     )
 
 
-def _node_headroom(need: PreflightInput, nodes: list[NodeInfo]) -> PreflightCheck:
-    candidates = candidate_nodes(nodes, list(need.node_patterns))
+def _node_headroom(
+    need: PreflightInput, nodes: list[NodeInfo], holders: tuple[str, ...] | None
+) -> PreflightCheck:
+    """Free memory on the nodes the containers can go to: the allowed online ones holding the template
+    (only the chosen one when a node was asked for)."""
+    candidates = candidate_nodes(nodes, list(need.node_patterns), holders)
+    if need.node is not None:
+        candidates = [n for n in candidates if n.node == need.node]
     if not candidates:
-        return PreflightCheck("Node headroom", False, "no allowed node is online")
+        why = (
+            "no allowed node holding the template is online"
+            if holders is not None
+            else "no allowed node is online"
+        )
+        return PreflightCheck("Node headroom", False, why)
     free = sum(n.free_mem for n in candidates) / MIB
     total = need.memory_mib * len(need.hostnames)
     best = candidates[0]

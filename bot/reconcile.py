@@ -18,6 +18,7 @@ from bot.db.audit import SYSTEM_ACTOR
 from bot.db.enums import ContainerState
 from bot.db.types import Clock
 from bot.ownership import CARDINAL_TAG, parse_ownership, parse_tags
+from bot.policy import load_policy
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError, ProxmoxNotFoundError
 from bot.proxmox.models import ClusterResource
@@ -80,11 +81,14 @@ def _state(status: str | None) -> ContainerState | None:
     return {"running": ContainerState.RUNNING, "stopped": ContainerState.STOPPED}.get(status or "")
 
 
-async def reconcile(db: Database, proxmox: ProxmoxClient, clock: Clock) -> ReconcileReport:
+async def reconcile(
+    db: Database, proxmox: ProxmoxClient, clock: Clock, *, pool: str | None = None
+) -> ReconcileReport:
     """Bring the live records in line with ``/cluster/resources?type=vm`` (LXC guests).
 
     Containers still being created are left to the task tracker. If Proxmox lists none of several known
     containers, nothing is marked destroyed (more likely a permission problem than a mass deletion).
+    With a ``pool`` (policy ``placement.pool``), a known container that left the pool is reported.
     """
     report = ReconcileReport()
     resources = await proxmox.cluster_resources("vm")
@@ -123,6 +127,11 @@ async def reconcile(db: Database, proxmox: ProxmoxClient, clock: Clock) -> Recon
                     report.removed_outside.append(c.vmid)
                 continue
             changed = False
+            if pool is not None and item.pool != pool:
+                report.warnings.append(
+                    f"{c.vmid} is not in pool {pool} any more (pool: {item.pool or 'none'}); "
+                    f"add it back: pvesh set /pools/{pool} --vms {c.vmid}"
+                )
             if item.node and item.node != c.node:
                 current = await tx.containers.get(c.vmid)
                 if current is not None:
@@ -160,14 +169,19 @@ async def reconcile(db: Database, proxmox: ProxmoxClient, clock: Clock) -> Recon
     return report
 
 
-async def adopt(db: Database, proxmox: ProxmoxClient, clock: Clock) -> ReconcileReport:
+async def adopt(
+    db: Database, proxmox: ProxmoxClient, clock: Clock, *, pool: str | None = None
+) -> ReconcileReport:
     """Rebuild container records from Proxmox: every LXC guest tagged ``cardinal`` whose config carries a
     valid ownership (description line or owner tag) and that the database does not know is recorded,
-    with owner, expiry, request id, node, hostname and state. Known containers are left alone."""
+    with owner, expiry, request id, node, hostname and state. Known containers are left alone. With a
+    ``pool``, only its members are considered."""
     report = ReconcileReport()
     live = _lxc(await proxmox.cluster_resources("vm"))
     for vmid, item in sorted(live.items()):
         if CARDINAL_TAG not in parse_tags(item.tags):
+            continue
+        if pool is not None and item.pool != pool:
             continue
         report.checked += 1
         async with db.transaction(readonly=True) as tx:
@@ -219,14 +233,15 @@ async def adopt(db: Database, proxmox: ProxmoxClient, clock: Clock) -> Reconcile
 
 async def run(settings: Settings, adopt: bool = False) -> int:
     """``cardinal reconcile [--adopt]``: run once, print a short summary, return the exit code."""
+    pool = load_policy(settings.policy_file).placement.pool
     database = await open_database(settings.database_url)
     try:
         async with ProxmoxClient.from_settings(settings) as proxmox:
             try:
                 if adopt:
-                    report = await _adopt(database, proxmox, utc_now)
+                    report = await _adopt(database, proxmox, utc_now, pool=pool)
                 else:
-                    report = await reconcile(database, proxmox, utc_now)
+                    report = await reconcile(database, proxmox, utc_now, pool=pool)
             except ProxmoxError as exc:
                 print(f"cardinal reconcile: {exc.user_message}")
                 return EXIT_FAILED

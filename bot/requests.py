@@ -41,6 +41,7 @@ from bot.preflight import PreflightInput, run_preflight
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import NodeInfo
+from bot.template_locations import locate_templates
 from bot.tracker import progress
 from bot.tracker.tracker import CreationItem
 
@@ -117,11 +118,21 @@ class CreateForm:
 
 @dataclass(frozen=True, slots=True)
 class CreateChoices:
-    """What the create modal offers: online nodes and the allowed templates on the template storage
-    (both empty when Proxmox cannot be reached; the modal then says templates are unavailable)."""
+    """What the create modal offers: the allowed online nodes and the allowed templates held by at least
+    one of them (both empty when Proxmox cannot be reached; the modal then says templates are
+    unavailable). ``where`` maps each template to the nodes holding it: the template storage (``local``)
+    is per node unless it is shared."""
 
     nodes: tuple[str, ...]
     templates: tuple[str, ...]
+    where: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def holders_label(self, volid: str) -> str | None:
+        """``"pve, pve3"`` when only some of the offered nodes hold ``volid``; ``None`` when all do."""
+        holders = self.where.get(volid)
+        if holders is None or set(self.nodes) <= set(holders):
+            return None
+        return ", ".join(holders)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +166,29 @@ class RequestService:
     approvers: ApproverDirectory
     clock: Clock
     observer: Observer = field(default_factory=NoObserver)
+    #: ``PROXMOX_NODE``: where containers go when it fits (and it is listed first in the modal).
+    default_node: str | None = None
+
+    async def _allowed_online(self) -> list[NodeInfo]:
+        """Online nodes the policy allows, the default node first, then by name."""
+        place = self.policy.placement
+        nodes = [n for n in await self.proxmox.nodes() if n.status == "online" and place.node_allowed(n.node)]
+        return sorted(nodes, key=lambda n: (n.node != self.default_node, n.node))
 
     async def create_choices(self) -> CreateChoices:
-        """Nodes and templates to offer in the create modal."""
+        """Nodes and templates to offer in the create modal: every allowed template that at least one
+        allowed online node holds, with the nodes holding it."""
         place = self.policy.placement
         try:
-            nodes = [n.node for n in await self.proxmox.nodes() if n.status == "online"]
-            content = await self.proxmox.storage_content(nodes[0], place.template_storage) if nodes else []
+            nodes = [n.node for n in await self._allowed_online()]
+            where = await locate_templates(self.proxmox, place.template_storage, nodes) if nodes else None
         except ProxmoxError as exc:
             log.warning("create_modal.templates_unavailable", error=exc.what)
             return CreateChoices((), ())
-        templates = tuple(c.volid for c in content if place.template_allowed(c.volid))
-        return CreateChoices(tuple(nodes), templates)
+        if where is None:
+            return CreateChoices((), ())
+        templates = tuple(v for v in where.templates if place.template_allowed(v))
+        return CreateChoices(tuple(nodes), templates, {v: where.nodes_with(v) for v in templates})
 
     # ----------------------------------------------------------------------------- validation
     async def validate(self, form: CreateForm, requester: str) -> ValidRequest:
@@ -286,18 +308,29 @@ class RequestService:
         and the create itself then report it."""
         storage = self.policy.placement.template_storage
         try:
-            nodes = [n.node for n in await self.proxmox.nodes() if n.status == "online"]
+            nodes = [n.node for n in await self._allowed_online()]
             if form.node and form.node not in nodes:
                 errors["node"] = f"node: {form.node!r} is not an online node of this cluster"
                 return
+            # This runs before the modal is answered (3 s): stop at the first node that holds it.
             for node in [form.node] if form.node else nodes:
                 content = await self.proxmox.storage_content(node, storage, "vztmpl")
                 if form.template in {c.volid for c in content}:
                     return
         except ProxmoxError:
             return
-        where = f"on {form.node}" if form.node else "on any node"
-        errors["template"] = f"template: not found on storage {storage} {where}; choose one from the list"
+        if form.node:
+            others = await self._holders_elsewhere(form.template, storage, nodes)
+            also = f" (it is on {', '.join(others)})" if others else ""
+            errors["node"] = f"node: {form.node} does not hold this template{also}; choose “auto”"
+            return
+        errors["template"] = f"template: not found on storage {storage} on any node; choose one from the list"
+
+    async def _holders_elsewhere(self, template: str, storage: str, nodes: list[str]) -> tuple[str, ...]:
+        try:
+            return (await locate_templates(self.proxmox, storage, nodes)).nodes_with(template)
+        except ProxmoxError:
+            return ()
 
     async def _check_quota(
         self, requester: str, sizes: dict[str, int], count: int, errors: dict[str, str]
@@ -438,6 +471,7 @@ class RequestService:
                 node_patterns=tuple(self.policy.placement.nodes),
                 vmid_min=self.policy.placement.vmid_min,
                 vmid_max=self.policy.placement.vmid_max,
+                node=req.node,
             ),
         )
         card_channel = self.policy.approval_channel or req.channel
@@ -549,6 +583,7 @@ class RequestService:
         try:
             nodes = await self.proxmox.nodes()
             guests = await self.proxmox.cluster_resources("vm")
+            holders = await self._template_holders(spec.template, nodes)
         except ProxmoxError as exc:
             log.warning("provision.deferred", request_id=request_id, error=exc.what)
             await self.outbox.deliver(
@@ -564,7 +599,7 @@ class RequestService:
         taken = {g.vmid for g in guests if g.vmid is not None}
         now = self.clock()
         try:
-            items = await self._reserve_and_place(req, spec, hostnames, nodes, taken, now)
+            items = await self._reserve_and_place(req, spec, hostnames, nodes, taken, now, holders)
         except InputError as exc:
             await self._fail(req, f"Cardinal could not place this request: {exc.what}")
             return False
@@ -573,6 +608,15 @@ class RequestService:
         await self.queue.enqueue_creations(request_id, items)
         await self.refresh(request_id)
         return True
+
+    async def _template_holders(self, template: str, nodes: list[NodeInfo]) -> tuple[str, ...]:
+        """The allowed online nodes whose template storage holds ``template``."""
+        place = self.policy.placement
+        names = [n.node for n in nodes if n.status == "online" and place.node_allowed(n.node)]
+        if not names:
+            return ()
+        where = await locate_templates(self.proxmox, template.split(":", 1)[0], names)
+        return where.nodes_with(template)
 
     async def _fail(self, req: ContainerRequest, why: str) -> None:
         now = self.clock()
@@ -592,6 +636,7 @@ class RequestService:
         nodes: list[NodeInfo],
         taken: set[int],
         now: datetime,
+        holders: tuple[str, ...],
     ) -> list[CreationItem] | None:
         """In one transaction: claim the request (approved → creating), reserve VMIDs, pick nodes."""
         p = self.policy.placement
@@ -603,7 +648,14 @@ class RequestService:
             ):
                 return None
             for hostname in hostnames:
-                node = choose_node(nodes, p.nodes, wanted=req.node, memory_mib=spec.memory_mib)
+                node = choose_node(
+                    nodes,
+                    p.nodes,
+                    wanted=req.node,
+                    memory_mib=spec.memory_mib,
+                    holders=holders,
+                    preferred=self.default_node,
+                )
                 vmid = await tx.vmids.reserve_vmid(request_id, p.vmid_min, p.vmid_max, taken, now=now)
                 taken.add(vmid)
                 one = spec.model_copy(update={"hostname": hostname})
@@ -612,6 +664,8 @@ class RequestService:
                     tags=ownership_tags(req.requester),
                     description=ownership_line(req.requester, req.expires_at, request_id),
                 )
+                if p.pool is not None:
+                    params["pool"] = p.pool  # the CT joins the pool the token is scoped to
                 items.append(
                     CreationItem(
                         hostname=hostname,

@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     )
     proxmox_password: SecretStr | None = Field(None, description="Password for ticket auth.")
     proxmox_node: str | None = Field(
-        None, description="Default node for creation; empty = pick the allowed node with most free memory."
+        None,
+        description=(
+            "Default node: containers go there when it holds the template and has room, and /lxc templates "
+            "lists its storage; empty = the allowed node holding the template with most free memory."
+        ),
     )
     proxmox_verify_tls: bool = Field(True, description="Verify the TLS certificate (keep true).")
     proxmox_ca_file: Path | None = Field(None, description="CA bundle that signed the Proxmox certificate.")

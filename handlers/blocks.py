@@ -391,7 +391,9 @@ def template_label(volid: str) -> str:
     return name
 
 
-def _template_block(templates: Sequence[str] | None, storage: str) -> Block:
+def _template_block(
+    templates: Sequence[str] | None, storage: str, where: Mapping[str, str] | None = None
+) -> Block:
     if not templates:
         label = "⏳ Loading templates…" if templates is None else f"No templates on storage {storage}"
         hint = (
@@ -405,7 +407,12 @@ def _template_block(templates: Sequence[str] | None, storage: str) -> Block:
             _select([_option(label, _UNAVAILABLE)], None, label),
             hint=hint,
         )
-    options = [_option(template_label(v), v) for v in templates if len(v) <= 150]
+    where = where or {}
+    options = [
+        _option(f"{template_label(v)} ({where[v]})" if v in where else template_label(v), v)
+        for v in templates
+        if len(v) <= 150
+    ]
     more = (
         f"Showing the first {MAX_OPTIONS} of {len(options)} templates."
         if len(options) > MAX_OPTIONS
@@ -421,13 +428,16 @@ def create_modal(
     nodes: Sequence[str] = (),
     preset: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    template_nodes: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The create modal (callback ``lxc_create``).
 
     ``templates=None`` gives the "loading…" variant to open at once; call again with the template volids
     and ``views.update`` the view (block ids stay the same, so what the person typed is kept). ``nodes``
-    are the nodes to offer besides automatic placement. ``metadata`` (e.g. channel and thread) goes into
-    ``private_metadata`` as compact JSON; ValueError if it exceeds Slack's 3000 characters.
+    are the nodes to offer besides automatic placement; ``template_nodes`` names, per template held by
+    only some of them, the nodes that hold it (shown after the template's name). ``metadata`` (e.g.
+    channel and thread) goes into ``private_metadata`` as compact JSON; ValueError if it exceeds Slack's
+    3000 characters.
     """
     meta = json.dumps(dict(metadata or {}), separators=(",", ":"), sort_keys=True)
     if len(meta) > MAX_PRIVATE_METADATA:
@@ -450,7 +460,7 @@ def create_modal(
             hint="Letters, digits and '-'. With a count above 1 they are named hostname-1 … hostname-N.",
         ),
         _input("count", "How many", _number_input(1, policy.limits.max_count, 1)),
-        _template_block(templates, place.template_storage),
+        _template_block(templates, place.template_storage, template_nodes),
         _input("preset", "Size", _select(presets, initial_preset, "Choose a size")),
         _input("cores", "Cores (custom)", _number_input(1, 8192), optional=True, hint=custom_hint),
         _input("memory_mib", "Memory MiB (custom)", _number_input(16), optional=True, hint=custom_hint),
@@ -1096,6 +1106,7 @@ def templates_list(templates: TemplateList) -> Message:
     ]
     have = [
         f"• `{escape(clip(template_label(t.volid or t.name), 200))}`{_size(t.size_bytes)}"
+        + (f" · on {escape(clip(', '.join(t.nodes), 200))}" if t.nodes else "")
         for t in templates.available
     ] or ["_none yet_"]
     sections, left = _lines_to_sections(have, max_sections=20, budget=MAX_MESSAGE_CHARS // 3)

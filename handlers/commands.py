@@ -100,6 +100,7 @@ async def _fill_create_modal(
         services.policy,
         templates=list(choices.templates),
         nodes=list(choices.nodes),
+        template_nodes={v: label for v in choices.templates if (label := choices.holders_label(v))},
         preset=preset,
         metadata=metadata,
     )

@@ -134,7 +134,7 @@ class Cardinal:
         )
 
     async def _reconcile(self) -> None:
-        await reconcile(self.db, self.proxmox, self.clock)
+        await reconcile(self.db, self.proxmox, self.clock, pool=self.services.policy.placement.pool)
 
     async def readiness(self) -> dict[str, bool | str]:
         """The probes behind ``/readyz`` (``proxmox`` is advisory: see :data:`ADVISORY_PROBES`)."""
@@ -255,9 +255,19 @@ async def assemble(
     approvers = SlackApproverDirectory(
         client, frozenset(policy.approver_users), tuple(policy.approver_groups)
     )
-    requests = RequestService(db, proxmox, outbox, tracker, policy, approvers, clock, observer=metrics)
+    requests = RequestService(
+        db,
+        proxmox,
+        outbox,
+        tracker,
+        policy,
+        approvers,
+        clock,
+        observer=metrics,
+        default_node=settings.proxmox_node,
+    )
     metrics.watch_breaker(lambda: proxmox.breaker.state)
-    containers = ContainerService(db, proxmox, tracker, policy, clock)
+    containers = ContainerService(db, proxmox, tracker, policy, clock, default_node=settings.proxmox_node)
     approvals = ActionApprovals(db, containers, outbox, approvers, clock)
     secret = settings.slack_signing_secret or settings.slack_bot_token
     services = Services(

@@ -58,6 +58,8 @@ SERVED: tuple[tuple[str, str], ...] = (
     ("GET", "/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces"),
     ("GET", "/nodes/{node}/aplinfo"),
     ("POST", "/nodes/{node}/aplinfo"),
+    ("GET", "/pools"),
+    ("GET", "/pools/{poolid}"),
     ("GET", "/nodes/{node}/storage/{storage}/content"),
     ("POST", "/access/ticket"),
     ("GET", "/access/permissions"),

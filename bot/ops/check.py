@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -30,8 +30,12 @@ from bot.ops.privileges import REQUIREMENTS, Requirement
 from bot.ops.scopes import REQUIRED_BOT_SCOPES, needed_for
 from bot.policy import Policy, load_policy
 from bot.proxmox.errors import ProxmoxAuthError, ProxmoxError
-from bot.proxmox.models import ClusterResource, Permissions, StorageContent, Version
+from bot.proxmox.models import ClusterResource, NodeInfo, Permissions, StorageContent, Version
 from bot.settings import Settings, load_settings
+from bot.template_locations import TemplateLocations, locate_templates
+
+if TYPE_CHECKING:
+    from bot.proxmox.client import ProxmoxClient
 
 MIN_PROXMOX = (8, 1)
 MAX_CLOCK_SKEW = 30.0
@@ -70,12 +74,13 @@ class CheckTargets:
     template_storage: str = "local"
     rootfs_storages: tuple[str, ...] = ("local-lvm",)
     bridges: tuple[str, ...] = ("vmbr0",)
+    pool: str | None = None
 
     @classmethod
     def from_policy(cls, policy: Policy) -> CheckTargets:
-        """The storages and bridges of the policy's ``[placement]``."""
+        """The storages, bridges and pool of the policy's ``[placement]``."""
         p = policy.placement
-        return cls(p.template_storage, tuple(p.storages), tuple(p.bridges))
+        return cls(p.template_storage, tuple(p.storages), tuple(p.bridges), p.pool)
 
 
 def skipped(name: str, reason: str) -> CheckResult:
@@ -511,6 +516,10 @@ def _expand(req: Requirement, nodes: Sequence[str], targets: CheckTargets) -> li
         "bridge": targets.bridges,
     }
     if "{vmid}" in req.path:
+        if targets.pool is not None:
+            # Containers are created into the pool: its ACL gives the roles on every member (and
+            # VM.Allocate on the pool is what creation into it needs).
+            return [(f"/pool/{targets.pool}", f"/pool/{targets.pool}")]
         # Containers get new VMIDs: the privilege must propagate to every child of the ACL path.
         return [(req.path.replace("{vmid}", "100"), req.acl)]
     for key, options in values.items():
@@ -603,6 +612,73 @@ def evaluate_template_storage(
     if templates is not None:
         count = f", {len(templates)} template(s)" if templates else ", no templates yet (/lxc templates)"
     return CheckResult(name, True, f"'{store}' holds templates on {', '.join(with_tmpl)}{count}")
+
+
+async def check_template_nodes(
+    px: ProxmoxClient,
+    targets: CheckTargets,
+    nodes: Sequence[str],
+    storages: Sequence[ClusterResource],
+    *,
+    limit: float,
+) -> list[CheckResult]:
+    """ "Templates per node": a storage such as ``local`` is per node, so list it on every node."""
+    name = "Templates per node"
+    if not nodes:
+        return []
+    try:
+        async with asyncio.timeout(limit * max(len(nodes), 1)):
+            where = await locate_templates(px, targets.template_storage, nodes, storages)
+    except (ProxmoxError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+        return [CheckResult(name, False, _describe(exc), "Check the template storage on every node.")]
+    return [evaluate_template_nodes(where)]
+
+
+def evaluate_template_nodes(where: TemplateLocations) -> CheckResult:
+    """Which nodes hold templates. A non-shared storage (``local``) holds each node's own templates, so a
+    node without any cannot take containers; that is reported (and fails when no node has one)."""
+    name = "Templates per node"
+    store = where.storage
+    if where.shared:
+        return CheckResult(
+            name,
+            bool(where.templates),
+            f"'{store}' is shared: {len(where.templates)} template(s) on every node",
+        )
+    counts = {n: sum(1 for v in where.templates if n in where.nodes_with(v)) for n in where.nodes}
+    detail = f"'{store}' is per node (not shared): " + ", ".join(f"{n} {c}" for n, c in counts.items())
+    empty = [n for n, c in counts.items() if c == 0]
+    if empty:
+        detail += f"; no templates on {', '.join(empty)} (containers are only placed where their template is)"
+    return CheckResult(
+        name,
+        any(counts.values()),
+        detail,
+        f"Download a template on each node that should take containers: "
+        f"pveam download {store} <template> (run on that node), or use a shared template storage.",
+    )
+
+
+def evaluate_default_node(node: str, nodes: Sequence[NodeInfo]) -> CheckResult:
+    """``PROXMOX_NODE`` (the default node for creation and template lists) exists and is online."""
+    name = "Default node"
+    found = next((n for n in nodes if n.node == node), None)
+    known = ", ".join(sorted(n.node for n in nodes)) or "none"
+    if found is None:
+        return CheckResult(
+            name,
+            False,
+            f"PROXMOX_NODE={node} is not a node of this cluster (nodes: {known})",
+            "Set PROXMOX_NODE to one of the cluster's node names, or leave it empty for automatic placement.",
+        )
+    if found.status != "online":
+        return CheckResult(
+            name,
+            False,
+            f"PROXMOX_NODE={node} is {found.status}",
+            "Bring the node back, or point PROXMOX_NODE at an online node (or leave it empty).",
+        )
+    return CheckResult(name, True, f"PROXMOX_NODE={node} is online")
 
 
 def evaluate_rootfs_storages(storages: Sequence[ClusterResource], targets: CheckTargets) -> CheckResult:
@@ -719,6 +795,9 @@ async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit:
                 ifaces = await _bounded(px.networks(node_name, "any_bridge"), limit)
                 node_bridges[node_name] = {str(i.get("iface")) for i in ifaces}
         results.append(evaluate_bridges(perms, sdn, targets, principal, node_bridges))
+        results.extend(await check_template_nodes(px, targets, nodes, storages, limit=limit))
+        if settings.proxmox_node:
+            results.append(evaluate_default_node(settings.proxmox_node, await _bounded(px.nodes(), limit)))
     return results
 
 

@@ -73,6 +73,8 @@ class ClusterResource(_Model):
     cpu: float | None = None
     content: str | None = None
     template: int | None = None
+    pool: str | None = None
+    shared: int | None = None
 
     @field_validator("vmid", mode="before")
     @classmethod

@@ -83,6 +83,9 @@ def _resource_vm(ctx: Ctx, ct_vmid: int) -> dict[str, Any] | None:
         for key in ("lock", "tags"):
             if ct.config.get(key):
                 item[key] = ct.config[key]
+        pool = sim.pool_of(ct.vmid)
+        if pool is not None:
+            item["pool"] = pool
         return item
     st = vmstatus(sim, ct)
     item.update(
@@ -106,6 +109,9 @@ def _resource_vm(ctx: Ctx, ct_vmid: int) -> dict[str, Any] | None:
     for key in ("tags", "lock"):
         if ct.config.get(key):
             item[key] = ct.config[key]
+    pool = sim.pool_of(ct.vmid)
+    if pool is not None:
+        item["pool"] = pool
     return item
 
 

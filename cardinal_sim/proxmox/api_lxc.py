@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from cardinal_sim.proxmox.api_cluster import node_storage_or_die
-from cardinal_sim.proxmox.errors import die, perm_error
+from cardinal_sim.proxmox.errors import ApiError, die, perm_error
 from cardinal_sim.proxmox.formats import split_list
 from cardinal_sim.proxmox.routes import Ctx, param_exc, route
 from cardinal_sim.proxmox.schema import property_schema
@@ -154,14 +154,14 @@ async def lxc_list(ctx: Ctx) -> list[dict[str, Any]]:
 async def lxc_create(ctx: Ctx) -> str:
     """Reserve the VMID (``lock: create``) synchronously and return a ``vzcreate`` UPID."""
     sim, p, vmid, node = ctx.sim, ctx.params, ctx.vmid, ctx.node
-    pool = p.get("pool")
-    if pool is not None:
-        if pool not in sim.pools:
-            raise perm_error(f"pool '{pool}' does not exist")
-        if not ctx.has(f"/pool/{pool}", "VM.Allocate"):
-            ctx.check(f"/vms/{vmid}", ["VM.Allocate"])
-    else:
-        ctx.check(f"/vms/{vmid}", ["VM.Allocate"])
+    pool = None if p.get("pool") is None else str(p["pool"])
+    if pool is not None and pool not in sim.pools:
+        raise perm_error(f"pool '{pool}' does not exist")
+    # VM.Allocate on /vms/<vmid>, or on the pool the CT is created into (pve-container API2/LXC.pm).
+    if not ctx.has(f"/vms/{vmid}", "VM.Allocate") and not (
+        pool is not None and ctx.has(f"/pool/{pool}", "VM.Allocate")
+    ):
+        raise ApiError(403, "Permission check failed\n")  # raise_perm_exc() without a detail
     existing = sim.containers.get(vmid)
     if existing is not None:
         raise die(f"CT {vmid} already exists on node '{existing.node}'")
@@ -185,7 +185,7 @@ async def lxc_create(ctx: Ctx) -> str:
     values: dict[str, Any] = {k: _conf_value(v) for k, v in p.items() if k not in _NOT_CONFIG}
     values.setdefault("rootfs", f"{storage}:4")
     for key in sorted(values):
-        ctx.check(f"/vms/{vmid}", [_priv_for(key)])
+        _check_vm_perm(ctx, vmid, pool, _priv_for(key))
     plan = _disk_plan(ctx, values)
     _check_bridges(ctx, values)
 
@@ -227,6 +227,8 @@ async def lxc_create(ctx: Ctx) -> str:
             return TaskResult(lines=lines, error=f"unable to create CT {vmid} - {err}")
         ct.config = full
         ct.ha_managed = bool(p.get("ha-managed", False))
+        if pool is not None and pool in sim.pools:  # add_vm_to_pool, after the CT is written
+            sim.pools[pool].vms.add(vmid)
         hostname = full["hostname"]
         lines += [
             f"extracting archive '{_archive_path(ctx, ostemplate)}'",
@@ -255,6 +257,13 @@ async def lxc_create(ctx: Ctx) -> str:
         node, "vzcreate", str(vmid), ctx.userid, lines=first, finish=finish, on_interrupt=cleanup
     )
     return task.upid
+
+
+def _check_vm_perm(ctx: Ctx, vmid: int, pool: str | None, priv: str) -> None:
+    """``RPCEnvironment::check_vm_perm``: the privilege on ``/pool/<pool>`` is enough, else on the CT."""
+    if pool is not None and ctx.has(f"/pool/{pool}", priv):
+        return
+    ctx.check(f"/vms/{vmid}", [priv])
 
 
 def _archive_path(ctx: Ctx, ostemplate: str) -> str:

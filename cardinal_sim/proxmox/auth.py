@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from cardinal_sim.proxmox.clock import SimClock
 from cardinal_sim.proxmox.errors import perm_error
 from cardinal_sim.proxmox.privileges import ALL_PRIVILEGES
-from cardinal_sim.proxmox.state import Credential
+from cardinal_sim.proxmox.state import Credential, Pool
 
 TICKET_LIFETIME = 7200
 AUTH_GRACE = 300
@@ -50,6 +50,7 @@ class AccessControl:
         self._secret = secret
         self.tokens: dict[str, Credential] = {}
         self.users: dict[str, Credential] = {}
+        self.pools: dict[str, Pool] = {}
 
     # --- credentials -----------------------------------------------------------------------------
 
@@ -135,8 +136,8 @@ class AccessControl:
     # --- ACL -------------------------------------------------------------------------------------
 
     @staticmethod
-    def privileges_on(cred: Credential, path: str) -> set[str]:
-        """Privileges on ``path``: entries on the path itself plus those propagated from its parents."""
+    def acl_privileges(cred: Credential, path: str) -> set[str]:
+        """Privileges from ACL entries on ``path`` itself plus those propagated from its parents."""
         if cred.privileges is None:
             return set(ALL_PRIVILEGES)
         path = "/" + path.strip("/")
@@ -145,6 +146,18 @@ class AccessControl:
             acl = "/" + acl_path.strip("/")
             if acl in (path, "/") or path.startswith(acl + "/"):
                 found |= privs
+        return found
+
+    def privileges_on(self, cred: Credential, path: str) -> set[str]:
+        """Privileges on ``path``: the ACL's, plus the roles of ``/pool/<id>`` when ``path`` is a member
+        guest (``/vms/<vmid>``) or member storage (``/storage/<id>``) of that pool — exactly that path,
+        not propagated (``RPCEnvironment.pm`` ``compute_api_permission``)."""
+        found = self.acl_privileges(cred, path)
+        path = "/" + path.strip("/")
+        for pool in self.pools.values():
+            members = {f"/vms/{v}" for v in pool.vms} | {f"/storage/{s}" for s in pool.storage}
+            if path in members:
+                found |= self.acl_privileges(cred, f"/pool/{pool.poolid}")
         return found
 
     def check(self, identity: Identity, path: str, privs: Iterable[str], *, any_of: bool = False) -> None:
@@ -170,4 +183,13 @@ class AccessControl:
             return {path: dict.fromkeys(sorted(self.privileges_on(cred, path)), 1)}
         if cred.privileges is None:
             return {"/": dict.fromkeys(sorted(ALL_PRIVILEGES), 1)}
-        return {p: dict.fromkeys(sorted(privs), 1) for p, privs in sorted(cred.privileges.items())}
+        out = {p: dict.fromkeys(sorted(privs), 1) for p, privs in sorted(cred.privileges.items())}
+        # Paths referenced by pools get their own entry, with pool-derived privileges not propagating.
+        for pool in self.pools.values():
+            for member in [f"/vms/{v}" for v in sorted(pool.vms)] + [f"/storage/{s}" for s in pool.storage]:
+                extra = self.acl_privileges(cred, f"/pool/{pool.poolid}") - self.acl_privileges(cred, member)
+                if extra:
+                    entry = out.setdefault(member, {})
+                    for priv in sorted(extra):
+                        entry.setdefault(priv, 0)
+        return out

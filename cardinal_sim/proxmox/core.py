@@ -14,7 +14,7 @@ import random
 import re
 import secrets
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bot.proxmox.upid import Upid
@@ -30,6 +30,7 @@ from cardinal_sim.proxmox.state import (
     GiB,
     MiB,
     Node,
+    Pool,
     RequestRecord,
     Storage,
     Task,
@@ -65,6 +66,10 @@ class Simulator:
     is the real-time delay before every 401 (Proxmox waits 3 s). ``version`` drives version-dependent
     shapes (interfaces fields from 8.4, int ``vmid`` in lists from 8.2, ``message`` in error bodies from
     8.4, the interfaces endpoint from 8.1).
+
+    Every node has its own ``local`` (``dir``, not shared) and ``local-lvm`` storage, as a fresh install
+    does: what one node's ``local`` holds, another's may not. ``templates`` puts the same templates on
+    every node; ``node_templates`` (node → file names) gives each node its own set instead.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class Simulator:
         stats_interval: float = 10.0,
         lock_timeout: float = 10.0,
         templates: Sequence[str] = DEFAULT_TEMPLATES,
+        node_templates: Mapping[str, Sequence[str]] | None = None,
         message_in_body: bool | None = None,
         bridges: Sequence[str] = ("vmbr0", "vmbr1"),
         start_time: float | None = None,
@@ -109,7 +115,7 @@ class Simulator:
         self.counters: Counter[str] = Counter()
         self.internal_errors: list[str] = []
         self.fingerprint: str | None = None
-        self.pools: set[str] = set()
+        self.pools: dict[str, Pool] = self.access.pools
         self._rng = random.Random(seed)
         self._fault_rng = random.Random(self.faults.seed)
         self._next_pid = 100000 + self._rng.randrange(50000)
@@ -140,7 +146,8 @@ class Simulator:
                 name="local-lvm", type="lvmthin", content={"rootdir", "images"}, capacity=400 * GiB
             )
             self._nodes[name] = node
-            for tmpl in templates:
+            here = templates if node_templates is None else node_templates.get(name, ())
+            for tmpl in here:
                 self.add_template(name, "local", tmpl, ctime=int(now) - 86400 * 30)
 
     # --- clock and tasks -------------------------------------------------------------------------
@@ -343,6 +350,35 @@ class Simulator:
         st.volumes[volid] = vol
         return vol
 
+    def add_shared_storage(
+        self,
+        name: str,
+        *,
+        type: str = "nfs",
+        content: Sequence[str] = ("vztmpl", "rootdir", "backup", "iso"),
+        capacity: int = 2048 * GiB,
+    ) -> Storage:
+        """A storage with the same contents on every node (``shared: 1`` — nfs, cephfs, …).
+
+        Every node sees the one :class:`Storage` object, so a volume added through any node is there for
+        all of them (pve-storage ``Plugin.pm``: ``@SHARED_STORAGE`` types are marked shared).
+        """
+        path = f"/mnt/pve/{name}" if type in ("nfs", "cifs", "cephfs", "dir", "glusterfs") else None
+        st = Storage(name=name, type=type, content=set(content), capacity=capacity, path=path, shared=True)
+        for node in self._nodes.values():
+            node.storages[name] = st
+        return st
+
+    def add_pool(self, poolid: str, comment: str = "", *, vms: Sequence[int] = ()) -> Pool:
+        """Create a resource pool (``pveum pool add``), optionally with member guests."""
+        pool = Pool(poolid=poolid, comment=comment, vms=set(vms))
+        self.pools[poolid] = pool
+        return pool
+
+    def pool_of(self, vmid: int) -> str | None:
+        """The pool a guest belongs to (a guest is in at most one pool)."""
+        return next((p.poolid for p in self.pools.values() if vmid in p.vms), None)
+
     def remove_template(self, node: str, storage: str, filename: str) -> None:
         """Delete a template from a node's storage."""
         self._nodes[node].storages[storage].volumes.pop(f"{storage}:vztmpl/{filename}", None)
@@ -447,8 +483,10 @@ class Simulator:
         self._containers[ct.vmid] = ct
 
     def drop_container(self, vmid: int) -> None:
-        """Remove a container's config."""
+        """Remove a container's config (and, as ``remove_vm_access`` does, its pool membership)."""
         self._containers.pop(vmid, None)
+        for pool in self.pools.values():
+            pool.vms.discard(vmid)
 
     def aplinfo(self) -> tuple[dict[str, str], ...]:
         """The downloadable appliance list."""

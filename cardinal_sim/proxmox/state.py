@@ -68,6 +68,21 @@ class Node:
 
 
 @dataclass
+class Pool:
+    """A resource pool (``/etc/pve/user.cfg`` ``pool:`` line): its guests and storages.
+
+    An ACL on ``/pool/<poolid>`` gives its roles on ``/vms/<vmid>`` of every member guest and on
+    ``/storage/<id>`` of every member storage (pve-access-control ``RPCEnvironment.pm``
+    ``compute_api_permission``: pool roles, never propagated further).
+    """
+
+    poolid: str
+    comment: str = ""
+    vms: set[int] = field(default_factory=set[int])
+    storage: set[str] = field(default_factory=set[str])
+
+
+@dataclass
 class Snapshot:
     """A container snapshot: the config at that moment and its place in the snapshot tree.
 

@@ -316,6 +316,20 @@ async def test_templates_follow_the_allow_list(
     ]
 
 
+async def test_templates_of_every_node_are_listed_with_where_they_are(
+    db: Database, proxmox: ProxmoxClient, follower: RecordingFollower, clock: FakeClock, sim: Simulator
+) -> None:
+    """``local`` is per node: a template only pve2 holds is listed, and says so."""
+    sim.remove_template("pve", "local", "ubuntu-24.04-standard_24.04-2_amd64.tar.zst")
+    policy = Policy(placement=Placement(templates=["debian-12-*", "ubuntu-*"]))
+    listing = await ContainerService(db, proxmox, follower, policy, clock, default_node="pve2").templates()
+    assert listing.node == "pve2"
+    assert [(t.name, t.nodes) for t in listing.available] == [
+        ("debian-12-standard_12.12-1_amd64.tar.zst", ()),
+        ("ubuntu-24.04-standard_24.04-2_amd64.tar.zst", ("pve2",)),
+    ]
+
+
 async def test_tasks_lists_pending_then_recent(
     service: ContainerService, db: Database, clock: FakeClock
 ) -> None:

@@ -38,22 +38,46 @@ def policy_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def sim_options() -> dict[str, Any]:
+    """Override in a test module to build the simulator differently (e.g. ``node_templates``)."""
+    return {}
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to add settings (e.g. ``proxmox_node``)."""
+    return {}
+
+
+@pytest.fixture
 async def harness(
     db: Any,
     aiohttp_server: ServerFactory,
     aiohttp_client: ClientFactory,
     clock: FakeClock,
     policy_overrides: dict[str, Any],
+    sim_options: dict[str, Any],
+    settings_overrides: dict[str, Any],
 ) -> AsyncIterator[Harness]:
     """Cardinal wired to the simulator (3 nodes, frozen clock moved by the test) and a fake Slack."""
-    sim = Simulator(nodes=3, speed=0, dhcp_delay=4.0, task_durations={"vzcreate": 20.0, "vzstart": 3.0})
-    sim.add_token(TOKEN_ID, TOKEN_SECRET)
+    options: dict[str, Any] = {
+        "nodes": 3,
+        "speed": 0,
+        "dhcp_delay": 4.0,
+        "task_durations": {"vzcreate": 20.0, "vzstart": 3.0},
+        **sim_options,
+    }
+    privileges = options.pop("token_privileges", None)
+    sim = Simulator(**options)
+    sim.add_token(TOKEN_ID, TOKEN_SECRET, privileges)
     proxmox = await serve(sim, tls=True)
     slack = FakeSlack()
     for user in (REQUESTER, APPROVER, OTHER):
         slack.add_user(user)
     slack_server = await aiohttp_server(slack.app())
-    settings = e2e_settings(proxmox, str(slack_server.make_url("/api/")), "sqlite+aiosqlite:///unused.db")
+    settings = e2e_settings(
+        proxmox, str(slack_server.make_url("/api/")), "sqlite+aiosqlite:///unused.db", **settings_overrides
+    )
     client = make_web_client(BOT_TOKEN, settings.slack_api_url, retry_interval=0.0)
     # The breaker's cool-down follows the test's clock, like everything else time-driven.
     proxmox_client = ProxmoxClient.from_settings(

@@ -631,6 +631,24 @@ class TestLists:
         assert "*Downloadable*" in text
         assert "Alpine Linux" in text
 
+    def test_templates_held_by_some_nodes_say_where(self) -> None:
+        """The template storage is per node: a template only some nodes hold names them."""
+        templates = TemplateList(
+            storage="local",
+            node="pve1",
+            available=(TemplateEntry("debian", DEBIAN, 126 * 1024**2, nodes=("pve1", "pve3")),),
+            downloadable=(),
+        )
+        text = text_of(b.templates_list(templates))
+        assert "`debian-12-standard_12.7-1_amd64` · 126 MiB · on pve1, pve3" in text
+
+    def test_modal_names_the_nodes_holding_a_template(self) -> None:
+        view = b.create_modal(
+            Policy(), templates=[DEBIAN], nodes=["pve1", "pve2"], template_nodes={DEBIAN: "pve2"}
+        )
+        [block] = [x for x in view["blocks"] if x.get("block_id") == "template"]
+        assert block["element"]["options"][0]["text"]["text"] == "debian-12-standard_12.7-1_amd64 (pve2)"
+
     def test_many_templates_fit(self) -> None:
         """Hundreds of templates are cut within limits."""
         many = tuple(TemplateEntry(f"t{i}", f"local:vztmpl/t{i}-{'x' * 100}.tar.zst") for i in range(600))

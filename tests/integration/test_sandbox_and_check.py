@@ -185,6 +185,8 @@ async def test_check_passes_in_process_against_the_sandbox(sandbox: Sandbox, sla
         "Template storage",
         "Disk storage",
         "Bridges",
+        "Templates per node",
+        "Default node",  # the sandbox's .env sets PROXMOX_NODE
     ]
     assert checks["Proxmox TLS"].detail == "pinned (PROXMOX_FINGERPRINT)"
     assert "present on pve, pve2" in checks["Bridges"].detail

@@ -218,3 +218,21 @@ class TestRules:
         assert max(choices) == timedelta(days=10)
         assert timedelta(days=2) in choices
         assert choices == sorted(choices)
+
+
+class TestPool:
+    def test_pool_is_optional_and_empty_means_none(self, policy_file: Callable[[str], Path]) -> None:
+        assert Policy().placement.pool is None
+        assert load_policy(policy_file('[placement]\npool = ""\n')).placement.pool is None
+        assert (
+            load_policy(policy_file('[placement]\npool = "lab/cardinal"\n')).placement.pool == "lab/cardinal"
+        )
+
+    def test_a_pool_id_proxmox_would_refuse_is_refused_with_its_key(
+        self, policy_file: Callable[[str], Path]
+    ) -> None:
+        with pytest.raises(ConfigError) as err:
+            load_policy(policy_file('[placement]\npool = "a b"\n'))
+        assert any(p.startswith("placement.pool") for p in err.value.problems)
+        with pytest.raises(ConfigError):
+            load_policy(policy_file('[placement]\npool = "a/b/c/d"\n'))
