@@ -13,7 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import InputError
 from bot.logs import bind_context, clear_context, new_request_id
-from handlers import blocks, home
+from handlers import home
+from handlers.blocks.approval import deny_reason_modal
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY
 
 if TYPE_CHECKING:
     from handlers.app import Services
@@ -43,7 +45,7 @@ async def tell_clicker(client: AsyncWebClient, channel: Any, user: str, text: st
 def register(app: AsyncApp, services: Services) -> None:
     """Attach the button listeners."""
 
-    @app.action(blocks.ACTION_APPROVE)
+    @app.action(ACTION_APPROVE)
     async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         clear_context()
@@ -70,7 +72,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
         services.background.spawn(decide(), name="approve-request")
 
-    @app.action(blocks.ACTION_DENY)
+    @app.action(ACTION_DENY)
     async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         clear_context()
@@ -89,7 +91,7 @@ def register(app: AsyncApp, services: Services) -> None:
                 await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
                 return
             subject = await services.requests.approval_subject(approval_id) or "this request"
-            modal = blocks.deny_reason_modal(approval_id, subject)
+            modal = deny_reason_modal(approval_id, subject)
             modal["private_metadata"] = json.dumps(
                 services.seal.seal({"approval_id": approval_id, "channel": channel or ""}),
                 separators=(",", ":"),

@@ -10,7 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CardinalError, InputError
 from bot.logs import bind_context, clear_context, new_request_id
-from handlers import blocks, subcommands
+from handlers import subcommands
+from handlers.blocks.create_modal import create_modal
+from handlers.blocks.help import help_message
 from handlers.errors import render_error
 from handlers.parsing import Create, Help, parse_command
 
@@ -37,7 +39,7 @@ def register(app: AsyncApp, services: Services) -> None:
         name = type(cmd).__name__.lower()
         if isinstance(cmd, Help):
             _count(services, name, "ok")
-            await ack(response_type="ephemeral", **blocks.help_message(services.command_name))
+            await ack(response_type="ephemeral", **help_message(services.command_name))
             return
         if isinstance(cmd, Create):
             _count(services, name, "ok")
@@ -79,7 +81,7 @@ async def open_create_modal(
 ) -> None:
     """Open the modal at once (the trigger id lives 3 s), then fill templates and nodes."""
     metadata = services.seal.seal({"channel": command["channel_id"]})
-    view = blocks.create_modal(services.policy, templates=None, preset=preset, metadata=metadata)
+    view = create_modal(services.policy, templates=None, preset=preset, metadata=metadata)
     opened = await client.views_open(trigger_id=command["trigger_id"], view=view)
     view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
     services.background.spawn(
@@ -96,7 +98,7 @@ async def _fill_create_modal(
     metadata: dict[str, Any],
 ) -> None:
     choices = await services.requests.create_choices()
-    view = blocks.create_modal(
+    view = create_modal(
         services.policy,
         templates=list(choices.templates),
         nodes=list(choices.nodes),

@@ -33,7 +33,21 @@ from bot.events import Notice
 from bot.lifecycle import ContainerService, PowerAction
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.policy import parse_duration
-from handlers import blocks, home
+from handlers import home
+from handlers.blocks.approval import destroy_asked
+from handlers.blocks.containers import destroy_started, extend_result, power_started
+from handlers.blocks.day2 import rollback_started
+from handlers.blocks.events import notice
+from handlers.blocks.ids import (
+    ACTION_DESTROY_APPROVE,
+    ACTION_DESTROY_CONFIRM,
+    ACTION_DESTROY_DENY,
+    ACTION_EXTEND,
+    ACTION_POWER,
+    ACTION_RESIZE_APPROVE,
+    ACTION_RESIZE_DENY,
+    ACTION_ROLLBACK_CONFIRM,
+)
 from handlers.errors import render_error
 from handlers.parsing import VMID_MAX, VMID_MIN
 from handlers.subcommands import actor_of, container_service
@@ -68,7 +82,7 @@ _EXTEND_RE = re.compile(r"^([1-9][0-9]{2,8}):([0-9a-z]{2,16})$")
 _POWER_RE = re.compile(r"^([1-9][0-9]{2,8}):(start|stop|shutdown|reboot)$")
 _APPROVAL_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ROLLBACK_RE = re.compile(r"^([1-9][0-9]{2,8}):([A-Za-z][A-Za-z0-9_-]{1,39})$")
-_POWER_ACTION_RE = re.compile(rf"^{re.escape(blocks.ACTION_POWER)}(\.[a-z]+)?$")
+_POWER_ACTION_RE = re.compile(rf"^{re.escape(ACTION_POWER)}(\.[a-z]+)?$")
 
 
 def _forged() -> InputError:
@@ -213,7 +227,7 @@ def _upid(result: _Started) -> dict[str, Any]:
 
 async def _say(respond: AsyncRespond, text: str) -> None:
     """An ephemeral answer to the clicker."""
-    await respond(response_type="ephemeral", replace_original=False, **blocks.notice(Notice(text)))
+    await respond(response_type="ephemeral", replace_original=False, **notice(Notice(text)))
 
 
 async def _update(client: AsyncWebClient, channel: str | None, ts: str | None, msg: dict[str, Any]) -> None:
@@ -246,13 +260,13 @@ def register(app: AsyncApp, services: Services) -> None:
             user = _start(body)
             _spawn(services, respond, work(services, body, client, respond, user, _value(body)), user)
 
-    listen(blocks.ACTION_EXTEND, extend_clicked)
+    listen(ACTION_EXTEND, extend_clicked)
     listen(_POWER_ACTION_RE, power_clicked)
-    listen(blocks.ACTION_DESTROY_CONFIRM, destroy_confirmed)
-    listen(blocks.ACTION_ROLLBACK_CONFIRM, rollback_confirmed)
+    listen(ACTION_DESTROY_CONFIRM, destroy_confirmed)
+    listen(ACTION_ROLLBACK_CONFIRM, rollback_confirmed)
     for approve_id, deny_id in (
-        (blocks.ACTION_DESTROY_APPROVE, blocks.ACTION_DESTROY_DENY),
-        (blocks.ACTION_RESIZE_APPROVE, blocks.ACTION_RESIZE_DENY),
+        (ACTION_DESTROY_APPROVE, ACTION_DESTROY_DENY),
+        (ACTION_RESIZE_APPROVE, ACTION_RESIZE_DENY),
     ):
         listen(approve_id, partial(approval_decided, approve=True))
         listen(deny_id, partial(approval_decided, approve=False))
@@ -294,7 +308,7 @@ async def power_clicked(
     vmid, action = power_value_of(value)
     containers = container_service(services)
     result = await containers.power(await actor_of(services, user), vmid, action)
-    await respond(response_type="ephemeral", replace_original=False, **blocks.power_started(result))
+    await respond(response_type="ephemeral", replace_original=False, **power_started(result))
 
 
 async def extend_clicked(
@@ -313,9 +327,7 @@ async def extend_clicked(
     channel, ts, ephemeral = _where(body)
     if ephemeral:
         result = await containers.extend(actor, vmid, duration)
-        await respond(
-            response_type="ephemeral", replace_original=False, **blocks.extend_result(result, duration)
-        )
+        await respond(response_type="ephemeral", replace_original=False, **extend_result(result, duration))
         return
     slot = f"{_click_key(body)}:{user}"
     if not await _claim(containers, EXTEND_BUTTON_JOB, slot, user):
@@ -329,7 +341,7 @@ async def extend_clicked(
         containers.extend(actor, vmid, duration),
         lambda r: {"expires_at": r.expires_at.isoformat()},
     )
-    await _update(client, channel, ts, blocks.extend_result(result, duration, actor=user))
+    await _update(client, channel, ts, extend_result(result, duration, actor=user))
 
 
 async def destroy_confirmed(
@@ -354,7 +366,7 @@ async def destroy_confirmed(
         result = await _run_claimed(
             containers, DESTROY_CONFIRM_JOB, slot, user, containers.destroy(actor, vmid), _upid
         )
-        await respond(replace_original=True, **blocks.destroy_started(plan, already_gone=result.already_gone))
+        await respond(replace_original=True, **destroy_started(plan, already_gone=result.already_gone))
         return
     channel, _, _ = _where(body)
     target = services.policy.approval_channel or channel
@@ -369,7 +381,7 @@ async def destroy_confirmed(
         await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"error": type(exc).__name__})
         raise
     await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"approval_id": approval.id})
-    await respond(replace_original=True, **blocks.destroy_asked(plan, target))
+    await respond(replace_original=True, **destroy_asked(plan, target))
 
 
 async def approval_decided(
@@ -421,4 +433,4 @@ async def rollback_confirmed(
         return
     rollback = containers.rollback(actor, vmid, name)
     result = await _run_claimed(containers, ROLLBACK_CONFIRM_JOB, slot, user, rollback, _upid)
-    await respond(replace_original=True, **blocks.rollback_started(result))
+    await respond(replace_original=True, **rollback_started(result))

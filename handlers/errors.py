@@ -22,7 +22,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CardinalError, InputError
-from handlers.blocks import Block, error_message, read_private_metadata
+from handlers.blocks.create_modal import read_private_metadata
+from handlers.blocks.help import error_message
+from handlers.blocks.kit import Block
 from handlers.edge import hooks_base, is_slack_hook
 
 __all__ = ["UNEXPECTED_HINT", "error_context", "handle_error", "new_ref_id", "render_error"]

@@ -8,13 +8,16 @@ from typing import Any, Literal
 from bot.errors import InputError
 from bot.policy import CUSTOM_PRESET, parse_duration
 from bot.requests import CreateForm, FormErrors
-from handlers.blocks import NODE_AUTO
+from handlers.blocks.create_modal import NODE_AUTO
 
 _INT_FIELDS = ("count", "cores", "memory_mib", "swap_mib", "disk_gib", "vlan")
 
 
 def form_from_submission(raw: Mapping[str, Any]) -> CreateForm:
-    """Convert what :func:`handlers.blocks.read_create_submission` read; :class:`FormErrors` per bad field."""
+    """Convert what :func:`~handlers.blocks.create_modal.read_create_submission` read.
+
+    :class:`FormErrors` per bad field.
+    """
     errors: dict[str, str] = {}
     ints: dict[str, int | None] = {}
     for name in _INT_FIELDS:

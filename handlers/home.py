@@ -33,7 +33,7 @@ from slack_sdk.webhook import WebhookResponse
 from bot.access import Actor
 from bot.db.records import PendingApproval
 from bot.lifecycle import ContainerService, ContainerView
-from handlers.home_blocks import home_view
+from handlers.blocks.home import home_view
 
 if TYPE_CHECKING:
     from handlers.app import Services

@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.events import Event
-from handlers.blocks import render_event
+from handlers.blocks.events import render_event
 
 METADATA_EVENT = "cardinal_message"
 

@@ -186,7 +186,7 @@ class CommandSpec:
     summary: str
 
 
-#: Every subcommand in help order (shared with the help message in :mod:`handlers.blocks`).
+#: Every subcommand in help order (shared with the help message in :mod:`handlers.blocks.help`).
 COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("help", "[subcommand]", "show this help"),
     CommandSpec("create", "[preset]", "request a new container (opens a form)"),

@@ -16,7 +16,20 @@ from bot.digest import DigestJob
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
 from bot.lifecycle import ContainerService
-from handlers import blocks
+from handlers.blocks.approval import resize_asked
+from handlers.blocks.catalog import audit_list, tasks_list, templates_list
+from handlers.blocks.containers import (
+    addresses_message,
+    container_list,
+    container_status,
+    destroy_confirmation,
+    extend_result,
+    power_started,
+)
+from handlers.blocks.day2 import resize_result, rollback_confirmation, snapshot_started
+from handlers.blocks.digest import digest_message
+from handlers.blocks.events import notice
+from handlers.blocks.help import help_message
 from handlers.parsing import (
     Audit,
     Command,
@@ -87,7 +100,7 @@ async def run(
     user = str(command.get("user_id", ""))
     match cmd:
         case Help():
-            return blocks.help_message(services.command_name)
+            return help_message(services.command_name)
         case Create():
             raise InputError("Use `/lxc create` on its own line to open the form.")
         case Digest():
@@ -99,36 +112,36 @@ async def run(
     now = containers.clock()
     match cmd:
         case List(scope=scope):
-            return blocks.container_list(await containers.list_containers(actor, scope), scope=scope, now=now)
+            return container_list(await containers.list_containers(actor, scope), scope=scope, now=now)
         case Status(vmid=vmid, hostname=hostname):
             target: int | str = vmid if vmid is not None else str(hostname)
             detail = await containers.status(actor, target)
-            return blocks.container_status(
+            return container_status(
                 detail,
                 ui_base_url=ui_base_url(services),
                 now=now,
                 show_actions=actor.is_approver or detail.owner_id == actor.user_id,
             )
         case Power(action=action, vmid=vmid):
-            return blocks.power_started(await containers.power(actor, vmid, action))
+            return power_started(await containers.power(actor, vmid, action))
         case Destroy(vmid=vmid):
-            return blocks.destroy_confirmation(await containers.request_destroy(actor, vmid))
+            return destroy_confirmation(await containers.request_destroy(actor, vmid))
         case Extend(vmid=vmid, duration=duration):
-            return blocks.extend_result(await containers.extend(actor, vmid, duration), duration)
+            return extend_result(await containers.extend(actor, vmid, duration), duration)
         case Ip(vmid=vmid):
-            return blocks.addresses_message(vmid, await containers.discover_ips(actor, vmid))
+            return addresses_message(vmid, await containers.discover_ips(actor, vmid))
         case Templates():
-            return blocks.templates_list(await containers.templates())
+            return templates_list(await containers.templates())
         case Tasks():
-            return blocks.tasks_list(await containers.tasks())
+            return tasks_list(await containers.tasks())
         case Audit(vmid=vmid, user_id=about):
             events = await containers.audit(actor, vmid=vmid, user=about)
             title = f"Audit of {vmid}" if vmid is not None else "Audit"
-            return blocks.audit_list(events, title=title)
+            return audit_list(events, title=title)
         case Snapshot(vmid=vmid, name=name):
-            return blocks.snapshot_started(await containers.snapshot(actor, vmid, name))
+            return snapshot_started(await containers.snapshot(actor, vmid, name))
         case Rollback(vmid=vmid, name=name):
-            return blocks.rollback_confirmation(await containers.request_rollback(actor, vmid, name))
+            return rollback_confirmation(await containers.request_rollback(actor, vmid, name))
         case Resize():
             return await _resize(services, containers, actor, cmd, command, client)
         case Help() | Create() | Digest():  # answered above
@@ -148,8 +161,8 @@ async def _digest(services: Services, actor: Actor, command: dict[str, Any]) -> 
     )
     if where == "channel":
         await job.post_now(channel)
-        return blocks.notice(Notice("Posted the digest in this channel."))
-    return blocks.digest_message(await job.current())
+        return notice(Notice("Posted the digest in this channel."))
+    return digest_message(await job.current())
 
 
 async def _resize(
@@ -164,7 +177,7 @@ async def _resize(
     this channel) and the requester is told so."""
     result = await containers.resize(actor, cmd.vmid, cmd.cores, cmd.memory_mib, cmd.disk_add_gib)
     if result.applied:
-        return blocks.resize_result(result)
+        return resize_result(result)
     plan = result.plan
     channel = str(command.get("channel_id", "")) or None
     target = services.policy.approval_channel or channel
@@ -176,4 +189,4 @@ async def _resize(
     if not isinstance(services.approvals, ActionApprovals):
         raise CardinalError("Approvals are not set up in this Cardinal.", hint="Ask the operators.")
     await services.approvals.ask_resize(plan, channel=target)
-    return blocks.resize_asked(plan, target)
+    return resize_asked(plan, target)

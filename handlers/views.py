@@ -12,8 +12,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.errors import InputError
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.requests import FormErrors
-from handlers import blocks, home
+from handlers import home
 from handlers.actions import approval_id_of, tell_clicker
+from handlers.blocks.approval import read_deny_reason
+from handlers.blocks.create_modal import CREATE_FIELDS, read_create_submission, read_private_metadata
+from handlers.blocks.ids import CALLBACK_CREATE, CALLBACK_DENY_REASON
 from handlers.forms import form_from_submission
 
 if TYPE_CHECKING:
@@ -28,13 +31,13 @@ VALIDATION_BUDGET = 2.0
 def register(app: AsyncApp, services: Services) -> None:
     """Attach the view submission listeners."""
 
-    @app.view(blocks.CALLBACK_CREATE)
+    @app.view(CALLBACK_CREATE)
     async def create_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         clear_context()
         user = body["user"]["id"]
         bind_context(request_id=new_request_id(), slack_user=user)
-        meta = services.seal.open(blocks.read_private_metadata(view.get("private_metadata", "")))
-        raw = blocks.read_create_submission(view["state"]["values"])
+        meta = services.seal.open(read_private_metadata(view.get("private_metadata", "")))
+        raw = read_create_submission(view["state"]["values"])
         try:
             form = form_from_submission(raw)
             valid = await asyncio.wait_for(services.requests.validate(form, user), VALIDATION_BUDGET)
@@ -52,16 +55,16 @@ def register(app: AsyncApp, services: Services) -> None:
         work = home.run_then_refresh(services, user, submitted, approvers=True)
         services.background.spawn(work, name="submit-request")
 
-    @app.view(blocks.CALLBACK_DENY_REASON)
+    @app.view(CALLBACK_DENY_REASON)
     async def deny_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
         clear_context()
         user = body["user"]["id"]
         bind_context(request_id=new_request_id(), slack_user=user)
-        meta = services.seal.open(blocks.read_private_metadata(view.get("private_metadata", "")))
+        meta = services.seal.open(read_private_metadata(view.get("private_metadata", "")))
         approval_id = approval_id_of(str(meta.get("approval_id", "")))
-        reason = blocks.read_deny_reason(view["state"]["values"])
+        reason = read_deny_reason(view["state"]["values"])
         if not reason:
             await ack(response_action="errors", errors={"reason": "Say why, so the requester knows."})
             return
@@ -86,6 +89,6 @@ def _on_blocks(errors: dict[str, str]) -> dict[str, str]:
     """Put each error on a block of the modal (unknown fields go on the hostname, at the top)."""
     out: dict[str, str] = {}
     for field, message in errors.items():
-        block = field if field in blocks.CREATE_FIELDS else "hostname"
+        block = field if field in CREATE_FIELDS else "hostname"
         out[block] = message if block not in out else f"{out[block]}; {message}"
     return out

@@ -251,3 +251,36 @@ def test_the_cycle_finder_reports_a_circle() -> None:
     graph = {"a": {"b"}, "b": {"c", "d"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": {"a"}}
     assert sorted(find_cycles(graph)) == [["a", "b", "c", "a"], ["e", "e"]]
     assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+# --- one room, one concept -----------------------------------------------------------------------------
+
+MAX_MODULE_LINES = 700
+#: Modules still over the limit, each due to be split by what it holds. The list only shrinks: an entry
+#: whose file is gone or back under the limit fails the test until it is removed here.
+OVER_THE_LIMIT = frozenset(
+    {
+        "bot/lifecycle.py",
+        "bot/ops/check.py",
+        "bot/requests.py",
+        "cardinal_sim/demo/story.py",
+    }
+)
+
+
+def _module_lines() -> dict[str, int]:
+    return {
+        path.relative_to(ROOT).as_posix(): len(path.read_text(encoding="utf-8").splitlines())
+        for top in PACKAGES
+        for path in (ROOT / top).rglob("*.py")
+    }
+
+
+def test_no_module_is_over_the_line_limit() -> None:
+    too_long = {name: n for name, n in _module_lines().items() if n > MAX_MODULE_LINES}
+    assert sorted(set(too_long) - OVER_THE_LIMIT) == []
+
+
+def test_the_line_limit_allow_list_only_names_modules_still_over_it() -> None:
+    lines = _module_lines()
+    assert sorted(name for name in OVER_THE_LIMIT if lines.get(name, 0) <= MAX_MODULE_LINES) == []

@@ -54,7 +54,8 @@ from cardinal_sim.slack.payloads import (
     view_submission,
 )
 from cardinal_sim.slack.standin import Activity, FakeSlack
-from handlers import blocks
+from handlers.blocks.create_modal import NODE_AUTO, TEMPLATE_UNAVAILABLE_BLOCK, template_label
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, CALLBACK_CREATE, CALLBACK_DENY_REASON, VALUE
 from handlers.runtime import Cardinal, assemble, serve_http
 from handlers.slack_client import make_web_client
 
@@ -645,11 +646,11 @@ class Story:
         mark = len(self.stage.slack.activity)
         await self.command(who, "create")
         opened = await self.until(
-            "the create modal to open", lambda: self._view("view_open", blocks.CALLBACK_CREATE, mark)
+            "the create modal to open", lambda: self._view("view_open", CALLBACK_CREATE, mark)
         )
         filled = await self.until(
             "the templates in the create modal",
-            lambda: self._view("view_update", blocks.CALLBACK_CREATE, mark),
+            lambda: self._view("view_update", CALLBACK_CREATE, mark),
         )
         view = {**filled.message, "id": filled.ts, "hash": self.stage.slack.views[filled.ts].hash}
         template = _option_value(view, "template", TEMPLATE_HINT)
@@ -663,11 +664,11 @@ class Story:
             "net_mode": "dhcp",
             "bridge": "vmbr0",
             "lifetime": "7d",
-            "node": blocks.NODE_AUTO,
+            "node": NODE_AUTO,
             "purpose": purpose,
         }
         if show_form:
-            loading = _option_label(opened.message, blocks.TEMPLATE_UNAVAILABLE_BLOCK)
+            loading = _option_label(opened.message, TEMPLATE_UNAVAILABLE_BLOCK)
             count = len(_input(view, "template").get("options", []))
             self.talk.narrate(
                 f"the “New container” modal opens at once with “{loading}”, then fills in with the "
@@ -691,7 +692,7 @@ class Story:
         await self.settle()
 
         talk.act(2, "Bob approves; Cardinal creates, starts and addresses the container")
-        await self.click(BOB, card, blocks.ACTION_APPROVE, APPROVALS)
+        await self.click(BOB, card, ACTION_APPROVE, APPROVALS)
         await self.until("web to be ready", lambda: _reply_with(self.replies(root), "is ready"))
         await self.settle()
 
@@ -700,15 +701,15 @@ class Story:
         card = await self.until("the approval card for bigdb", lambda: self.card_for("bigdb"))
         await self.settle()
         mark = len(self.stage.slack.activity)
-        await self.click(BOB, card, blocks.ACTION_DENY, APPROVALS)
+        await self.click(BOB, card, ACTION_DENY, APPROVALS)
         opened = await self.until(
-            "the deny-reason modal", lambda: self._view("view_open", blocks.CALLBACK_DENY_REASON, mark)
+            "the deny-reason modal", lambda: self._view("view_open", CALLBACK_DENY_REASON, mark)
         )
         view = {**opened.message, "id": opened.ts, "hash": self.stage.slack.views[opened.ts].hash}
         reason = "64 GiB is more than a load test needs; please use medium and a 3-day lifetime."
         talk.modal(BOB, view, {"reason": reason})
         talk.narrate("bob presses [ Deny ]")
-        await self.submit(BOB, view, {"reason": {blocks.VALUE: plain(reason)}})
+        await self.submit(BOB, view, {"reason": {VALUE: plain(reason)}})
         await self.until("Carol to hear the outcome", lambda: _reply_with(self.replies(root), "denied"))
         await self.settle()
 
@@ -771,21 +772,21 @@ def _option_label(view: Mapping[str, Any], block_id: str) -> str:
 
 
 def _label(volid: str) -> str:
-    return blocks.template_label(volid)
+    return template_label(volid)
 
 
 def _create_values(entered: Mapping[str, str]) -> dict[str, Any]:
     """The create modal's ``state.values`` as Slack sends them for what the person entered."""
     return {
-        "hostname": {blocks.VALUE: plain(entered["hostname"])},
-        "count": {blocks.VALUE: number(entered["count"])},
-        "template": {blocks.VALUE: selected(entered["template"])},
-        "preset": {blocks.VALUE: selected(entered["preset"])},
-        "net_mode": {blocks.VALUE: selected(entered["net_mode"], "radio_buttons")},
-        "bridge": {blocks.VALUE: selected(entered["bridge"])},
-        "lifetime": {blocks.VALUE: selected(entered["lifetime"])},
-        "node": {blocks.VALUE: selected(entered["node"])},
-        "purpose": {blocks.VALUE: plain(entered["purpose"])},
+        "hostname": {VALUE: plain(entered["hostname"])},
+        "count": {VALUE: number(entered["count"])},
+        "template": {VALUE: selected(entered["template"])},
+        "preset": {VALUE: selected(entered["preset"])},
+        "net_mode": {VALUE: selected(entered["net_mode"], "radio_buttons")},
+        "bridge": {VALUE: selected(entered["bridge"])},
+        "lifetime": {VALUE: selected(entered["lifetime"])},
+        "node": {VALUE: selected(entered["node"])},
+        "purpose": {VALUE: plain(entered["purpose"])},
     }
 
 

@@ -24,7 +24,11 @@ from bot.events import (
 )
 from bot.policy import Policy
 from cardinal_sim.demo.transcript import Directory, Renderer, Style, display_width, indent
-from handlers import blocks
+from handlers.blocks.approval import approval_card
+from handlers.blocks.create_modal import create_modal
+from handlers.blocks.digest import digest_message
+from handlers.blocks.events import notice
+from handlers.blocks.progress import failure_result, ready_result, request_thread_root
 from tests.conftest import SIM_TEMPLATE
 
 T0 = datetime(2026, 3, 9, 9, 0, tzinfo=UTC)
@@ -111,7 +115,7 @@ class TestCardinalMessages:
                 PreflightCheck("Storage headroom", False, "32 GiB needed, 3 GiB free on local-lvm"),
             ),
         )
-        lines = PLAIN.message(blocks.approval_card(card), author="Cardinal", when="09:00")
+        lines = PLAIN.message(approval_card(card), author="Cardinal", when="09:00")
         assert lines[0] == "Cardinal  09:00"
         assert lines[1:3] == ["  Approval: web", "  " + "=" * len("Approval: web")]
         assert "  Size:     medium (2 vCPU · 4096 MiB RAM · 32 GiB disk)" in lines
@@ -126,14 +130,14 @@ class TestCardinalMessages:
         card = ApprovalCard(
             APPROVAL_ID, summary(), (), decided_by="U0BOB", approved=False, decided_at=T0, reason="too big"
         )
-        out = text(PLAIN.message(blocks.approval_card(card), author="Cardinal", edited=True))
+        out = text(PLAIN.message(approval_card(card), author="Cardinal", edited=True))
         assert out.startswith("Cardinal  (edited)")
         assert "🚫 Denied by @bob 2026-03-09 09:00 UTC\n  │ too big" in out
         assert "[ Approve ]" not in out
 
     def test_buttons_are_coloured_by_style_on_a_terminal(self) -> None:
         card = ApprovalCard(APPROVAL_ID, summary(), ())
-        out = text(COLOR.message(blocks.approval_card(card), author="Cardinal"))
+        out = text(COLOR.message(approval_card(card), author="Cardinal"))
         assert "\x1b[1;32m[ Approve ]\x1b[0m" in out
         assert "\x1b[1;31m[ Deny ]\x1b[0m" in out
 
@@ -141,7 +145,7 @@ class TestCardinalMessages:
         event = ContainerReady(
             "req-1", "web", 20001, "pve2", ("10.20.0.100/24",), "https://127.0.0.1:8006/#v1:0:=lxc%2F20001"
         )
-        lines = PLAIN.blocks(blocks.ready_result(event)["blocks"])
+        lines = PLAIN.blocks(ready_result(event)["blocks"])
         assert lines[0] == "✅ web is ready."
         assert "Addresses: `10.20.0.100/24`" in lines
         assert "VMID:      20001" in lines
@@ -158,13 +162,13 @@ class TestCardinalMessages:
             ("Creating filesystem", "TASK ERROR: unable to create CT 20002 - no space"),
             upid="UPID:pve2:1",
         )
-        lines = PLAIN.blocks(blocks.failure_result(event)["blocks"])
+        lines = PLAIN.blocks(failure_result(event)["blocks"])
         assert lines[:2] == ["❌ create of 20002 failed on pve2", "unable to create CT 20002 - no space"]
         assert "Last lines of the task log" in lines
         assert "      TASK ERROR: unable to create CT 20002 - no space" in lines
 
     def test_thread_root_state_line(self) -> None:
-        root = blocks.request_thread_root(
+        root = request_thread_root(
             summary(RequestState.CREATING, containers=(ContainerLine("web", 20001, "pve", "creating"),))
         )
         assert PLAIN.state_line(root) == (
@@ -184,7 +188,7 @@ class TestCardinalMessages:
             failed_tasks=(FailedTaskLine("t1", "create", 20002, "pve2", "no space", T0),),
             capacity=(NodeCapacity("pve", "online", 3, 10, 3, 4),),
         )
-        lines = PLAIN.message(blocks.digest_message(digest), author="Cardinal")
+        lines = PLAIN.message(digest_message(digest), author="Cardinal")
         assert lines[1:3] == ["  Cardinal digest", "  ==============="]
         assert "  Containers per owner" in lines
         assert "    @alice: 1 — `web` (20001)" in lines
@@ -192,7 +196,7 @@ class TestCardinalMessages:
         assert "    pve (online)  mem `▓▓▓░░░░░░░` 30%  disk `▓▓▓▓▓▓▓▓░░` 75%" in lines
 
     def test_ephemeral_notice_is_marked(self) -> None:
-        lines = PLAIN.message(blocks.notice(Notice("Posted the digest.")), author="Cardinal", only_for="bob")
+        lines = PLAIN.message(notice(Notice("Posted the digest.")), author="Cardinal", only_for="bob")
         assert lines == ["Cardinal  🔒 only visible to bob", "  Posted the digest."]
 
     def test_a_message_without_blocks_shows_its_text(self) -> None:
@@ -234,7 +238,7 @@ class TestOtherBlocks:
 
 class TestModals:
     def test_create_modal_with_what_the_person_entered(self) -> None:
-        view = blocks.create_modal(Policy(), templates=[SIM_TEMPLATE], nodes=["pve"])
+        view = create_modal(Policy(), templates=[SIM_TEMPLATE], nodes=["pve"])
         entered = {"hostname": "web", "template": SIM_TEMPLATE, "preset": "medium", "purpose": "staging"}
         lines = PLAIN.view(view, entered, note="only alice sees this")
         assert lines[0] == "┌─ New container  only alice sees this"
@@ -246,7 +250,7 @@ class TestModals:
         assert lines[-1] == "└─ [ Cancel ]  [ Request ]"
 
     def test_loading_modal_shows_the_placeholder(self) -> None:
-        lines = PLAIN.view(blocks.create_modal(Policy(), templates=None))
+        lines = PLAIN.view(create_modal(Policy(), templates=None))
         assert "│ Template: ⏳ Loading templates…" in lines
 
 

@@ -21,7 +21,7 @@ from bot.policy import Policy
 from bot.settings import Settings
 from cardinal_sim.proxmox.core import Simulator
 from cardinal_sim.proxmox.server import Running
-from handlers import blocks
+from handlers.blocks.ids import CALLBACK_CREATE
 from handlers.runtime import Cardinal
 from tests.conftest import SIM_TEMPLATE
 from tests.fakes.signing import (
@@ -163,7 +163,7 @@ class Harness:
     ) -> Any:
         """``/lxc create`` then submit the modal; returns the submission's (status, ack body)."""
         await self.command("create", user=user)
-        view = self.last_view(blocks.CALLBACK_CREATE)
+        view = self.last_view(CALLBACK_CREATE)
         values: dict[str, Any] = {
             "hostname": {"value": plain(hostname)},
             "count": {"value": number(str(count))},

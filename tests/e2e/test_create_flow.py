@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE
 from tests.e2e.harness import APPROVALS, APPROVER, CHANNEL, OTHER, REQUESTER, Harness, button_value
 
 
@@ -26,8 +26,8 @@ async def test_request_beyond_auto_approval_waits_for_an_approver(harness: Harne
     await harness.request("big", preset="large")
     card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
     assert harness.creates() == []
-    value = button_value(card[0], blocks.ACTION_APPROVE)
-    await harness.click(blocks.ACTION_APPROVE, value, user=APPROVER)
+    value = button_value(card[0], ACTION_APPROVE)
+    await harness.click(ACTION_APPROVE, value, user=APPROVER)
     await harness.settle(lambda: [t for t in harness.texts() if "is ready" in t])
     assert len(harness.creates()) == 1
     updated = harness.slack.messages(APPROVALS)[0]
@@ -37,9 +37,9 @@ async def test_request_beyond_auto_approval_waits_for_an_approver(harness: Harne
 async def test_self_approval_and_non_approver_clicks_change_nothing(harness: Harness) -> None:
     await harness.request("big", preset="large")
     card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
-    value = button_value(card[0], blocks.ACTION_APPROVE)
-    await harness.click(blocks.ACTION_APPROVE, value, user=REQUESTER)
-    await harness.click(blocks.ACTION_APPROVE, value, user=OTHER)
+    value = button_value(card[0], ACTION_APPROVE)
+    await harness.click(ACTION_APPROVE, value, user=REQUESTER)
+    await harness.click(ACTION_APPROVE, value, user=OTHER)
     await harness.settle(lambda: True)
     assert harness.creates() == []
     said = " ".join(e.get("text", "") for e in harness.slack.ephemerals)
@@ -48,7 +48,7 @@ async def test_self_approval_and_non_approver_clicks_change_nothing(harness: Har
 
 
 async def test_forged_button_value_is_refused_with_a_message(harness: Harness) -> None:
-    status, _ = await harness.click(blocks.ACTION_APPROVE, "x' OR 1=1; --", user=APPROVER)
+    status, _ = await harness.click(ACTION_APPROVE, "x' OR 1=1; --", user=APPROVER)
     assert status == 200
     said = [e.get("text", "") for e in harness.slack.ephemerals if e.get("user") == APPROVER]
     assert any("no longer matches a request" in t for t in said)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.db.records import Container
-from handlers import blocks
+from handlers.blocks.ids import ACTION_DESTROY_APPROVE, ACTION_DESTROY_CONFIRM, ACTION_EXTEND
 from tests.e2e.harness import APPROVER, CHANNEL, OTHER, REQUESTER, Harness, button_value
 from tests.fakes.signing import block_action, interactive_body
 
@@ -103,9 +103,9 @@ async def test_the_owner_confirms_and_the_container_is_destroyed_with_its_disks(
     ct = await created(harness)
     confirmation = await ask(harness, f"destroy {ct.vmid}")
     assert posts_to(harness, "DELETE", f"/lxc/{ct.vmid}") == []  # only a question so far
-    value = button_value(confirmation, blocks.ACTION_DESTROY_CONFIRM)
+    value = button_value(confirmation, ACTION_DESTROY_CONFIRM)
     assert value == str(ct.vmid)
-    said = await click(harness, blocks.ACTION_DESTROY_CONFIRM, value, user=REQUESTER, ephemeral=True)
+    said = await click(harness, ACTION_DESTROY_CONFIRM, value, user=REQUESTER, ephemeral=True)
     assert f"Destroying web ({ct.vmid})" in said[0]["text"]
     [delete] = posts_to(harness, "DELETE", f"/lxc/{ct.vmid}")
     assert flag(delete.params.get("purge"))
@@ -117,16 +117,16 @@ async def test_the_owner_confirms_and_the_container_is_destroyed_with_its_disks(
 async def test_a_non_owners_destroy_needs_an_approver(harness: Harness) -> None:
     ct = await created(harness)
     confirmation = await ask(harness, f"destroy {ct.vmid}", user=OTHER)
-    value = button_value(confirmation, blocks.ACTION_DESTROY_CONFIRM)
-    await click(harness, blocks.ACTION_DESTROY_CONFIRM, value, user=OTHER, ephemeral=True)
+    value = button_value(confirmation, ACTION_DESTROY_CONFIRM)
+    await click(harness, ACTION_DESTROY_CONFIRM, value, user=OTHER, ephemeral=True)
     approvals = harness.cardinal.policy.approval_channel
     assert approvals is not None
     [card] = [m for m in harness.slack.messages(approvals) if "Destroy approval" in m["text"]]
-    approve = button_value(card, blocks.ACTION_DESTROY_APPROVE)
+    approve = button_value(card, ACTION_DESTROY_APPROVE)
     assert re.fullmatch(r"[0-9a-f-]{36}", approve)  # only the approval record's id travels in the button
     forged = await click(
         harness,
-        blocks.ACTION_DESTROY_APPROVE,
+        ACTION_DESTROY_APPROVE,
         f"{ct.vmid}:{OTHER}",  # the old "<vmid>:<requester>" value, forged without a card
         user=APPROVER,
         channel=approvals,
@@ -136,7 +136,7 @@ async def test_a_non_owners_destroy_needs_an_approver(harness: Harness) -> None:
     assert posts_to(harness, "DELETE", f"/lxc/{ct.vmid}") == []
     await click(
         harness,
-        blocks.ACTION_DESTROY_APPROVE,
+        ACTION_DESTROY_APPROVE,
         approve,
         user=APPROVER,
         channel=approvals,
@@ -144,7 +144,7 @@ async def test_a_non_owners_destroy_needs_an_approver(harness: Harness) -> None:
     )
     await click(
         harness,
-        blocks.ACTION_DESTROY_APPROVE,
+        ACTION_DESTROY_APPROVE,
         approve,
         user=APPROVER,
         channel=approvals,
@@ -204,10 +204,10 @@ async def test_the_extend_button_on_a_reminder(harness: Harness) -> None:
     reminder = await harness.settle(
         lambda: [m for m in harness.slack.thread(CHANNEL, str(ct.thread_ts)) if "expires in" in m["text"]]
     )
-    value = button_value(reminder[0], blocks.ACTION_EXTEND)
+    value = button_value(reminder[0], ACTION_EXTEND)
     assert value == f"{ct.vmid}:3d"
-    await click(harness, blocks.ACTION_EXTEND, value, user=REQUESTER, message_ts=reminder[0]["ts"])
-    again = await click(harness, blocks.ACTION_EXTEND, value, user=REQUESTER, message_ts=reminder[0]["ts"])
+    await click(harness, ACTION_EXTEND, value, user=REQUESTER, message_ts=reminder[0]["ts"])
+    again = await click(harness, ACTION_EXTEND, value, user=REQUESTER, message_ts=reminder[0]["ts"])
     assert "already extended" in again[0]["text"]
     assert (await record(harness, "web")).expires_at == ct.expires_at + timedelta(days=3)
     [updated] = [m for m in harness.slack.thread(CHANNEL, str(ct.thread_ts)) if m["ts"] == reminder[0]["ts"]]

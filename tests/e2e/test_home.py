@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, ACTION_EXTEND, APPROVAL_ACTIONS_BLOCK
 from handlers.home import HomeRefresher
 from tests.e2e.harness import APPROVALS, APPROVER, CHANNEL, REQUESTER, SIGNING_SECRET, Harness, button_value
 from tests.fakes.signing import block_action, interactive_body, signed_request_headers
@@ -92,7 +92,7 @@ async def test_opening_the_home_tab_shows_the_persons_containers(harness: Harnes
     assert "`10." in text, "the IP is shown"
     assert "Pending approvals" not in text, "a requester is no approver"
     actions = [e["action_id"] for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert actions == ["lxc_power.stop", "lxc_power.reboot", blocks.ACTION_EXTEND]
+    assert actions == ["lxc_power.stop", "lxc_power.reboot", ACTION_EXTEND]
 
 
 async def test_an_approvers_home_shows_pending_approvals_with_the_card_buttons(harness: Harness) -> None:
@@ -103,27 +103,27 @@ async def test_an_approvers_home_shows_pending_approvals_with_the_card_buttons(h
     assert "Pending approvals (1)" in text
     assert f"<@{REQUESTER}>" in text
     assert "`big`" in text
-    approval_id = button_value(card, blocks.ACTION_APPROVE)
-    assert button_value(view, blocks.ACTION_APPROVE) == approval_id
-    assert button_value(view, blocks.ACTION_DENY) == approval_id
+    approval_id = button_value(card, ACTION_APPROVE)
+    assert button_value(view, ACTION_APPROVE) == approval_id
+    assert button_value(view, ACTION_DENY) == approval_id
 
 
 async def test_approve_from_the_home_decides_once_and_refreshes_the_homes(harness: Harness) -> None:
     refresher(harness).min_interval = 0.0  # publish on every change (the debounce has its own tests)
     await harness.request("big", preset="large")
     card = (await harness.settle(lambda: harness.slack.messages(APPROVALS)))[0]
-    card_value = button_value(card, blocks.ACTION_APPROVE)
+    card_value = button_value(card, ACTION_APPROVE)
     await open_home(harness, REQUESTER, seq=1)
     home = await open_home(harness, APPROVER, seq=2)
     requester_before, approver_before = publishes(harness, REQUESTER), publishes(harness, APPROVER)
 
-    value = button_value(home, blocks.ACTION_APPROVE)
+    value = button_value(home, ACTION_APPROVE)
     assert value == card_value, "the Home's button is the card's button"
-    assert await click_in_home(harness, home, blocks.ACTION_APPROVE, value, user=APPROVER) == 200
+    assert await click_in_home(harness, home, ACTION_APPROVE, value, user=APPROVER) == 200
     await harness.settle(lambda: [t for t in harness.texts() if "is ready" in t])
     assert len(harness.creates()) == 1
     decided_card = harness.slack.messages(APPROVALS)[0]
-    assert blocks.APPROVAL_ACTIONS_BLOCK not in str(decided_card["blocks"]), "the card shows the decision"
+    assert APPROVAL_ACTIONS_BLOCK not in str(decided_card["blocks"]), "the card shows the decision"
     assert "Approved by" in str(decided_card["blocks"])
 
     # The Homes were refreshed after the decision: no pending approval is left to click.
@@ -131,10 +131,10 @@ async def test_approve_from_the_home_decides_once_and_refreshes_the_homes(harnes
     assert publishes(harness, REQUESTER) > requester_before
     refreshed = harness.slack.home_views[APPROVER]
     assert "Pending approvals (0)" in text_of(refreshed)
-    assert blocks.ACTION_APPROVE not in text_of(refreshed)
+    assert ACTION_APPROVE not in text_of(refreshed)
 
     # A second click, from the card, changes nothing: the first decision won.
-    await harness.click(blocks.ACTION_APPROVE, card_value, user=APPROVER)
+    await harness.click(ACTION_APPROVE, card_value, user=APPROVER)
     await harness.settle(lambda: True)
     assert len(harness.creates()) == 1
     assert any("Already decided" in t for t in harness.ephemeral_texts(APPROVER))

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import yaml
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_DENY
 from handlers.runtime import serve_http
 from tests.e2e.harness import CHANNEL, REQUESTER, SIGNING_SECRET, Harness
 from tests.fakes.signing import (
@@ -53,7 +53,7 @@ def requests_for(h: Harness, manifest: dict[str, Any]) -> list[tuple[str, str, b
             settings["interactivity"]["request_url"],
             interactive_body(
                 block_action(
-                    blocks.ACTION_DENY, "no-such-request", user=REQUESTER, response_url=h.hook_url("urls-2")
+                    ACTION_DENY, "no-such-request", user=REQUESTER, response_url=h.hook_url("urls-2")
                 )
             ),
             "application/x-www-form-urlencoded",

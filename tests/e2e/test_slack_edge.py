@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, CALLBACK_CREATE, CALLBACK_DENY_REASON
 from tests.e2e.harness import (
     APPROVALS,
     APPROVER,
@@ -44,7 +44,7 @@ async def test_modal_opens_at_once_then_fills_templates_with_the_view_hash(harne
     [updated] = harness.slack.calls("views.update")
     assert opened.params["trigger_id"]
     assert updated.params["hash"]  # the update names the version it replaces
-    view = harness.last_view(blocks.CALLBACK_CREATE)
+    view = harness.last_view(CALLBACK_CREATE)
     assert "debian-12-standard" in str(view["blocks"])
 
 
@@ -96,8 +96,8 @@ async def test_each_invalid_field_is_answered_in_the_modal_and_nothing_reaches_p
 async def test_deny_asks_for_a_reason_and_tells_the_requester(harness: Harness) -> None:
     await harness.request("big", preset="large")
     [card] = await harness.settle(lambda: harness.slack.messages(APPROVALS))
-    await harness.click(blocks.ACTION_DENY, button_value(card, blocks.ACTION_DENY), user=APPROVER)
-    modal = harness.last_view(blocks.CALLBACK_DENY_REASON)
+    await harness.click(ACTION_DENY, button_value(card, ACTION_DENY), user=APPROVER)
+    modal = harness.last_view(CALLBACK_DENY_REASON)
     _, body = await harness.submit_view(modal, {"reason": {"value": plain("")}}, user=APPROVER)
     assert body["response_action"] == "errors"  # a denial needs a reason
     await harness.submit_view(modal, {"reason": {"value": plain("use the shared staging DB")}}, user=APPROVER)
@@ -112,10 +112,10 @@ async def test_double_click_and_second_approver_change_nothing(harness: Harness)
     harness.cardinal.services.requests.approvers.user_ids = frozenset({APPROVER, "U0APPROV2"})  # type: ignore[attr-defined]
     await harness.request("big", preset="large")
     [card] = await harness.settle(lambda: harness.slack.messages(APPROVALS))
-    value = button_value(card, blocks.ACTION_APPROVE)
-    await harness.click(blocks.ACTION_APPROVE, value, user=APPROVER)
-    await harness.click(blocks.ACTION_APPROVE, value, user=APPROVER)
-    await harness.click(blocks.ACTION_DENY, value, user="U0APPROV2")
+    value = button_value(card, ACTION_APPROVE)
+    await harness.click(ACTION_APPROVE, value, user=APPROVER)
+    await harness.click(ACTION_APPROVE, value, user=APPROVER)
+    await harness.click(ACTION_DENY, value, user="U0APPROV2")
     await harness.settle(lambda: [t for t in harness.texts() if "is ready" in t])
     assert len(harness.creates()) == 1
     said = [e.get("text", "") for e in harness.slack.ephemerals]
@@ -125,7 +125,7 @@ async def test_double_click_and_second_approver_change_nothing(harness: Harness)
 async def test_several_alike_share_one_thread_and_each_reports(harness: Harness) -> None:
     await harness.request("web", preset="small", count=3)
     [card] = await harness.settle(lambda: harness.slack.messages(APPROVALS))  # 3 > auto-approve count
-    await harness.click(blocks.ACTION_APPROVE, button_value(card, blocks.ACTION_APPROVE), user=APPROVER)
+    await harness.click(ACTION_APPROVE, button_value(card, ACTION_APPROVE), user=APPROVER)
     ready = await harness.settle(
         lambda: (
             (r := [m for m in harness.slack.messages(CHANNEL) if "is ready" in m["text"]])

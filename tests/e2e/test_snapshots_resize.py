@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_RESIZE_APPROVE, ACTION_ROLLBACK_CONFIRM
 from tests.e2e.harness import APPROVALS, APPROVER, OTHER, REQUESTER, Harness, button_value
 from tests.e2e.test_day2_commands import ask, click, created, posts_to, thread_texts
 
@@ -40,11 +40,11 @@ async def test_rollback_asks_for_confirmation_then_runs(harness: Harness) -> Non
     harness.sim.containers[ct.vmid].config["cores"] = 3  # a change made after the snapshot
     confirmation = await ask(harness, f"rollback {ct.vmid} clean")
     assert posts_to(harness, "POST", "/rollback") == []  # only a question so far
-    value = button_value(confirmation, blocks.ACTION_ROLLBACK_CONFIRM)
+    value = button_value(confirmation, ACTION_ROLLBACK_CONFIRM)
     assert value == f"{ct.vmid}:clean"
-    said = await click(harness, blocks.ACTION_ROLLBACK_CONFIRM, value, user=REQUESTER, ephemeral=True)
+    said = await click(harness, ACTION_ROLLBACK_CONFIRM, value, user=REQUESTER, ephemeral=True)
     assert "Rolling web" in said[0]["text"]
-    again = await click(harness, blocks.ACTION_ROLLBACK_CONFIRM, value, user=REQUESTER, ephemeral=True)
+    again = await click(harness, ACTION_ROLLBACK_CONFIRM, value, user=REQUESTER, ephemeral=True)
     assert "already started" in again[0]["text"]
     assert len(posts_to(harness, "POST", f"/lxc/{ct.vmid}/snapshot/clean/rollback")) == 1
     await harness.settle(lambda: [t for t in thread_texts(harness, ct) if f"rollback of {ct.vmid}" in t])
@@ -56,9 +56,7 @@ async def test_non_owner_snapshot_and_forged_rollback_never_reach_proxmox(harnes
     ct = await created(harness)
     answer = await ask(harness, f"snapshot {ct.vmid}", user=OTHER)
     assert "Only the owner" in answer["text"]
-    said = await click(
-        harness, blocks.ACTION_ROLLBACK_CONFIRM, f"{ct.vmid}:x y", user=REQUESTER, ephemeral=True
-    )
+    said = await click(harness, ACTION_ROLLBACK_CONFIRM, f"{ct.vmid}:x y", user=REQUESTER, ephemeral=True)
     assert "does not match" in said[0]["text"]
     assert posts_to(harness, "POST", "/snapshot") == []
     assert posts_to(harness, "POST", "/rollback") == []
@@ -83,21 +81,21 @@ async def test_resize_beyond_quota_needs_another_approver(harness: Harness) -> N
     assert posts_to(harness, "PUT", f"/lxc/{ct.vmid}/config") == []
     [card] = [m for m in harness.slack.messages(APPROVALS) if "Resize approval" in m["text"]]
     assert "memory 1024 → 8192 MiB" in str(card["blocks"])
-    value = button_value(card, blocks.ACTION_RESIZE_APPROVE)
+    value = button_value(card, ACTION_RESIZE_APPROVE)
     assert re.fullmatch(r"[0-9a-f-]{36}", value)  # only the approval record's id travels in the button
     assert str(ct.vmid) not in value
     assert REQUESTER not in value
     own = await click(
-        harness, blocks.ACTION_RESIZE_APPROVE, value, user=REQUESTER, channel=APPROVALS, message_ts=card["ts"]
+        harness, ACTION_RESIZE_APPROVE, value, user=REQUESTER, channel=APPROVALS, message_ts=card["ts"]
     )
     assert "approvers may decide" in own[0]["text"]
     assert harness.sim.containers[ct.vmid].config["memory"] == 1024
     await click(
-        harness, blocks.ACTION_RESIZE_APPROVE, value, user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
+        harness, ACTION_RESIZE_APPROVE, value, user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
     )
     assert harness.sim.containers[ct.vmid].config["memory"] == 8192
     second = await click(
-        harness, blocks.ACTION_RESIZE_APPROVE, value, user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
+        harness, ACTION_RESIZE_APPROVE, value, user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
     )
     assert "already decided" in second[0]["text"]
     assert len([r for r in posts_to(harness, "PUT", f"/lxc/{ct.vmid}/config") if "memory" in r.params]) == 1

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cardinal_sim.proxmox.state import GiB
-from handlers import blocks
+from handlers.blocks.ids import CALLBACK_CREATE
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, CHANNEL, Harness
 from tests.fakes.signing import selected
@@ -25,7 +25,7 @@ def sim_options() -> dict[str, Any]:
 
 
 def _template_options(harness: Harness) -> dict[str, str]:
-    view = harness.last_view(blocks.CALLBACK_CREATE)
+    view = harness.last_view(CALLBACK_CREATE)
     [block] = [b for b in view["blocks"] if b.get("block_id") == "template"]
     return {o["value"]: o["text"]["text"] for o in block["element"]["options"]}
 

@@ -21,8 +21,14 @@ from bot.errors import InputError
 from bot.events import Notice
 from bot.expiry import EXTEND_ACTION_ID
 from bot.policy import Policy
-from handlers import blocks
 from handlers.app import create_app
+from handlers.blocks.events import notice
+from handlers.blocks.ids import (
+    ACTION_DESTROY_APPROVE,
+    ACTION_DESTROY_CONFIRM,
+    ACTION_DESTROY_DENY,
+    ACTION_RESIZE_APPROVE,
+)
 from handlers.container_actions import approval_id_of, extend_value_of, power_value_of, vmid_of
 from handlers.notifier import SlackNotifier
 from tests.conftest import FakeClock, ServerFactory
@@ -106,7 +112,7 @@ def card_value(card: dict[str, Any]) -> str:
         for b in card["blocks"]
         if b["type"] == "actions"
         for e in b["elements"]
-        if e["action_id"] in (blocks.ACTION_DESTROY_APPROVE, blocks.ACTION_RESIZE_APPROVE)
+        if e["action_id"] in (ACTION_DESTROY_APPROVE, ACTION_RESIZE_APPROVE)
     ]
     return str(value)
 
@@ -156,7 +162,7 @@ def test_approval_buttons_carry_nothing_but_a_record_id(value: str) -> None:
     [
         (EXTEND_ACTION_ID, "10001:3d;drop"),
         ("lxc_power.stop", "10001:stop&destroy"),
-        (blocks.ACTION_DESTROY_CONFIRM, "10001 "),
+        (ACTION_DESTROY_CONFIRM, "10001 "),
     ],
 )
 async def test_forged_clicks_are_refused_and_change_nothing(
@@ -176,7 +182,7 @@ async def test_forged_clicks_are_refused_and_change_nothing(
 
 async def post_reminder(env: Day2Env, web_client: AsyncWebClient, vmid: int) -> str:
     """Post the expiry reminder (with its Extend 3d button) as the expiry job does; returns its ts."""
-    msg = blocks.notice(Notice(f"ct{vmid} expires soon.", ((EXTEND_ACTION_ID, "Extend 3d", f"{vmid}:3d"),)))
+    msg = notice(Notice(f"ct{vmid} expires soon.", ((EXTEND_ACTION_ID, "Extend 3d", f"{vmid}:3d"),)))
     posted = await web_client.chat_postMessage(channel=LAB, **msg)
     return str(posted["ts"])
 
@@ -232,8 +238,8 @@ async def test_quick_stop_by_the_owner_and_refusal_for_others(env: Day2Env, clic
 
 async def test_owner_confirmation_destroys_once_with_purge(env: Day2Env, clicker: Clicker) -> None:
     await env.seed(10001)
-    first = await clicker.click(blocks.ACTION_DESTROY_CONFIRM, "10001", user=OWNER, ephemeral=True)
-    second = await clicker.click(blocks.ACTION_DESTROY_CONFIRM, "10001", user=OWNER, ephemeral=True)
+    first = await clicker.click(ACTION_DESTROY_CONFIRM, "10001", user=OWNER, ephemeral=True)
+    second = await clicker.click(ACTION_DESTROY_CONFIRM, "10001", user=OWNER, ephemeral=True)
     [delete] = deletes(env, 10001)
     assert delete.params.get("purge") in (1, "1", True)
     assert delete.params.get("destroy-unreferenced-disks") in (1, "1", True)
@@ -245,7 +251,7 @@ async def test_owner_confirmation_destroys_once_with_purge(env: Day2Env, clicker
 async def approval_card(env: Day2Env, clicker: Clicker, fake_slack: FakeSlack) -> dict[str, Any]:
     """OTHER confirms destroying OWNER's 10001: the card posted to the approval channel."""
     await env.seed(10001)
-    asked = await clicker.click(blocks.ACTION_DESTROY_CONFIRM, "10001", user=OTHER, ephemeral=True)
+    asked = await clicker.click(ACTION_DESTROY_CONFIRM, "10001", user=OTHER, ephemeral=True)
     assert f"<#{APPROVALS}>" in said(asked)
     [card] = fake_slack.messages(APPROVALS)
     return card
@@ -260,7 +266,7 @@ async def test_non_owner_confirmation_asks_the_approvers(
     values = {
         e["action_id"]: e["value"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
     }
-    assert values == {blocks.ACTION_DESTROY_APPROVE: approval, blocks.ACTION_DESTROY_DENY: approval}
+    assert values == {ACTION_DESTROY_APPROVE: approval, ACTION_DESTROY_DENY: approval}
     assert deletes(env, 10001) == []
     assert (OTHER, "container.destroy_approval_requested") in await env.audit_actions(10001)
 
@@ -274,12 +280,12 @@ async def test_approval_is_for_approvers_only_and_the_first_decision_wins(
     async def click(action: str, user: str) -> str:
         return said(await clicker.click(action, value, user=user, channel=APPROVALS, message_ts=card["ts"]))
 
-    assert "Only approvers" in await click(blocks.ACTION_DESTROY_APPROVE, OTHER)
-    assert "Only approvers" in await click(blocks.ACTION_DESTROY_APPROVE, OWNER)
+    assert "Only approvers" in await click(ACTION_DESTROY_APPROVE, OTHER)
+    assert "Only approvers" in await click(ACTION_DESTROY_APPROVE, OWNER)
     assert deletes(env, 10001) == []
-    await click(blocks.ACTION_DESTROY_APPROVE, APPROVER)
-    assert f"already decided by <@{APPROVER}>" in await click(blocks.ACTION_DESTROY_DENY, SECOND_APPROVER)
-    assert "already decided" in await click(blocks.ACTION_DESTROY_APPROVE, APPROVER)
+    await click(ACTION_DESTROY_APPROVE, APPROVER)
+    assert f"already decided by <@{APPROVER}>" in await click(ACTION_DESTROY_DENY, SECOND_APPROVER)
+    assert "already decided" in await click(ACTION_DESTROY_APPROVE, APPROVER)
     [delete] = deletes(env, 10001)
     assert delete.params.get("purge") in (1, "1", True)
     [updated] = fake_slack.messages(APPROVALS)
@@ -293,10 +299,10 @@ async def test_an_approver_cannot_approve_their_own_destroy_request(
     env: Day2Env, clicker: Clicker, fake_slack: FakeSlack
 ) -> None:
     await env.seed(10001)
-    await clicker.click(blocks.ACTION_DESTROY_CONFIRM, "10001", user=APPROVER, ephemeral=True)
+    await clicker.click(ACTION_DESTROY_CONFIRM, "10001", user=APPROVER, ephemeral=True)
     [card] = fake_slack.messages(APPROVALS)
     posts = await clicker.click(
-        blocks.ACTION_DESTROY_APPROVE,
+        ACTION_DESTROY_APPROVE,
         card_value(card),
         user=APPROVER,
         channel=APPROVALS,
@@ -311,7 +317,7 @@ async def test_deny_keeps_the_container_and_tells_the_requester(
 ) -> None:
     card = await approval_card(env, clicker, fake_slack)
     await clicker.click(
-        blocks.ACTION_DESTROY_DENY, card_value(card), user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
+        ACTION_DESTROY_DENY, card_value(card), user=APPROVER, channel=APPROVALS, message_ts=card["ts"]
     )
     assert deletes(env, 10001) == []
     [updated] = fake_slack.messages(APPROVALS)
@@ -326,7 +332,7 @@ async def test_deny_keeps_the_container_and_tells_the_requester(
 
 @pytest.mark.parametrize(
     "action_id",
-    [blocks.ACTION_DESTROY_APPROVE, blocks.ACTION_DESTROY_DENY, blocks.ACTION_RESIZE_APPROVE],
+    [ACTION_DESTROY_APPROVE, ACTION_DESTROY_DENY, ACTION_RESIZE_APPROVE],
 )
 @pytest.mark.parametrize("value", [f"10001:{OTHER}", f"10001:{OTHER}:-:8192:-", "forged-id"])
 async def test_a_forged_approval_with_no_card_reaches_no_proxmox_call(
@@ -348,7 +354,7 @@ async def test_an_unknown_approval_id_changes_nothing(
 ) -> None:
     """A well-formed id that is no open record (made up, or from another workspace) is refused alike."""
     await env.seed(10001)
-    posts = await clicker.click(blocks.ACTION_DESTROY_APPROVE, str(uuid.uuid4()), user=APPROVER)
+    posts = await clicker.click(ACTION_DESTROY_APPROVE, str(uuid.uuid4()), user=APPROVER)
     assert "does not match an open approval" in said(posts)
     assert deletes(env, 10001) == []
 
@@ -360,8 +366,8 @@ async def test_a_card_for_one_container_cannot_be_reused_for_another(
     card = await approval_card(env, clicker, fake_slack)
     await env.seed(10002)
     value = card_value(card)
-    await clicker.click(blocks.ACTION_DESTROY_DENY, value, user=APPROVER, channel=APPROVALS, message_ts="1.2")
-    again = await clicker.click(blocks.ACTION_DESTROY_APPROVE, value, user=SECOND_APPROVER, channel=LAB)
+    await clicker.click(ACTION_DESTROY_DENY, value, user=APPROVER, channel=APPROVALS, message_ts="1.2")
+    again = await clicker.click(ACTION_DESTROY_APPROVE, value, user=SECOND_APPROVER, channel=LAB)
     assert f"already decided by <@{APPROVER}>" in said(again)
     assert deletes(env, 10001) == []
     assert deletes(env, 10002) == []

@@ -19,12 +19,12 @@ from bot.db.enums import ApprovalStatus, RequestState
 from bot.db.records import Approval, ContainerRequest, PendingApproval
 from bot.lifecycle import ContainerView
 from bot.policy import Policy
-from handlers import blocks
 from handlers.actions import approval_id_of
 from handlers.app import create_app
+from handlers.blocks.home import home_view
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, ACTION_EXTEND, ACTION_POWER
 from handlers.container_actions import extend_value_of, power_value_of
 from handlers.home import HomeRefresher, refresh_home
-from handlers.home_blocks import home_view
 from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.slack import FakeSlack
 from tests.handlers.day2_env import APPROVER, OTHER, OWNER, Day2Env, day2_env
@@ -118,8 +118,8 @@ def test_a_persons_containers_show_state_node_ip_expiry_and_their_actions() -> N
     by_block = {
         b["block_id"]: [e["action_id"] for e in b["elements"]] for b in view["blocks"] if "block_id" in b
     }
-    assert by_block["home_ct_10042"] == ["lxc_power.stop", "lxc_power.reboot", blocks.ACTION_EXTEND]
-    assert by_block["home_ct_10043"] == ["lxc_power.start", blocks.ACTION_EXTEND]
+    assert by_block["home_ct_10042"] == ["lxc_power.stop", "lxc_power.reboot", ACTION_EXTEND]
+    assert by_block["home_ct_10043"] == ["lxc_power.start", ACTION_EXTEND]
 
 
 def test_every_button_carries_only_an_id_the_existing_listeners_accept() -> None:
@@ -132,16 +132,16 @@ def test_every_button_carries_only_an_id_the_existing_listeners_accept() -> None
     for button in buttons(view):
         action, value = button["action_id"], button["value"]
         seen.add(action.split(".")[0])
-        if action.startswith(blocks.ACTION_POWER + "."):
+        if action.startswith(ACTION_POWER + "."):
             vmid, verb = power_value_of(value)
-            assert action == f"{blocks.ACTION_POWER}.{verb}"
+            assert action == f"{ACTION_POWER}.{verb}"
             assert vmid in (10042, 10043)
-        elif action == blocks.ACTION_EXTEND:
+        elif action == ACTION_EXTEND:
             assert extend_value_of(value)[0] in (10042, 10043)
         else:
-            assert action in (blocks.ACTION_APPROVE, blocks.ACTION_DENY)
+            assert action in (ACTION_APPROVE, ACTION_DENY)
             assert approval_id_of(value) == pending(1).approval.id
-    assert seen == {blocks.ACTION_POWER, blocks.ACTION_EXTEND, blocks.ACTION_APPROVE, blocks.ACTION_DENY}
+    assert seen == {ACTION_POWER, ACTION_EXTEND, ACTION_APPROVE, ACTION_DENY}
 
 
 def test_approvers_see_pending_approvals_with_age_and_the_card_buttons() -> None:
@@ -156,8 +156,8 @@ def test_approvers_see_pending_approvals_with_age_and_the_card_buttons() -> None
     pair = [(b["action_id"], b["value"], b.get("style")) for b in buttons(view)]
     approval_id = pending(1).approval.id
     assert pair == [
-        (blocks.ACTION_APPROVE, approval_id, "primary"),
-        (blocks.ACTION_DENY, approval_id, "danger"),
+        (ACTION_APPROVE, approval_id, "primary"),
+        (ACTION_DENY, approval_id, "danger"),
     ]
 
 
@@ -182,7 +182,7 @@ def test_missing_and_last_known_containers_offer_no_power_buttons_and_say_why() 
         )
     )
     actions = [b["action_id"] for b in buttons(view)]
-    assert actions == [blocks.ACTION_EXTEND], "no buttons for a missing one; only Extend when status is stale"
+    assert actions == [ACTION_EXTEND], "no buttons for a missing one; only Extend when status is stale"
     assert "last known state" in text_of(view)
 
 

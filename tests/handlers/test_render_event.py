@@ -30,7 +30,9 @@ from bot.events import (
     TaskSucceeded,
 )
 from bot.lifecycle import DestroyPlan, ResizePlan
-from handlers import blocks as b
+from handlers.blocks.approval import approval_card
+from handlers.blocks.events import notice, render_event
+from handlers.blocks.progress import failure_result, ready_result, request_thread_root, task_succeeded
 from tests.handlers.helpers import assert_valid_message, mrkdwn_of, text_of
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -97,7 +99,7 @@ def digest(*, huge: bool = False) -> Digest:
 
 def test_digest_reads_at_a_glance() -> None:
     """The digest has a header, one section per topic and a capacity bar per node."""
-    msg = b.render_event(DigestReady(digest()))
+    msg = render_event(DigestReady(digest()))
     text = "\n".join(mrkdwn_of(msg["blocks"]))
     assert msg["blocks"][0]["type"] == "header"
     for title in (
@@ -180,13 +182,13 @@ def _name(event: Event) -> str:
 @pytest.mark.parametrize("event", typical_events(), ids=_name)
 def test_typical_event_renders_valid(event: Event) -> None:
     """A realistic event of each type gives a message slack_sdk accepts unchanged."""
-    assert_valid_message(b.render_event(event))
+    assert_valid_message(render_event(event))
 
 
 @pytest.mark.parametrize("event", huge_events(), ids=_name)
 def test_huge_event_stays_within_limits(event: Event) -> None:
     """Enormous texts and collections are cut to fit Slack's limits, and nothing can ping the channel."""
-    msg = b.render_event(event)
+    msg = render_event(event)
     assert_valid_message(msg)
     assert "<!channel>" not in "\n".join(mrkdwn_of(msg["blocks"]))
     assert "<!channel>" not in msg["text"]
@@ -202,22 +204,22 @@ def test_dispatch_matches_the_builders() -> None:
     """render_event gives the same message as the builder for that event type."""
     progress, pending, _, ready, failed, succeeded, note, _digest, *_day2 = typical_events()
     assert isinstance(progress, RequestProgress)
-    assert b.render_event(progress) == b.request_thread_root(progress.summary)
+    assert render_event(progress) == request_thread_root(progress.summary)
     assert isinstance(pending, ApprovalCard)
-    assert b.render_event(pending) == b.approval_card(pending)
+    assert render_event(pending) == approval_card(pending)
     assert isinstance(ready, ContainerReady)
-    assert b.render_event(ready) == b.ready_result(ready)
+    assert render_event(ready) == ready_result(ready)
     assert isinstance(failed, TaskFailed)
-    assert b.render_event(failed) == b.failure_result(failed)
+    assert render_event(failed) == failure_result(failed)
     assert isinstance(succeeded, TaskSucceeded)
-    assert b.render_event(succeeded) == b.task_succeeded(succeeded)
+    assert render_event(succeeded) == task_succeeded(succeeded)
     assert isinstance(note, Notice)
-    assert b.render_event(note) == b.notice(note)
+    assert render_event(note) == notice(note)
 
 
 def test_task_succeeded_says_what_where_and_who() -> None:
     """A finished day-2 task names the action, vmid, node, the person and the detail."""
-    msg = b.task_succeeded(TaskSucceeded("reboot", 10042, "pve1", "U012AB3CD", "took 4s"))
+    msg = task_succeeded(TaskSucceeded("reboot", 10042, "pve1", "U012AB3CD", "took 4s"))
     text = text_of(msg)
     assert "✅ *reboot of 10042* done on pve1 (by <@U012AB3CD>)" in text
     assert "took 4s" in text
@@ -225,7 +227,7 @@ def test_task_succeeded_says_what_where_and_who() -> None:
 
 def test_notice_keeps_mentions_but_not_broadcasts_or_links() -> None:
     """A notice's user mentions still notify; @channel and links from embedded user text do not."""
-    msg = b.notice(Notice("<@U012AB3CD> your request was denied: <!channel> see <https://x.example|here>"))
+    msg = notice(Notice("<@U012AB3CD> your request was denied: <!channel> see <https://x.example|here>"))
     text = text_of(msg)
     assert "<@U012AB3CD>" in text
     assert "&lt;!channel&gt;" in text
@@ -235,7 +237,7 @@ def test_notice_keeps_mentions_but_not_broadcasts_or_links() -> None:
 
 def test_notice_buttons_carry_the_given_ids() -> None:
     """Each action becomes a button with its action_id, label and id value."""
-    msg = b.notice(
+    msg = notice(
         Notice("Expires soon.", (("extend_7d", "Extend 7d", "10042"), ("destroy", "Destroy", "10042")))
     )
     assert_valid_message(msg)
@@ -250,10 +252,10 @@ def test_notice_buttons_carry_the_given_ids() -> None:
 def test_notice_refuses_values_that_are_not_ids(action: tuple[str, str, str]) -> None:
     """Button action ids and values must be bare ids, so no user data rides on a button."""
     with pytest.raises(ValueError, match=r"action_id|button value"):
-        b.notice(Notice("x", (action,)))
+        notice(Notice("x", (action,)))
 
 
 def test_failure_names_the_container_by_hostname_when_known() -> None:
     """A failed create says which container it was, not only its VMID."""
     event = TaskFailed("req-1", "create", 20002, "pve2", "storage full", (), None, False, "ci-runner")
-    assert b.render_event(event)["text"].startswith("❌ create of ci-runner (20002) failed")
+    assert render_event(event)["text"].startswith("❌ create of ci-runner (20002) failed")

@@ -18,8 +18,9 @@ from bot.db import Database
 from bot.errors import InputError
 from bot.lifecycle import ContainerNotManaged
 from bot.policy import DigestSchedule, Policy
-from handlers import blocks, subcommands
+from handlers import subcommands
 from handlers.app import create_app
+from handlers.blocks.ids import ACTION_DESTROY_CONFIRM, ACTION_EXTEND, ACTION_ROLLBACK_CONFIRM
 from handlers.parsing import Command, parse_command
 from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.signing import slash_command
@@ -70,7 +71,7 @@ async def test_status_in_detail_with_quick_actions_for_the_owner(env: Day2Env) -
         assert part in text
     assert f"<{UI_URL}/#v1:0:=lxc%2F10001|Open in the Proxmox UI>" in text
     ids = {b["action_id"] for b in buttons(answer)}
-    assert ids == {"lxc_power.stop", "lxc_power.reboot", blocks.ACTION_EXTEND, blocks.ACTION_DESTROY_CONFIRM}
+    assert ids == {"lxc_power.stop", "lxc_power.reboot", ACTION_EXTEND, ACTION_DESTROY_CONFIRM}
 
 
 async def test_status_shows_no_buttons_to_others_but_does_to_approvers(
@@ -121,7 +122,7 @@ async def test_destroy_only_asks_for_confirmation(env: Day2Env) -> None:
     mine = await run(env, "destroy 10001")
     [button] = buttons(mine)
     assert (button["action_id"], button["value"], button["text"]["text"]) == (
-        blocks.ACTION_DESTROY_CONFIRM,
+        ACTION_DESTROY_CONFIRM,
         "10001",
         "Destroy web",
     )
@@ -221,7 +222,7 @@ async def test_snapshot_rollback_and_resize_are_dispatched(env: Day2Env) -> None
     env.sim.advance(5)
     confirmation = await run(env, "rollback 10001 before")
     [button] = buttons(confirmation)
-    assert (button["action_id"], button["value"]) == (blocks.ACTION_ROLLBACK_CONFIRM, "10001:before")
+    assert (button["action_id"], button["value"]) == (ACTION_ROLLBACK_CONFIRM, "10001:before")
     assert env.requests_to("POST", "/rollback") == []
     assert "cores 1 → 2" in text_of(await run(env, "resize 10001 cores=2"))
     assert env.sim.containers[10001].config["cores"] == 2

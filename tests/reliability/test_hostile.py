@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, CALLBACK_CREATE
 from handlers.errors import UNEXPECTED_WHAT
 from tests.fakes.signing import interactive_body, number, plain, selected, view_submission
 from tests.reliability.conftest import APPROVALS, APPROVER, CHANNEL, REQUESTER, Lab
@@ -265,7 +265,7 @@ async def test_forged_private_metadata_is_refused(lab: Lab, bot: BotProcess) -> 
     ]
     for forged in forgeries:
         payload = view_submission(
-            blocks.CALLBACK_CREATE,
+            CALLBACK_CREATE,
             create_values("forged"),
             user=REQUESTER,
             view={**view, "private_metadata": forged},
@@ -292,7 +292,7 @@ async def test_hostile_slash_commands_are_refused(lab: Lab, bot: BotProcess) -> 
 
 
 async def test_forged_button_values_change_nothing(lab: Lab, bot: BotProcess) -> None:
-    for action in (blocks.ACTION_APPROVE, blocks.ACTION_DENY):
+    for action in (ACTION_APPROVE, ACTION_DENY):
         for value in BUTTON_CORPUS:
             before = len(lab.slack.ephemerals)
             hook = f"click-{lab.driver._seq + 1}"
@@ -309,9 +309,7 @@ async def test_an_unknown_approval_id_is_answered(lab: Lab, bot: BotProcess) -> 
     before = len(lab.slack.ephemerals)
     hook = f"click-{lab.driver._seq + 1}"
     unknown = "00000000-0000-4000-8000-000000000000"
-    status, body = await lab.driver.click(
-        bot.port, blocks.ACTION_APPROVE, unknown, user=APPROVER, channel=APPROVALS
-    )
+    status, body = await lab.driver.click(bot.port, ACTION_APPROVE, unknown, user=APPROVER, channel=APPROVALS)
     assert status == 200
     told = await _told(lab, APPROVER, hook, before, body, timeout=3)
     _assert_clear("unknown approval", told)

@@ -10,7 +10,7 @@ import re
 import aiohttp
 import pytest
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE
 from tests.e2e.harness import button_value
 from tests.fakes.signing import checked, form_body, plain, signed_request_headers, slash_command
 from tests.reliability.conftest import APPROVALS, APPROVER, CHANNEL, REQUESTER, TOKEN_ID, Lab
@@ -65,10 +65,8 @@ async def test_no_secret_appears_in_logs_messages_or_the_database(lab: Lab, log_
         "",
     )
     card = await wait_until(lambda: lab.slack.messages(APPROVALS), timeout=20, what="the approval card")
-    value = button_value(card[0], blocks.ACTION_APPROVE)
-    assert (await lab.driver.click(port, blocks.ACTION_APPROVE, value, user=APPROVER, channel=APPROVALS))[
-        0
-    ] == 200
+    value = button_value(card[0], ACTION_APPROVE)
+    assert (await lab.driver.click(port, ACTION_APPROVE, value, user=APPROVER, channel=APPROVALS))[0] == 200
     # 3. One that fails at Proxmox (its disk storage is full), with the task log in the thread.
     lab.sim.storage("pve", "local-lvm").capacity = 1024**3
     view = await lab.driver.open_create(port, user=REQUESTER)

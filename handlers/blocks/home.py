@@ -18,25 +18,21 @@ from datetime import UTC, datetime, timedelta
 from bot.db.records import PendingApproval
 from bot.expiry import EXTEND_BY
 from bot.lifecycle import ContainerView
-from handlers.blocks import (
-    ACTION_APPROVE,
-    ACTION_DENY,
-    ACTION_EXTEND,
+from handlers.blocks.containers import bare_ip, expiry, power_button
+from handlers.blocks.digest import age
+from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, ACTION_EXTEND
+from handlers.blocks.kit import (
     MAX_VIEW_BLOCKS,
     STATUS_EMOJI,
     Block,
-    _age,
-    _bare_ip,
-    _button,
-    _context,
-    _divider,
-    _expiry,
-    _header,
-    _section,
+    action_button,
     clip,
+    context,
+    divider,
     escape,
+    header,
     mention,
-    power_button,
+    section,
     slack_date,
 )
 
@@ -59,12 +55,12 @@ _PER_ITEM = 2
 
 
 def _container_text(c: ContainerView, now: datetime) -> str:
-    ip = f"`{escape(clip(_bare_ip(c.ips[0]), 60))}`" if c.ips else "no IP yet"
+    ip = f"`{escape(clip(bare_ip(c.ips[0]), 60))}`" if c.ips else "no IP yet"
     more = f" (+{len(c.ips) - 1})" if len(c.ips) > 1 else ""
     state = escape(clip(c.status, 30)) + ("" if c.live else " _(last known)_")
     return (
         f"{STATUS_EMOJI.get(c.status, '⚪')} *{escape(clip(c.hostname, 63))}* ({c.vmid})\n"
-        f"{state} · {escape(clip(c.node, 60))} · {ip}{more} · {_expiry(c.expires_at, now)}"
+        f"{state} · {escape(clip(c.node, 60))} · {ip}{more} · {expiry(c.expires_at, now)}"
     )
 
 
@@ -75,7 +71,7 @@ def _container_actions(c: ContainerView) -> Block | None:
     elif c.live and c.status == "stopped":
         buttons.append(power_button(c.vmid, "start"))
     if c.status != "missing":
-        buttons.append(_button(ACTION_EXTEND, f"Extend {EXTEND_BY}", f"{c.vmid}:{EXTEND_BY}"))
+        buttons.append(action_button(ACTION_EXTEND, f"Extend {EXTEND_BY}", f"{c.vmid}:{EXTEND_BY}"))
     if not buttons:
         return None
     return {"type": "actions", "block_id": f"{HOME_CONTAINER_BLOCK_PREFIX}{c.vmid}", "elements": buttons}
@@ -98,7 +94,7 @@ def _approval_text(p: PendingApproval) -> str:
     size = _size(p)
     if size:
         line += f" ({size})"
-    line += f"\nwaiting {_age(max(p.age, timedelta(0)))} · requested {slack_date(p.approval.created_at)}"
+    line += f"\nwaiting {age(max(p.age, timedelta(0)))} · requested {slack_date(p.approval.created_at)}"
     purpose = " ".join(req.purpose.split())
     if purpose:
         line += f"\n_{escape(clip(purpose, 200))}_"
@@ -111,8 +107,8 @@ def _approval_actions(p: PendingApproval) -> Block:
         "type": "actions",
         "block_id": f"{HOME_APPROVAL_BLOCK_PREFIX}{clip(approval_id, 200)}",
         "elements": [
-            _button(ACTION_APPROVE, "Approve", approval_id, style="primary"),
-            _button(ACTION_DENY, "Deny", approval_id, style="danger"),
+            action_button(ACTION_APPROVE, "Approve", approval_id, style="primary"),
+            action_button(ACTION_DENY, "Deny", approval_id, style="danger"),
         ],
     }
 
@@ -142,30 +138,30 @@ def home_view(
     """
     aware_now = now if now.tzinfo else now.replace(tzinfo=UTC)
     shown_containers, shown_approvals = _budgets(len(containers), len(approvals) if is_approver else 0)
-    blocks: list[Block] = [_header(f"Your containers ({len(containers)})")]
+    blocks: list[Block] = [header(f"Your containers ({len(containers)})")]
     if not containers:
-        blocks.append(_section("You have no containers. `/lxc create` asks for one."))
+        blocks.append(section("You have no containers. `/lxc create` asks for one."))
     for c in containers[:shown_containers]:
-        blocks.append(_section(_container_text(c, aware_now)))
+        blocks.append(section(_container_text(c, aware_now)))
         actions = _container_actions(c)
         if actions is not None:
             blocks.append(actions)
     if len(containers) > shown_containers:
         left = len(containers) - shown_containers
-        blocks.append(_context(f"… and {left} more; `/lxc list` shows them all."))
+        blocks.append(context(f"… and {left} more; `/lxc list` shows them all."))
     if any(not c.live for c in containers):
-        blocks.append(_context("⚠️ Proxmox could not be asked just now; this is the last known state."))
+        blocks.append(context("⚠️ Proxmox could not be asked just now; this is the last known state."))
     if is_approver:
-        blocks.append(_divider())
-        blocks.append(_header(f"Pending approvals ({len(approvals)})"))
+        blocks.append(divider())
+        blocks.append(header(f"Pending approvals ({len(approvals)})"))
         if not approvals:
-            blocks.append(_section("Nothing is waiting for a decision."))
+            blocks.append(section("Nothing is waiting for a decision."))
         for p in approvals[:shown_approvals]:
-            blocks.append(_section(_approval_text(p)))
+            blocks.append(section(_approval_text(p)))
             if p.request.requester != viewer:
                 blocks.append(_approval_actions(p))
         if len(approvals) > shown_approvals:
             left = len(approvals) - shown_approvals
-            blocks.append(_context(f"… and {left} more waiting; the approval channel has their cards."))
-    blocks.append(_context(f"Updated {slack_date(aware_now)}"))
+            blocks.append(context(f"… and {left} more waiting; the approval channel has their cards."))
+    blocks.append(context(f"Updated {slack_date(aware_now)}"))
     return {"type": "home", "callback_id": "cardinal_home", "blocks": blocks[:MAX_VIEW_BLOCKS]}
