@@ -131,6 +131,7 @@ class SocketMode:
         self._numbers = itertools.count(1)
         self._supervisor: asyncio.Task[None] | None = None
         self._envelopes: set[asyncio.Task[None]] = set()
+        self._stopped = False
 
     # --- public -----------------------------------------------------------------------------------
 
@@ -147,7 +148,11 @@ class SocketMode:
         return self._current is not None and self._current.up
 
     async def stop(self) -> None:
-        """Close everything: the supervisor (in whatever state), the connections, in-flight acks."""
+        """Close everything: the supervisor (in whatever state), the connections, in-flight acks.
+        Calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self._supervisor is not None:
             self._supervisor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -201,6 +201,11 @@ class FakeSocketMode:
         self.events.append(f"silent {link.number}")
         return link
 
+    def release(self) -> None:
+        """Stop holding handshakes: held ones are answered 503 (the client must retry), new ones succeed."""
+        self.hold_handshake = False
+        self._released.set()
+
     # --- the server -------------------------------------------------------------------------------
 
     async def _link(self, request: web.Request) -> web.StreamResponse:
