@@ -319,7 +319,11 @@ class SocketMode:
         bolt_request = AsyncBoltRequest(
             mode="socket_mode", body=request.payload, headers=build_headers(request)
         )
-        response = await self._app.async_dispatch(bolt_request)
+        try:
+            response = await self._app.async_dispatch(bolt_request)
+        except Exception:  # Bolt answers listener errors itself; this is a failure of Bolt's own
+            log.exception("slack.socket_dispatch_failed", type=request.type)
+            return
         ack = _ack(request.envelope_id, response)
         if ack is None:
             log.info("slack.socket_unhandled", type=request.type, status=response.status)
@@ -365,7 +369,10 @@ def _close_reason(ws: aiohttp.ClientWebSocketResponse) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    """One line for the log, without the URL: a WebSocket URL carries a connection ticket."""
     if isinstance(exc, SlackApiError):
         return f"Slack answered {exc.response.get('error', 'an error')}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: HTTP {exc.status} {exc.message}".rstrip()
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

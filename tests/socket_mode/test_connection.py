@@ -8,10 +8,11 @@ import asyncio
 
 import pytest
 
+from handlers.runtime import connect_socket_mode
 from handlers.socket_mode import SocketMode
 from tests.e2e.harness import Harness
 from tests.fakes.signing import slash_command
-from tests.fakes.socket_mode import FakeSocketMode
+from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode
 from tests.socket_mode.conftest import until
 
 Served = tuple[Harness, SocketMode]
@@ -137,3 +138,18 @@ async def test_stop_closes_the_connection_with_a_close_frame(
     await socket_server.wait_for(lambda: link.ended_by is not None)
     assert link.ended_by == "client"
     assert not await socket.is_connected()
+
+
+async def test_with_the_default_timing_a_cut_connection_is_back_within_30_seconds(
+    harness: Harness, socket_server: FakeSocketMode
+) -> None:
+    socket_server.attach(harness.slack)
+    socket = await connect_socket_mode(harness.cardinal, APP_TOKEN)
+    try:
+        await socket_server.wait_for_links(1)
+        await until(socket.is_connected, what="the first connection")
+        socket_server.drop()
+        await socket_server.wait_for_links(2, timeout=30.0)
+        await until(socket.is_connected, timeout=30.0, what="the rebuilt connection")
+    finally:
+        await socket.stop()

@@ -17,6 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.conftest import free_port
@@ -33,6 +34,7 @@ STOP_LIMIT = 5.0
 @dataclass
 class Running:
     proc: asyncio.subprocess.Process
+    ops_port: int
     lines: list[str] = field(default_factory=list)
     reader: asyncio.Task[None] | None = None
 
@@ -58,6 +60,27 @@ class Running:
             if self.proc.returncode is not None or loop.time() >= deadline:
                 raise AssertionError(f"no {event!r} in the log:\n" + "\n".join(self.lines[-30:]))
             await asyncio.sleep(0.02)
+
+    async def readiness(self) -> tuple[int, dict[str, Any]]:
+        """``/readyz``: the status and the probes' answers."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"http://127.0.0.1:{self.ops_port}/readyz") as resp,
+        ):
+            return resp.status, await resp.json()
+
+    async def wait_readiness(self, status: int, timeout: float) -> dict[str, Any]:  # noqa: ASYNC109
+        """Poll ``/readyz`` until it answers ``status``; return its body."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                got, body = await self.readiness()
+                if got == status:
+                    return body
+            if loop.time() >= deadline:
+                raise AssertionError(f"/readyz never answered {status}:\n" + "\n".join(self.lines[-30:]))
+            await asyncio.sleep(0.05)
 
     async def exit_code(self, timeout: float) -> int:  # noqa: ASYNC109
         try:
@@ -90,11 +113,12 @@ async def _start(lab: Lab, **overrides: str) -> Running:
             policy_file=lab.policy_file(),
         )
     )
+    ops_port = free_port()
     env.update(
         {
             "PYTHONPATH": str(REPO),
             "LOG_FORMAT": "json",
-            "INTERNAL_PORT": str(free_port()),
+            "INTERNAL_PORT": str(ops_port),
             "SLACK_APP_TOKEN": APP_TOKEN,
         }
     )
@@ -110,7 +134,7 @@ async def _start(lab: Lab, **overrides: str) -> Running:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    running = Running(proc)
+    running = Running(proc, ops_port)
 
     async def read() -> None:
         assert proc.stderr is not None
@@ -187,3 +211,23 @@ async def test_a_signal_stops_it_when_connected_and_closes_the_socket(
     assert await bot.exit_code(STOP_LIMIT) == 0
     assert bot.logged("cardinal.stopped")
     assert link.ended_by == "client"
+
+
+async def test_a_cut_connection_is_back_within_30_seconds_and_not_ready_meanwhile(
+    lab: Lab, socket_lab: FakeSocketMode
+) -> None:
+    bot = await _start(lab)
+    await bot.wait_logged("cardinal.started")
+    await socket_lab.wait_for_links(1, timeout=START_LIMIT)
+    await bot.wait_readiness(200, START_LIMIT)
+    socket_lab.hold_handshake = True  # the next connection hangs in its handshake: the gap stays open
+    socket_lab.drop()  # no close frame, no disconnect message
+    body = await bot.wait_readiness(503, 10.0)
+    assert "Socket Mode connection is down" in str(body), body
+    await socket_lab.wait_for(lambda: "handshake held" in socket_lab.events, timeout=10.0)
+    socket_lab.release()
+    await socket_lab.wait_for_links(2, timeout=30.0)
+    await bot.wait_readiness(200, 10.0)
+    assert bot.logged("slack.socket_dropped")
+    assert bot.logged("slack.socket_reconnected")
+    assert not any("ticket=" in line for line in bot.lines)  # the URLs hold connection tickets
