@@ -140,15 +140,18 @@ async def test_stop_closes_the_connection_with_a_close_frame(
     assert not await socket.is_connected()
 
 
-async def test_with_the_default_timing_a_cut_connection_is_back_within_30_seconds(
-    harness: Harness, socket_server: FakeSocketMode
+@pytest.mark.parametrize("fault", ["drop", "go_silent"])
+async def test_with_the_default_timing_a_lost_connection_is_back_within_30_seconds(
+    harness: Harness, socket_server: FakeSocketMode, fault: str
 ) -> None:
+    """A cut connection is noticed at once; a silent one (half-open: no FIN, no pong) by the heartbeat
+    after 10 s without traffic plus 5 s without a pong. Either way the new one is up within 30 s."""
     socket_server.attach(harness.slack)
     socket = await connect_socket_mode(harness.cardinal, APP_TOKEN)
     try:
         await socket_server.wait_for_links(1)
         await until(socket.is_connected, what="the first connection")
-        socket_server.drop()
+        getattr(socket_server, fault)()
         await socket_server.wait_for_links(2, timeout=30.0)
         await until(socket.is_connected, timeout=30.0, what="the rebuilt connection")
     finally:
