@@ -43,6 +43,7 @@ from bot.ops.startup import (
     policy_problems,
     port_error,
     proxmox_error,
+    slack_app_token_refused,
     slack_refused,
     slack_unreachable,
 )
@@ -63,6 +64,7 @@ from handlers.edge import BODY_DEADLINE, make_edge_app, server_logger
 from handlers.metadata import MetadataSeal
 from handlers.notifier import SlackNotifier
 from handlers.slack_client import make_web_client
+from handlers.socket_mode import SocketMode, SocketModeRefused, Timing
 
 log = structlog.get_logger(__name__)
 
@@ -374,9 +376,69 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
 
     Every start-up failure a setting can cause raises :class:`~bot.ops.startup.StartupError` (one line
     naming the setting and the fix); parts already opened are closed first. An unreachable Proxmox does
-    not stop the start: it is retried in the background and shown in ``/readyz``.
+    not stop the start: it is retried in the background and shown in ``/readyz``. SIGTERM and SIGINT are
+    honoured from the first moment: during the start (e.g. while Socket Mode retries for a URL) they
+    cancel it, close what was opened and exit 0.
     """
     configure_logging(settings.log_level, settings.log_format)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        served = await _until_stopped(_start(settings, port), stop)
+        if served is None:
+            log.info("cardinal.stopped", during="start")
+            return 0
+        served.cardinal.start_jobs()
+        log.info("cardinal.started", **served.started)
+        await stop.wait()
+        log.info("cardinal.stopping")
+        await served.close()
+        log.info("cardinal.stopped")
+        return 0
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def _until_stopped(start: Awaitable[_Served], stop: asyncio.Event) -> _Served | None:
+    """Run the start until it is done, or cancel it (it closes what it opened) when ``stop`` is set."""
+    starting = asyncio.ensure_future(start)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if starting.done():
+        return starting.result()
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return None
+
+
+@dataclass
+class _Served:
+    """A started process: what :func:`run` shuts down, in order."""
+
+    cardinal: Cardinal
+    started: dict[str, Any]
+    ops: web.AppRunner | None = None
+    socket: SocketMode | None = None
+    runner: web.AppRunner | None = None
+
+    async def close(self) -> None:
+        if self.socket is not None:
+            await self.socket.stop()
+        if self.runner is not None:
+            await self.runner.cleanup()
+        await self.cardinal.close()
+        if self.ops is not None:
+            await self.ops.cleanup()
+
+
+async def _start(settings: Settings, port: int | None) -> _Served:
     try:
         policy = load_policy(settings.policy_file)
     except ConfigError as exc:
@@ -388,50 +450,34 @@ async def run(settings: Settings, *, port: int | None = None) -> int:
     except Exception as exc:  # any failure to open or migrate is the database's (or DATABASE_URL's)
         raise database_error(exc) from None
     cardinal = await assemble(settings, policy=policy, db=db)
-    ops: web.AppRunner | None = None
-    socket_handler: Any = None
-    runner: web.AppRunner | None = None
+    served = _Served(cardinal, {})
     try:
         if settings.internal_port:
             try:
-                ops = await start_ops_server(make_internal_app(cardinal), LISTEN_ALL, settings.internal_port)
+                served.ops = await start_ops_server(
+                    make_internal_app(cardinal), LISTEN_ALL, settings.internal_port
+                )
             except OSError as exc:
                 raise port_error(exc, "INTERNAL_PORT", settings.internal_port) from None
         await _connect_slack(cardinal)
         await _connect_proxmox(cardinal)
         if settings.slack_app_token is not None:
-            socket_handler = await _connect_socket_mode(cardinal, settings.slack_app_token.get_secret_value())
-            started: dict[str, Any] = {"mode": "socket"}
+            served.socket = await connect_socket_mode(cardinal, settings.slack_app_token.get_secret_value())
+            served.started = {"mode": "socket"}
         else:
             http_port = port or settings.http_port
             try:
-                runner = await serve_http(cardinal, http_port)
+                served.runner = await serve_http(cardinal, http_port)
             except OSError as exc:
                 raise port_error(exc, "--port" if port else "HTTP_PORT", http_port) from None
-            started = {"mode": "http", "port": http_port}
+            served.started = {"mode": "http", "port": http_port}
     except BaseException:
         await cardinal.abort()
-        if ops is not None:
-            await ops.cleanup()
+        if served.ops is not None:
+            await served.ops.cleanup()
         raise
     _freeze_startup_heap()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    cardinal.start_jobs()
-    log.info("cardinal.started", **started)
-    await stop.wait()
-    log.info("cardinal.stopping")
-    if socket_handler is not None:
-        await socket_handler.disconnect_async()
-    if runner is not None:
-        await runner.cleanup()
-    await cardinal.close()
-    if ops is not None:
-        await ops.cleanup()
-    log.info("cardinal.stopped")
-    return 0
+    return served
 
 
 async def _connect_slack(cardinal: Cardinal) -> None:
@@ -446,24 +492,23 @@ async def _connect_slack(cardinal: Cardinal) -> None:
     log.info("slack.connected", team=auth.get("team"), bot_user=auth.get("user_id"))
 
 
-async def _connect_socket_mode(cardinal: Cardinal, app_token: str) -> Any:
-    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-
-    handler = AsyncSocketModeHandler(cardinal.app, app_token)
+async def connect_socket_mode(
+    cardinal: Cardinal, app_token: str, *, timing: Timing | None = None
+) -> SocketMode:
+    """Serve ``cardinal.app`` over Socket Mode (:mod:`handlers.socket_mode`): a refused app-level token
+    stops the start (``SLACK_APP_TOKEN``); anything else is retried, and ``/readyz`` says whether the
+    WebSocket is up. Cancellable at every step (SIGTERM during the start)."""
+    socket = SocketMode(cardinal.app, app_token, cardinal.client, timing=timing)
+    cardinal.socket_connected = socket.is_connected
     try:
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-    except SlackApiError as exc:
-        error = str(exc.response.get("error", "unknown_error"))
-        raise StartupError(
-            [
-                f"SLACK_APP_TOKEN: Slack refused the app-level token ({error}); create one with the "
-                "connections:write scope (Basic Information → App-Level Tokens) and enable Socket Mode"
-            ]
-        ) from None
-    except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise slack_unreachable(exc, cardinal.settings.slack_api_url) from None
-    cardinal.socket_connected = handler.client.is_connected
-    return handler
+        await socket.start()
+    except SocketModeRefused as exc:
+        raise slack_app_token_refused(exc.error) from None
+    except BaseException:
+        await socket.stop()
+        raise
+    cardinal._closers.append(socket.stop)
+    return socket
 
 
 async def _connect_proxmox(cardinal: Cardinal) -> None:

@@ -102,6 +102,18 @@ def slack_refused(error: str) -> StartupError:
     )
 
 
+def slack_app_token_refused(error: str) -> StartupError:
+    """``apps.connections.open`` refused the app-level token (``invalid_auth``, ``not_allowed_token_type``
+    for a bot token, ``missing_scope`` without ``connections:write`` …): retrying cannot help."""
+    return StartupError(
+        [
+            f"SLACK_APP_TOKEN: Slack refused the app-level token ({error}); create one with the "
+            "connections:write scope (Basic Information → App-Level Tokens), enable Socket Mode, or unset "
+            "SLACK_APP_TOKEN to serve HTTP"
+        ]
+    )
+
+
 def slack_unreachable(exc: BaseException, api_url: str) -> StartupError:
     """``auth.test`` got no answer from ``SLACK_API_URL``."""
     return StartupError(

@@ -119,6 +119,10 @@ class FakeSlack:
         self._faults: dict[str, list[_Fault]] = {}
         self._last_ts = 0
         self._ids = itertools.count(1)
+        self.app_tokens: set[str] = set()
+        """App-level tokens (``xapp-…``) ``apps.connections.open`` accepts; others get ``invalid_auth``."""
+        self.socket_url: Callable[[], str] | None = None
+        """Issues a Socket Mode WebSocket URL for ``apps.connections.open`` (a Socket Mode server's)."""
 
     # --- setup ------------------------------------------------------------------------------------
 
@@ -246,8 +250,10 @@ class FakeSlack:
                     status=fault.status, headers=fault.headers, text=fault.body, content_type="text/html"
                 )
             return web.json_response(fault.body, status=fault.status, headers=fault.headers)
-        if auth is None or not auth.startswith("Bearer xox"):
-            answer: dict[str, Any] = {"ok": False, "error": "not_authed"}
+        if method == "apps.connections.open":
+            answer: dict[str, Any] = self._connections_open(auth)
+        elif auth is None or not auth.startswith("Bearer xox"):
+            answer = {"ok": False, "error": "not_authed"}
         else:
             handler = getattr(self, "_m_" + method.replace(".", "_"), None)
             answer = handler(params) if handler is not None else {"ok": False, "error": "unknown_method"}
@@ -350,6 +356,19 @@ class FakeSlack:
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+
+    def _connections_open(self, auth: str | None) -> dict[str, Any]:
+        """``apps.connections.open`` takes only an app-level token: a bot or user token is
+        ``not_allowed_token_type``, an unknown one ``invalid_auth`` (docs.slack.dev reference for
+        apps.connections.open; the connections:write scope lives on the app-level token)."""
+        token = (auth or "").removeprefix("Bearer ")
+        if not token:
+            return {"ok": False, "error": "not_authed"}
+        if token.startswith("xox"):
+            return {"ok": False, "error": "not_allowed_token_type"}
+        if token not in self.app_tokens or self.socket_url is None:
+            return {"ok": False, "error": "invalid_auth"}
+        return {"ok": True, "url": self.socket_url()}
 
     def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("channel"):
