@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, CALLBACK_CREATE, CALLBACK_DENY_REASON
 from tests.e2e.harness import (
@@ -160,11 +159,6 @@ async def test_proxmox_down_keeps_the_request_and_creates_it_later(harness: Harn
     assert await harness.cardinal.services.requests.provision_pending() == 1
     await harness.settle(lambda: [t for t in harness.texts() if "is ready" in t])
     assert len(harness.creates()) == 1
-
-
-async def test_socket_mode_handler_can_be_built_for_the_app(harness: Harness) -> None:
-    handler = AsyncSocketModeHandler(harness.cardinal.app, "xapp-1-test-token")
-    assert handler.app is harness.cardinal.app
 
 
 async def test_readiness_reports_a_dropped_socket_mode_connection(harness: Harness) -> None:
