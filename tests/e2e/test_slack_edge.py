@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, CALLBACK_CREATE, CALLBACK_DENY_REASON
 from tests.e2e.harness import (
     APPROVALS,
