@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from bot.containers.context import TaskFollower
+from bot.containers.service import ContainerService
 from bot.db import Database
 from bot.db.audit import SYSTEM_ACTOR
 from bot.db.enums import ContainerState
@@ -31,7 +33,6 @@ from bot.db.records import Container
 from bot.db.types import Clock
 from bot.digest import Deliverer
 from bot.events import Notice
-from bot.lifecycle import ContainerService, TaskFollower
 from bot.ownership import format_expiry
 from bot.policy import Policy, format_duration
 from bot.proxmox.client import ProxmoxClient

@@ -21,6 +21,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, assert_never
 
+from bot.containers.results import (
+    DestroyPlan,
+    ExtendResult,
+    PowerResult,
+    ResizePlan,
+    ResizeResult,
+    RollbackPlan,
+    RollbackResult,
+    SnapshotResult,
+)
+from bot.containers.views import ContainerDetail, ContainerView, TaskView, TemplateList
 from bot.db.audit import SYSTEM_ACTOR
 from bot.db.enums import RequestState
 from bot.db.records import AuditEvent
@@ -40,20 +51,6 @@ from bot.events import (
     TaskSucceeded,
 )
 from bot.expiry import EXTEND_ACTION_ID, EXTEND_BY
-from bot.lifecycle import (
-    ContainerDetail,
-    ContainerView,
-    DestroyPlan,
-    ExtendResult,
-    PowerResult,
-    ResizePlan,
-    ResizeResult,
-    RollbackPlan,
-    RollbackResult,
-    SnapshotResult,
-    TaskView,
-    TemplateList,
-)
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
 from handlers.parsing import COMMANDS
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from bot.containers.views import ContainerView
 from bot.db.records import PendingApproval
 from bot.expiry import EXTEND_BY
-from bot.lifecycle import ContainerView
 from handlers.blocks import (
     ACTION_APPROVE,
     ACTION_DENY,

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from bot.access import Actor, digest_delivery
 from bot.approvals import ActionApprovals
+from bot.containers.service import ContainerService
 from bot.digest import DigestJob
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
-from bot.lifecycle import ContainerService
 from handlers import blocks
 from handlers.parsing import (
     Audit,

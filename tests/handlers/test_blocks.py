@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.containers.results import DestroyPlan
+from bot.containers.views import ContainerDetail, ContainerView, TaskView, TemplateEntry, TemplateList
 from bot.db.enums import RequestState
 from bot.db.records import AuditEvent
 from bot.events import (
@@ -19,14 +21,6 @@ from bot.events import (
     PreflightCheck,
     RequestSummary,
     TaskFailed,
-)
-from bot.lifecycle import (
-    ContainerDetail,
-    ContainerView,
-    DestroyPlan,
-    TaskView,
-    TemplateEntry,
-    TemplateList,
 )
 from bot.policy import Policy
 from handlers import blocks as b

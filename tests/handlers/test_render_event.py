@@ -7,6 +7,7 @@ from typing import get_args
 
 import pytest
 
+from bot.containers.results import DestroyPlan, ResizePlan
 from bot.db.enums import RequestState
 from bot.events import (
     ActionApprovalCard,
@@ -29,7 +30,6 @@ from bot.events import (
     TaskFailed,
     TaskSucceeded,
 )
-from bot.lifecycle import DestroyPlan, ResizePlan
 from handlers import blocks as b
 from tests.handlers.helpers import assert_valid_message, mrkdwn_of, text_of
 

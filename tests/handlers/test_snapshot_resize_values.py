@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.containers.results import ResizePlan, ResizeResult
 from bot.errors import InputError
-from bot.lifecycle import ResizePlan, ResizeResult
 from handlers import blocks
 from handlers.container_actions import rollback_value_of
 from tests.handlers.helpers import assert_valid_message, text_of

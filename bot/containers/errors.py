@@ -1,0 +1,43 @@
+"""The errors of day-2 container operations (each says what happened and what to do)."""
+
+from __future__ import annotations
+
+from bot.db.records import Container
+from bot.errors import CardinalError, InputError
+from bot.proxmox.errors import ProxmoxLockedError
+
+__all__ = [
+    "ContainerAlreadyRunning",
+    "ContainerBusy",
+    "ContainerNotManaged",
+    "ContainerNotRunning",
+    "busy",
+]
+
+
+class ContainerNotManaged(InputError):
+    """Cardinal has no (live) record of this container."""
+
+    default_hint = (
+        "`/lxc list all` shows the containers Cardinal manages. A container made outside Cardinal can be "
+        "taken over by an operator with `cardinal reconcile --adopt` if it carries Cardinal's tags."
+    )
+
+
+class ContainerAlreadyRunning(CardinalError):
+    """Start asked for a running container."""
+
+
+class ContainerNotRunning(CardinalError):
+    """Stop/shutdown/reboot asked for a stopped container."""
+
+
+class ContainerBusy(CardinalError):
+    """Another operation (create, backup, destroy…) holds the container's lock."""
+
+    default_hint = "Wait for the other operation to finish (`/lxc tasks` lists them) and try again."
+
+
+def busy(container: Container, exc: ProxmoxLockedError) -> ContainerBusy:
+    """Proxmox holds a lock on ``container`` (another task is running on it)."""
+    return ContainerBusy(f"{container.hostname} ({container.vmid}) is busy: {exc.what}")
