@@ -70,14 +70,24 @@ class DestroyOps:
     ) -> DestroyResult:
         """Destroy ``container`` *without* an authorization check (for Cardinal's own jobs, e.g. expiry).
 
-        Same call as :meth:`destroy`; follows the task and writes ``container.destroy_requested``.
+        Same call as :meth:`destroy`; follows the task and writes ``container.destroy_requested``. The
+        call goes to the node the cluster names (the container may have moved); only when the cluster no
+        longer lists it is it taken for already gone.
         """
         vmid = container.vmid
+        here = await self.ctx.locate(container)
         try:
-            upid = await self.ctx.proxmox.destroy_container(
-                container.node, vmid, purge=True, destroy_unreferenced_disks=True, force=True
+            if here is None:
+                raise ProxmoxNotFoundError(f"the cluster does not list CT {vmid}")
+            container, upid = await self.ctx.on_node(
+                here,
+                lambda node: self.ctx.proxmox.destroy_container(
+                    node, vmid, purge=True, destroy_unreferenced_disks=True, force=True
+                ),
             )
         except ProxmoxNotFoundError:
+            if here is not None and await self.ctx.locate(here) is not None:
+                raise  # the cluster still lists it: not gone
             now = self.ctx.clock()
             async with self.ctx.db.transaction() as tx:
                 await tx.containers.mark_destroyed(vmid, now=now)

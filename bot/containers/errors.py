@@ -9,6 +9,7 @@ from bot.proxmox.errors import ProxmoxLockedError
 __all__ = [
     "ContainerAlreadyRunning",
     "ContainerBusy",
+    "ContainerGone",
     "ContainerNotManaged",
     "ContainerNotRunning",
     "busy",
@@ -36,6 +37,15 @@ class ContainerBusy(CardinalError):
     """Another operation (create, backup, destroy…) holds the container's lock."""
 
     default_hint = "Wait for the other operation to finish (`/lxc tasks` lists them) and try again."
+
+
+class ContainerGone(CardinalError):
+    """The cluster no longer lists the container (``/cluster/resources``): it was removed outside Cardinal."""
+
+    default_hint = (
+        "`/lxc list` shows it as missing; Cardinal marks its record destroyed at the next reconcile. "
+        "If it should still exist, ask the operators to check the Proxmox cluster."
+    )
 
 
 def busy(container: Container, exc: ProxmoxLockedError) -> ContainerBusy:

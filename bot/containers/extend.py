@@ -39,7 +39,7 @@ class ExtendOps:
         """
         if duration <= timedelta(0):
             raise InputError("The extension must be longer than zero.", field="duration")
-        container = await self.ctx.operable(actor, vmid, "extend")
+        container = await self.ctx.operable(actor, vmid, "extend", locate=False)
         now = self.ctx.clock()
         base = max(container.expires_at or now, now)
         new_expiry = (base + duration).replace(microsecond=0)
@@ -91,11 +91,14 @@ class ExtendOps:
         """Rewrite the ``cardinal:`` description line and ownership tags in the container's config.
 
         Reads the config for its ``description``/``tags`` and ``digest``; a concurrent change (digest
-        mismatch) is retried once with a fresh read.
+        mismatch) is retried once with a fresh read. A container that moved is found on its new node.
         """
         line = ownership_line(container.owner, expires_at, container.request_id)
+        vmid = container.vmid
         for attempt in range(2):
-            config = await self.ctx.proxmox.container_config(container.node, container.vmid)
+            container, config = await self.ctx.on_node(
+                container, lambda node: self.ctx.proxmox.container_config(node, vmid)
+            )
             description = config.get("description")
             tags = config.get("tags")
             params: dict[str, Any] = {

@@ -39,7 +39,9 @@ class PowerOps:
         verb: PowerAction = action
         container = await self.ctx.operable(actor, vmid, action)
         try:
-            upid = await self.ctx.proxmox.power(container.node, vmid, verb)
+            container, upid = await self.ctx.on_node(
+                container, lambda node: self.ctx.proxmox.power(node, vmid, verb)
+            )
         except ProxmoxConflictError as exc:
             raise self._conflict(container, action, exc) from exc
         except ProxmoxLockedError as exc:

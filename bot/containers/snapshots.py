@@ -69,8 +69,11 @@ class SnapshotOps:
                 hint=f"Pick another name: `/lxc snapshot {vmid} <name>`.",
             )
         try:
-            upid = await self.ctx.proxmox.create_snapshot(
-                container.node, vmid, snapname, f"taken by Cardinal for {actor.user_id}"
+            container, upid = await self.ctx.on_node(
+                container,
+                lambda node: self.ctx.proxmox.create_snapshot(
+                    node, vmid, snapname, f"taken by Cardinal for {actor.user_id}"
+                ),
             )
         except ProxmoxLockedError as exc:
             raise busy(container, exc) from exc
