@@ -9,8 +9,8 @@ A click (:meth:`ActionApprovals.decide`) looks the record up by id (an unknown o
 nothing), checks the clicker's approver right *now* and refuses the requester, then claims the decision
 with one compare-and-set in the database — across replicas exactly one click wins, and its audit event
 is written in the same transaction. The winner runs the action through the
-:class:`~bot.lifecycle.ContainerService` as the requester with the clicker as ``approved_by``, revises
-the card through the outbox and tells the requester.
+:class:`~bot.containers.service.ContainerService` as the requester with the clicker as ``approved_by``,
+revises the card through the outbox and tells the requester.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from typing import Any, Literal, Protocol
 import structlog
 
 from bot.access import Actor, require_approve
+from bot.containers.results import DestroyPlan, ResizePlan
+from bot.containers.service import ContainerService
 from bot.db import ApprovalStatus, Clock, Database
 from bot.db.records import ActionApproval
 from bot.errors import CardinalError, InputError
 from bot.events import ActionApprovalCard, ActionDecided, Event
-from bot.lifecycle import ContainerService, DestroyPlan, ResizePlan
 
 log = structlog.get_logger(__name__)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bot.db.enums import RequestState
 
 if TYPE_CHECKING:
-    from bot.lifecycle import DestroyPlan, ResizePlan
+    from bot.containers.results import DestroyPlan, ResizePlan
 
 FINAL_REQUEST_STATES = frozenset(
     {

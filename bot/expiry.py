@@ -24,6 +24,8 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from bot.containers.context import TaskFollower
+from bot.containers.service import ContainerService
 from bot.db import Database
 from bot.db.audit import SYSTEM_ACTOR
 from bot.db.enums import ContainerState
@@ -31,11 +33,10 @@ from bot.db.records import Container
 from bot.db.types import Clock
 from bot.digest import Deliverer
 from bot.events import Notice
-from bot.lifecycle import ContainerService, TaskFollower
 from bot.ownership import format_expiry
 from bot.policy import Policy, format_duration
 from bot.proxmox.client import ProxmoxClient
-from bot.proxmox.errors import ProxmoxConflictError, ProxmoxError, ProxmoxNotFoundError
+from bot.proxmox.errors import ProxmoxConflictError, ProxmoxError
 from bot.tracker.slots import claim_slot, finish_slot
 
 __all__ = ["EXTEND_ACTION_ID", "EXTEND_BY", "ExpiryReport", "ExpiryService"]
@@ -186,14 +187,19 @@ class ExpiryService:
         if not await self._claim(slot, now):
             return
         upid: str | None = None
-        try:
-            task = await self.proxmox.power(c.node, c.vmid, "stop")
-        except ProxmoxConflictError:
-            task = None  # already stopped
-        except ProxmoxNotFoundError:
+        # The container may have moved (HA, `pct migrate`): the stop goes to the node the cluster names,
+        # and only a container the cluster no longer lists is taken for gone.
+        here = await self._containers.ctx.locate(c)
+        if here is None:
             await self._gone(c, now)
             await self._finish(slot, {"gone": True})
             return
+        try:
+            here, task = await self._containers.ctx.on_node(
+                here, lambda node: self.proxmox.power(node, c.vmid, "stop")
+            )
+        except ProxmoxConflictError:
+            task = None  # "not running" on the node the cluster names: already stopped
         if task is not None:
             upid = str(task)
             await self.follower.track(

@@ -86,7 +86,7 @@ class Services:
     approvers: ApproverDirectory
     seal: MetadataSeal
     background: Background = field(default_factory=Background)
-    containers: Any = None  # bot.lifecycle.ContainerService
+    containers: Any = None  # bot.containers.service.ContainerService
     approvals: Any = None  # bot.approvals.ActionApprovals (day-2 approval cards)
     digest: Any = None  # bot.digest.DigestJob
     command_name: str = "/lxc"

@@ -28,11 +28,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import ActionApprovals, ApprovalNotOpen
 from bot.clicks import ClickLedger
+from bot.containers.service import ContainerService
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
-from bot.lifecycle import ContainerService, PowerAction
 from bot.logs import bind_context, clear_context, new_request_id
 from bot.policy import parse_duration
+from bot.proxmox.client import PowerAction
 from handlers import home
 from handlers.blocks.approval import destroy_asked
 from handlers.blocks.containers import destroy_started, extend_result, power_started

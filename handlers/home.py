@@ -31,8 +31,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook import WebhookResponse
 
 from bot.access import Actor
+from bot.containers.service import ContainerService
+from bot.containers.views import ContainerView
 from bot.db.records import PendingApproval
-from bot.lifecycle import ContainerService, ContainerView
 from handlers.blocks.home import home_view
 
 if TYPE_CHECKING:

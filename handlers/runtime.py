@@ -27,11 +27,11 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import ActionApprovals
+from bot.containers.service import ContainerService
 from bot.db import Clock, Database, is_at_head, open_database, utc_now
 from bot.digest import DigestJob
 from bot.errors import CardinalError, ConfigError
 from bot.expiry import ExpiryService
-from bot.lifecycle import ContainerService
 from bot.logs import configure_logging
 from bot.notifications import NotificationRouter
 from bot.ops.health import make_ops_app, readiness_from_probes, start_ops_server

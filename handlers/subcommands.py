@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any, assert_never
 
 from bot.access import Actor, digest_delivery
 from bot.approvals import ActionApprovals
+from bot.containers.service import ContainerService
 from bot.digest import DigestJob
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
-from bot.lifecycle import ContainerService
 from handlers.blocks.approval import resize_asked
 from handlers.blocks.catalog import audit_list, tasks_list, templates_list
 from handlers.blocks.containers import (

@@ -50,6 +50,7 @@ SERVED: tuple[tuple[str, str], ...] = (
     ("POST", "/nodes/{node}/lxc/{vmid}/status/suspend"),
     ("POST", "/nodes/{node}/lxc/{vmid}/status/resume"),
     ("GET", "/nodes/{node}/lxc/{vmid}/interfaces"),
+    ("POST", "/nodes/{node}/lxc/{vmid}/migrate"),
     ("GET", "/nodes/{node}/lxc/{vmid}/snapshot"),
     ("POST", "/nodes/{node}/lxc/{vmid}/snapshot"),
     ("DELETE", "/nodes/{node}/lxc/{vmid}/snapshot/{snapname}"),

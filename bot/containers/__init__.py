@@ -1,1 +1,2 @@
-"""Container requests: validated specs and the parameters they turn into."""
+"""Containers: request specs and the parameters they turn into (`spec`), and the day-2 operations on
+containers Cardinal manages (`service`, one module per concern)."""

@@ -100,6 +100,10 @@ class ContainerRepo:
             values["last_seen_at"] = now
         return await self._set(vmid, **values)
 
+    async def set_node(self, vmid: int, node: str, *, now: datetime) -> bool:
+        """Record the node the cluster now names for the container (it moved)."""
+        return await self._set(vmid, node=node, updated_at=now)
+
     async def set_ips(self, vmid: int, ip_addresses: Sequence[str], *, now: datetime) -> bool:
         """Replace the known IP addresses."""
         return await self._set(vmid, ip_addresses=list(ip_addresses), updated_at=now)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.proxmox import (
+    ClusterResource,
     ContainerConfig,
     ContainerStatus,
     Interface,
@@ -45,6 +46,10 @@ class TrackerProxmox(Protocol):
     async def power(self, node: str, vmid: int, action: PowerAction, **params: Any) -> Upid: ...
 
     async def interfaces(self, node: str, vmid: int) -> list[Interface]: ...
+
+    async def cluster_resources(
+        self, type: Literal["vm", "storage", "node", "sdn"] | None = None
+    ) -> list[ClusterResource]: ...
 
 
 class CountingProxmox:
@@ -131,3 +136,10 @@ class CountingProxmox:
         """See :meth:`bot.proxmox.ProxmoxClient.interfaces`."""
         self.calls += 1
         return await self.inner.interfaces(node, vmid)
+
+    async def cluster_resources(
+        self, type: Literal["vm", "storage", "node", "sdn"] | None = None
+    ) -> list[ClusterResource]:
+        """See :meth:`bot.proxmox.ProxmoxClient.cluster_resources`."""
+        self.calls += 1
+        return await self.inner.cluster_resources(type)

@@ -9,6 +9,7 @@ from typing import Any
 from cardinal_sim.proxmox.api_cluster import node_storage_or_die
 from cardinal_sim.proxmox.errors import ApiError, die, perm_error
 from cardinal_sim.proxmox.formats import split_list
+from cardinal_sim.proxmox.ha import ha_request
 from cardinal_sim.proxmox.routes import Ctx, param_exc, route
 from cardinal_sim.proxmox.schema import property_schema
 from cardinal_sim.proxmox.state import Container, GiB, Task, TaskResult
@@ -498,20 +499,19 @@ def _precheck(ctx: Ctx, *, check_lock: bool, template_msg: str | None = None) ->
     return None
 
 
-_HA_TYPES = {"vzstart": ("hastart", "start"), "vzstop": ("hastop", "stop"), "vzshutdown": ("hastop", "stop")}
+_HA_VERBS = {"vzstart": "start", "vzstop": "stop", "vzshutdown": "shutdown"}
 
 
 def _power_task(ctx: Ctx, task_type: str, pre: str | None, effect: Any) -> str:
-    """Fork a power worker. HA-managed CTs get ``hastart``/``hastop`` tasks that only ask the HA stack."""
+    """Fork a power worker. HA-managed CTs (the HA config is cluster-wide: on any node) get
+    ``hastart``/``hastop`` tasks that only ask the HA stack (:mod:`cardinal_sim.proxmox.ha`)."""
     sim = ctx.sim
-    fail = sim.task_failure_roll() if pre is None else False
     vmid = ctx.vmid
+    managed = sim.containers.get(vmid)
+    if managed is not None and managed.ha_managed and task_type in _HA_VERBS:
+        return ha_request(sim, managed, ctx.node, _HA_VERBS[task_type], ctx.userid).upid
+    fail = sim.task_failure_roll() if pre is None else False
     lines: list[str] = []
-    here = _ct_here(ctx)
-    if here is not None and here.ha_managed and task_type in _HA_TYPES:
-        task_type, verb = _HA_TYPES[task_type]
-        lines.append(f"Requesting HA {verb} for CT {vmid}")
-        pre, fail = None, False
 
     def finish(task: Task) -> TaskResult:
         if pre is not None:

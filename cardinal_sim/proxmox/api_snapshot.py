@@ -7,7 +7,8 @@ What the real workers do, reproduced:
   already used, a storage without snapshots (``dir``: ``snapshot feature is not available``). While it runs
   the config holds ``lock: snapshot``.
 * ``POST …/snapshot/{snapname}/rollback`` → ``vzrollback`` (``lock: rollback``): a running CT is stopped
-  first; the config (and disk sizes) become the snapshot's; ``start=1`` starts it again in the same task.
+  first; the config (and disk sizes) become the snapshot's; ``start=1`` then forks a separate ``vzstart``
+  (``hastart``) task, so the rollback ends before the CT runs (:mod:`cardinal_sim.proxmox.ha`).
 * ``DELETE …/snapshot/{snapname}`` → ``vzdelsnapshot`` (``lock: snapshot-delete``; ``force`` skips the lock
   check); its children are re-parented.
 * ``PUT …/resize`` checks synchronously (lock, digest, ``unable to shrink disk size``, ``disk size is
@@ -23,6 +24,7 @@ from typing import Any
 from cardinal_sim.proxmox.core import format_size
 from cardinal_sim.proxmox.errors import die
 from cardinal_sim.proxmox.formats import parse_size
+from cardinal_sim.proxmox.ha import start_worker
 from cardinal_sim.proxmox.routes import Ctx, route
 from cardinal_sim.proxmox.state import Container, Snapshot, Task, TaskResult
 from cardinal_sim.proxmox.views import disk_size, parse_prop_string, print_prop_string
@@ -257,8 +259,8 @@ async def snapshot_rollback(ctx: Ctx) -> str:
             f'  Logical volume "{volid.split(":", 1)[1]}" successfully removed.'
             for _k, volid in _volumes(target)
         ]
-        if start:
-            sim.set_running(target, task.ends_at)
+        if start:  # vm_start forks its own vzstart (hastart) task; this one ends first
+            start_worker(sim, target, ctx.node, task.user)
         return TaskResult(lines=out)
 
     def interrupted(_task: Task) -> None:

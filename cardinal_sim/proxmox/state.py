@@ -244,6 +244,8 @@ DEFAULT_TASK_DURATIONS: dict[str, float] = {
     "download": 5.0,
     "hastart": 1.0,
     "hastop": 1.0,
+    "hamigrate": 1.0,
+    "vzmigrate": 5.0,
     "vzsnapshot": 2.0,
     "vzrollback": 3.0,
     "vzdelsnapshot": 1.0,

@@ -11,9 +11,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from bot.containers.results import DestroyPlan, ResizePlan
 from bot.db.enums import RequestState
 from bot.events import ActionApprovalCard, ActionDecided, ApprovalCard, RequestSummary
-from bot.lifecycle import DestroyPlan, ResizePlan
 from handlers.blocks.containers import destroy_dialog
 from handlers.blocks.day2 import resize_changes
 from handlers.blocks.ids import (

@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.containers.views import TaskView, TemplateList
 from bot.db.records import AuditEvent
-from bot.lifecycle import TaskView, TemplateList
 from handlers.blocks.create_modal import template_label
 from handlers.blocks.kit import (
     MAX_MESSAGE_BLOCKS,

@@ -1,7 +1,7 @@
 """Containers: ``/lxc list``, ``/lxc status`` with its quick actions, addresses, and the answers to
 power, extend and destroy.
 
-These render :mod:`bot.lifecycle`'s own views (``ContainerView``, ``ContainerDetail``, ``DestroyPlan``,
+These render :mod:`bot.containers`' own views (``ContainerView``, ``ContainerDetail``, ``DestroyPlan``,
 ``PowerResult``, ``ExtendResult``) directly, so there is one source of truth for their fields.
 """
 
@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from bot.containers.results import DestroyPlan, ExtendResult, PowerResult
+from bot.containers.views import ContainerDetail, ContainerView
 from bot.expiry import EXTEND_BY
-from bot.lifecycle import ContainerDetail, ContainerView, DestroyPlan, ExtendResult, PowerResult
 from bot.policy import format_duration
 from handlers.blocks.create_modal import template_label
 from handlers.blocks.ids import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.lifecycle import ResizePlan, ResizeResult, RollbackPlan, RollbackResult, SnapshotResult
+from bot.containers.results import ResizePlan, ResizeResult, RollbackPlan, RollbackResult, SnapshotResult
 from handlers.blocks.ids import ACTION_ROLLBACK_CONFIRM, ROLLBACK_CONFIRM_BLOCK
 from handlers.blocks.kit import (
     Block,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from bot.containers.views import ContainerView
 from bot.db.records import PendingApproval
 from bot.expiry import EXTEND_BY
-from bot.lifecycle import ContainerView
 from handlers.blocks.containers import bare_ip, expiry, power_button
 from handlers.blocks.digest import age
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, ACTION_EXTEND

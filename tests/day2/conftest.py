@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from bot.containers.service import ContainerService
 from bot.db import ContainerState, Database
 from bot.db.records import Container
 from bot.digest import DigestReady
 from bot.events import Event
-from bot.lifecycle import ContainerService
 from bot.policy import Policy
 from bot.proxmox import ProxmoxClient
 from bot.proxmox.upid import Upid

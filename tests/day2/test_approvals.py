@@ -12,10 +12,11 @@ import pytest
 
 from bot.access import AccessDenied, Actor
 from bot.approvals import ActionApprovals, ApprovalNotOpen, card_key, outcome_key
+from bot.containers.errors import ContainerNotManaged
+from bot.containers.service import ContainerService
 from bot.db import ApprovalStatus, Database
 from bot.db.records import ActionApproval
 from bot.events import ActionApprovalCard, ActionDecided
-from bot.lifecycle import ContainerNotManaged, ContainerService
 from bot.notify import RecordingNotifier
 from bot.outbox import Outbox
 from bot.policy import Policy, Quota

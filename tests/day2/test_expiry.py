@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from bot.access import Actor
+from bot.containers.service import ContainerService
 from bot.db import Database
 from bot.events import Notice
 from bot.expiry import ExpiryService
-from bot.lifecycle import ContainerService
 from bot.policy import ExpiryPolicy, Policy
 from bot.proxmox import ProxmoxClient
 from cardinal_sim.proxmox import Simulator

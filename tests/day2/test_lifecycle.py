@@ -7,14 +7,10 @@ from datetime import timedelta
 import pytest
 
 from bot.access import AccessDenied, Actor
+from bot.containers.errors import ContainerAlreadyRunning, ContainerNotManaged, ContainerNotRunning
+from bot.containers.service import ContainerService
 from bot.db import Database, TaskStatus
 from bot.errors import InputError
-from bot.lifecycle import (
-    ContainerAlreadyRunning,
-    ContainerNotManaged,
-    ContainerNotRunning,
-    ContainerService,
-)
 from bot.ownership import parse_ownership, parse_tags
 from bot.policy import Placement, Policy
 from bot.proxmox import ProxmoxClient

@@ -9,8 +9,8 @@ import pytest
 from pydantic import SecretStr
 
 from bot.access import Actor
+from bot.containers.service import ContainerService
 from bot.db import ContainerState, Database, open_database
-from bot.lifecycle import ContainerService
 from bot.ownership import ownership_line
 from bot.policy import Policy
 from bot.proxmox import ProxmoxClient

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.access import AccessDenied, Actor
+from bot.containers.service import ContainerService
 from bot.db import Database
 from bot.errors import InputError
-from bot.lifecycle import ContainerService
 from bot.policy import Policy
 from cardinal_sim.proxmox import Simulator
 from tests.conftest import FakeClock

@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import Any
 
 from bot.approvals import ActionApprovals
+from bot.containers.service import ContainerService
 from bot.db import ContainerState, Database
 from bot.db.records import Container
 from bot.digest import DigestJob
-from bot.lifecycle import ContainerService
 from bot.notify import Notifier, RecordingNotifier
 from bot.outbox import Outbox
 from bot.policy import Policy

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from bot.containers.results import DestroyPlan
+from bot.containers.views import ContainerDetail, ContainerView, TaskView, TemplateEntry, TemplateList
 from bot.db.enums import RequestState
 from bot.db.records import AuditEvent
 from bot.events import (
@@ -19,14 +21,6 @@ from bot.events import (
     PreflightCheck,
     RequestSummary,
     TaskFailed,
-)
-from bot.lifecycle import (
-    ContainerDetail,
-    ContainerView,
-    DestroyPlan,
-    TaskView,
-    TemplateEntry,
-    TemplateList,
 )
 from bot.policy import Policy
 from handlers.blocks.approval import approval_card, deny_reason_modal, destroy_approval_card, read_deny_reason

@@ -14,10 +14,10 @@ from slack_sdk.models.views import View
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.containers.stored import RequestSpec
+from bot.containers.views import ContainerView
 from bot.db import Database
 from bot.db.enums import ApprovalStatus, RequestState
 from bot.db.records import Approval, ContainerRequest, PendingApproval
-from bot.lifecycle import ContainerView
 from bot.policy import Policy
 from handlers.actions import approval_id_of
 from handlers.app import create_app

@@ -7,6 +7,7 @@ from typing import get_args
 
 import pytest
 
+from bot.containers.results import DestroyPlan, ResizePlan
 from bot.db.enums import RequestState
 from bot.events import (
     ActionApprovalCard,
@@ -29,7 +30,6 @@ from bot.events import (
     TaskFailed,
     TaskSucceeded,
 )
-from bot.lifecycle import DestroyPlan, ResizePlan
 from handlers.blocks.approval import approval_card
 from handlers.blocks.events import notice, render_event
 from handlers.blocks.progress import failure_result, ready_result, request_thread_root, task_succeeded

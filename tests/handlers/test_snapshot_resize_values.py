@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.containers.results import ResizePlan, ResizeResult
 from bot.errors import InputError
-from bot.lifecycle import ResizePlan, ResizeResult
 from handlers.blocks.approval import resize_approval_card
 from handlers.blocks.day2 import resize_result, rollback_value
 from handlers.blocks.ids import ACTION_RESIZE_APPROVE

@@ -14,9 +14,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import AccessDenied
+from bot.containers.errors import ContainerNotManaged
 from bot.db import Database
 from bot.errors import InputError
-from bot.lifecycle import ContainerNotManaged
 from bot.policy import DigestSchedule, Policy
 from handlers import subcommands
 from handlers.app import create_app

@@ -92,11 +92,18 @@ async def test_rollback_restores_config_and_disk_size_and_stops_the_ct(api: Api,
     assert status["maxdisk"] == 8 << 30
 
 
-async def test_rollback_with_start_starts_the_ct(api: Api, sim: Simulator) -> None:
+async def test_rollback_with_start_starts_the_ct_in_a_separate_vzstart_task(api: Api, sim: Simulator) -> None:
+    # Snapshot.pm rollback: the worker calls the vm_start API method, which forks its own task.
     sim.add_container(101, status="running")
     await _finish(api, sim, (await api.post(f"{BASE}/snapshot", data={"snapname": "s1"})).data)
     upid = (await api.post(f"{BASE}/snapshot/s1/rollback", data={"start": "1"})).data
-    assert (await _finish(api, sim, upid))["exitstatus"] == "OK"
+    sim.advance(3)
+    assert (await api.task_status(upid))["exitstatus"] == "OK"
+    assert not sim.containers[101].running
+    start = next(t for t in sim.tasks if t.type == "vzstart" and t.id == "101")
+    assert start.upid != upid
+    sim.advance(2)
+    assert start.exitstatus == "OK"
     assert sim.containers[101].running
 
 
