@@ -12,7 +12,7 @@ from bot.ops.metrics import Metrics
 from bot.policy import Policy
 from bot.proxmox.client import ProxmoxClient
 from bot.requests import ApproverDirectory, RequestService
-from handlers import actions, commands, container_actions, home, views
+from handlers import actions, commands, container_actions, home, response_url, views
 from handlers.background import Background
 from handlers.errors import handle_error
 from handlers.metadata import MetadataSeal
@@ -46,6 +46,8 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+    # Before the listeners: their `respond` posts on the client's pooled session (one connection).
+    response_url.register(app, response_url.ResponseUrlPoster(lambda: client.session))
     commands.register(app, services)
     views.register(app, services)
     actions.register(app, services)
