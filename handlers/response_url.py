@@ -24,7 +24,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.context.respond.internals import _build_message
 from slack_sdk.models.attachments import Attachment
 from slack_sdk.models.blocks import Block
-from slack_sdk.webhook.async_client import AsyncWebhookClient, WebhookResponse
+from slack_sdk.webhook import WebhookResponse
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 __all__ = ["ResponseUrlPoster", "SharedSessionRespond", "allow_any", "register"]
 
