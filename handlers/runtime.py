@@ -24,6 +24,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.db import Clock, Database, is_at_head, open_database, utc_now
+from bot.db.retention import Retention
 from bot.digest import DigestJob
 from bot.expiry import ExpiryService
 from bot.lifecycle import ContainerService
@@ -54,6 +55,7 @@ DIGEST_EVERY = 60.0
 RECONCILE_EVERY = 300.0
 RESUME_EVERY = 30.0
 RESUME_AFTER = 60.0
+RETENTION_EVERY = 600.0
 """Seconds a request may sit half-way (failed post, crash, Proxmox down) before it is carried on."""
 #: Listen on every interface: the process runs in a container or behind a load balancer.
 LISTEN_ALL = "0.0.0.0"  # noqa: S104
@@ -95,6 +97,9 @@ class Cardinal:
         s.every("digest", DIGEST_EVERY, self.digest.run_due, jitter=5)
         s.every("reconcile", RECONCILE_EVERY, self._reconcile, jitter=30)
         s.every("resume_requests", RESUME_EVERY, self._resume_requests, jitter=5)
+        s.every(
+            "retention", RETENTION_EVERY, Retention(self.db, self.policy.retention.horizon, self.clock).prune
+        )
         s.start()
 
     async def _resume_requests(self) -> None:
