@@ -4,9 +4,11 @@ Serves the Proxmox simulator over HTTPS (real clock, a known API token) and the 
 (``tests.fakes.slack.FakeSlack``, plus ``GET /bench/stats`` with call counts) on free localhost ports,
 then prints one ``WORLD {json}`` line with everything a Cardinal process needs, and serves until
 SIGTERM. ``--running N`` starts N long ``vzstart`` tasks and lists their UPIDs in the JSON (for ledger
-rows that Cardinal follows); ``--guests N`` adds N running containers outside Cardinal's VMID range (a
-busy cluster). The fake Slack is served over HTTPS, as real Slack is (a self-signed certificate whose PEM
-file clients trust through ``SSL_CERT_FILE``), so every new connection costs a TLS handshake.
+rows that Cardinal follows); ``--guests N`` adds N running containers (a busy cluster; from VMID 20000,
+outside Cardinal's range, unless ``--guest-base`` says otherwise).
+
+The fake Slack is served over HTTPS, as real Slack is (a self-signed certificate whose PEM file clients
+trust through ``SSL_CERT_FILE``), so every new connection costs a TLS handshake.
 ``GET /bench/view?callback_id=…`` returns the latest modal with that callback id opened or updated.
 """
 
@@ -108,9 +110,10 @@ def write_policy(path: Path) -> Path:
     return path
 
 
-def start_world(*, running: int = 0, guests: int = 0) -> World:
+def start_world(*, running: int = 0, guests: int = 0, guest_base: int = 20000) -> World:
     """Start ``python -m bench.world`` and wait for its ``WORLD`` line."""
-    child = spawn(module("bench.world", "--running", str(running), "--guests", str(guests)))
+    args = ["--running", str(running), "--guests", str(guests), "--guest-base", str(guest_base)]
+    child = spawn(module("bench.world", *args))
     doc = child.json_line(WORLD_PREFIX, timeout=60)
     return World(
         child=child,
@@ -136,7 +139,7 @@ def _slack_tls() -> tuple[ssl.SSLContext, Path]:
     return ctx, ca_file
 
 
-async def _serve(running: int, guests: int) -> None:
+async def _serve(running: int, guests: int, guest_base: int) -> None:
     from aiohttp import web
 
     from cardinal_sim.proxmox import Simulator, serve
@@ -150,7 +153,7 @@ async def _serve(running: int, guests: int) -> None:
         for i in range(running)
     ]
     for i in range(guests):
-        sim.add_container(20000 + i, NODES[i % len(NODES)], status="running", hostname=f"busy-{i}")
+        sim.add_container(guest_base + i, NODES[i % len(NODES)], status="running", hostname=f"busy-{i}")
     proxmox = await serve(sim, tls=True)
     # Real Slack checks blocks on its own machines: skip the fake's (CPU-heavy) block validation here,
     # the end-to-end tests cover it.
@@ -203,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--running", type=int, default=0, help="long-running tasks to start on the simulator")
     p.add_argument("--guests", type=int, default=0, help="extra running containers (a busy cluster)")
+    p.add_argument("--guest-base", type=int, default=20000, help="VMID of the first extra container")
     args = p.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(args.running, args.guests))
+        asyncio.run(_serve(args.running, args.guests, args.guest_base))
     return 0
 
 
