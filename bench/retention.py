@@ -91,16 +91,16 @@ async def week(days: float, horizon: timedelta, prune: bool, db_dir: Path) -> di
                 await retention.prune()
                 prune_wall.append(time.perf_counter() - t0)
             now += STEP
-            if step % 6 == 0:
+            if (step + 1) % 6 == 0:  # hourly
                 sizes.append(((now - START) / timedelta(days=1), await retention.sizes()))
         async with db.transaction(readonly=True) as tx:
-            kept = sum(1 for rid in open_ids if await tx.requests.get_request(rid) is not None)
-            intents = sum(1 for i in range(0, steps, 36) if await tx.outbox.get(f"intent:{i}") is not None)
+            kept = [await tx.requests.get_request(rid) is not None for rid in open_ids]
+            intents = [await tx.outbox.get(f"intent:{i}") is not None for i in range(0, steps, 36)]
     finally:
         await db.dispose()
     return {
         "sizes": sizes,
-        "open_kept": kept + intents,
+        "open_kept": sum(kept) + sum(intents),
         "open_total": len(open_ids) * 2,
         "prune_wall_max_s": max(prune_wall, default=0.0),
     }

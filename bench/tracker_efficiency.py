@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +233,8 @@ async def run_cardinal(work: list[Job], interval: float, db_dir: Path, *, batch_
         sweep_interval=interval,
         seed=1,
         batch_size=batch_size,
+        # Day-2 kinds time out after 10 minutes by default; the hour-long task must be followed to its end.
+        deadlines={"start": timedelta(hours=2)},
     )
     started = start_jobs(sim, work)
     for upid, (job, end) in started.items():
