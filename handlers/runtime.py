@@ -54,8 +54,8 @@ EXPIRY_EVERY = 60.0
 DIGEST_EVERY = 60.0
 RECONCILE_EVERY = 300.0
 RESUME_EVERY = 30.0
+RETENTION_EVERY = 600.0  # bot.db.retention: a bounded prune of finished records past the policy horizon
 RESUME_AFTER = 60.0
-RETENTION_EVERY = 600.0
 """Seconds a request may sit half-way (failed post, crash, Proxmox down) before it is carried on."""
 #: Listen on every interface: the process runs in a container or behind a load balancer.
 LISTEN_ALL = "0.0.0.0"  # noqa: S104
@@ -98,7 +98,10 @@ class Cardinal:
         s.every("reconcile", RECONCILE_EVERY, self._reconcile, jitter=30)
         s.every("resume_requests", RESUME_EVERY, self._resume_requests, jitter=5)
         s.every(
-            "retention", RETENTION_EVERY, Retention(self.db, self.policy.retention.horizon, self.clock).prune
+            "retention",
+            RETENTION_EVERY,
+            Retention(self.db, self.policy.retention.horizon, self.clock).prune,
+            jitter=60,
         )
         s.start()
 
