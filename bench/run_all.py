@@ -24,6 +24,7 @@ BENCHES = (
     "client_cost",
     "tracker_efficiency",
     "provisioning",
+    "retention",
 )
 
 
