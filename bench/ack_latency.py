@@ -1,64 +1,66 @@
-"""Bench 1 — slash-command ack latency over HTTP mode.
+"""Bench 1 — Slack-edge cost against a fair peer: ack latency and server CPU, commands and interactions.
 
-Three processes besides this one: the world (``python -m bench.world``: Proxmox simulator over HTTPS and
-the fake Slack Web API), Cardinal itself started the way operators start it (``python -m bot run`` —
-the ``cardinal run`` entry point — in HTTP mode, configured through the environment, INFO logging), and
-the baseline: a bare aiohttp handler that reads the body and answers 200, on the same machine.
+Processes besides this one: the world (``python -m bench.world``: Proxmox simulator over HTTPS and the
+fake Slack, also over HTTPS), Cardinal started the way operators start it (``python -m bot run``, HTTP
+mode, INFO JSON logging, SQLite), and the peer (``python -m bench.bolt_peer``): a minimal slack-bolt app
+that acks and makes the same Slack follow-ups (``views.open`` for create, ``response_url`` for list and
+templates, an ephemeral for an approve click, two posts for a create-form submission) and nothing else.
 
-This process is the client: it sends signed ``/lxc`` commands (Slack's v0 signature, fresh timestamp)
-at a fixed concurrency over keep-alive connections and times each request until its response is read.
-The command mix is ``create`` (ack, then ``views.open`` and a background fill of the modal),
-``list`` and ``templates`` (ack, then Proxmox and a ``response_url`` answer in the background) and
-``help`` (answered in the ack itself), so the work after each ack competes with the next acks for
-Cardinal's CPU. A warm-up round (not counted) comes first.
+This process is the client. It signs every request as Slack does and times it until its response is
+read, over keep-alive connections. Per cluster size (an empty cluster, and one running 3,000 guests) and
+per repetition, the rounds run **interleaved** — Cardinal then the peer, the order flipped every
+repetition — so both see the same machine load:
+
+- commands: ``create``, ``list``, ``templates``, ``help`` at concurrency 50;
+- approve clicks (``block_actions``) at concurrency 10;
+- create-form submissions (``view_submission`` of the modal each server opened) at concurrency 5.
+
+Server CPU (user + system of the server process, ``psutil``) is counted from the start of a round until
+the round's follow-ups have reached the fake Slack, and divided by the round's requests.
+
+Bars (SPEC §6), as ratios to the peer: ack p99 and CPU per command within 1.5× on both cluster sizes;
+create-form submission CPU within 5×; no errors; every follow-up done.
+
+``--self-test`` replaces Cardinal by the peer burning 5 ms of CPU per request (``--burn-ms``): the ratio
+bars must then fail. It exits 0 when they do, 1 when a deliberate regression went unnoticed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from bench.bolt_peer import READY_PREFIX as PEER_READY
 from bench.common import PY, Bar, Child, free_port, module, parser, percentile, report, spawn, table
-from bench.world import CHANNEL_DEFAULT, SIGNING_SECRET, USERS, World, start_world, write_policy
+from bench.world import (
+    APPROVALS,
+    APPROVER,
+    CHANNEL_DEFAULT,
+    SIGNING_SECRET,
+    USERS,
+    World,
+    start_world,
+    write_policy,
+)
 
 COMMANDS = ("create", "list", "help", "templates")
-BAR_P99_MS = 150.0
-READY_PREFIX = "BARE_READY"
-
-
-# --- the baseline server ----------------------------------------------------------------------------
-
-
-async def _bare(port: int) -> None:
-    from aiohttp import web
-
-    async def handler(request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/slack/events", handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    print(READY_PREFIX, flush=True)
-    await asyncio.Event().wait()
-
-
-def start_bare() -> tuple[Child, str]:
-    port = free_port()
-    child = spawn(module("bench.ack_latency", "--bare", str(port)))
-    child.wait_line("^" + READY_PREFIX, timeout=30)
-    return child, f"http://127.0.0.1:{port}/slack/events"
+TEMPLATE = "local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst"
+WARMUP = 50
+SETTLE = 0.3
+SELF_TEST_BURN_MS = 5.0
 
 
 # --- Cardinal ---------------------------------------------------------------------------------------
@@ -98,65 +100,186 @@ def start_cardinal(world: World, tmp: Path, *, database: str | None = None) -> t
     return child, port, ops, t0
 
 
+# --- the peer --------------------------------------------------------------------------------------
+
+
+def start_peer(world: World, tmp: Path, *, burn_ms: float = 0.0) -> tuple[Child, int]:
+    """``python -m bench.bolt_peer`` against the world; returns (child, port) once it listens."""
+    port = free_port()
+    env = world.env("unused://", tmp / "unused.toml")
+    child = spawn(module("bench.bolt_peer", "--port", str(port), "--burn-ms", str(burn_ms)), env=env)
+    child.wait_line("^" + PEER_READY, timeout=60)
+    return child, port
+
+
 # --- the client -------------------------------------------------------------------------------------
 
 
-async def load(
-    url: str, hooks: str, *, requests: int, concurrency: int, tag: str, commands: tuple[str, ...] = COMMANDS
-) -> tuple[list[float], int, dict[int, int]]:
-    """Send ``requests`` signed commands at ``concurrency``; return (latencies s, errors, statuses)."""
+@dataclass
+class Round:
+    """One measured round against one server."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    cpu: float = 0.0
+    count: int = 0
+    missing: int = 0
+
+    def add(self, other: Round) -> None:
+        self.latencies += other.latencies
+        self.errors += other.errors
+        self.cpu += other.cpu
+        self.count += other.count
+        self.missing += other.missing
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu / self.count * 1000 if self.count else math.nan
+
+    def pct(self, p: float) -> float:
+        return percentile([x * 1000 for x in self.latencies], p)
+
+
+async def send(
+    url: str, bodies: list[tuple[bytes, str]], concurrency: int, ssl_ctx: Any = None
+) -> tuple[list[float], int]:
+    """POST the signed bodies at ``concurrency``; return (latencies s, errors)."""
     import aiohttp
 
-    from tests.fakes.signing import form_body, signed_request_headers, slash_command
+    from tests.fakes.signing import signed_request_headers
 
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
     errors = 0
-    counter = iter(range(requests))
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    it = iter(bodies)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
 
         async def worker() -> None:
             nonlocal errors
-            for i in counter:
-                fields = slash_command(
-                    commands[i % len(commands)],
-                    user=USERS[i % 2],
-                    channel=CHANNEL_DEFAULT,
-                    trigger_id=f"{tag}-{i}",
-                    response_url=f"{hooks}/{tag}-{i}",
-                )
-                body = form_body(fields)
+            for body, ctype in it:
                 headers = signed_request_headers(body, SIGNING_SECRET)
+                headers["Content-Type"] = ctype
                 t0 = time.perf_counter()
                 try:
                     async with session.post(url, data=body, headers=headers) as resp:
                         await resp.read()
-                        status = resp.status
+                        ok = resp.status == 200
                 except (aiohttp.ClientError, TimeoutError):
                     errors += 1
                     continue
                 latencies.append(time.perf_counter() - t0)
-                statuses[status] = statuses.get(status, 0) + 1
-                if status != 200:
-                    errors += 1
+                errors += 0 if ok else 1
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors, statuses
+    return latencies, errors
 
 
-def _row(label: str, lat: list[float], errors: int, wall: float) -> list[Any]:
-    ms = [x * 1000 for x in lat]
-    return [
-        label,
-        len(lat) + errors,
-        percentile(ms, 50),
-        percentile(ms, 90),
-        percentile(ms, 99),
-        max(ms) if ms else float("nan"),
-        errors,
-        (len(lat) + errors) / wall,
-    ]
+FORM = "application/x-www-form-urlencoded"
+
+
+def command_bodies(n: int, tag: str, hooks: str) -> list[tuple[bytes, str]]:
+    from tests.fakes.signing import form_body, slash_command
+
+    out = []
+    for i in range(n):
+        fields = slash_command(
+            COMMANDS[i % len(COMMANDS)],
+            user=USERS[i % 2],
+            channel=CHANNEL_DEFAULT,
+            trigger_id=f"{tag}-{i}",
+            response_url=f"{hooks}/{tag}-{i}",
+        )
+        out.append((form_body(fields), FORM))
+    return out
+
+
+def click_bodies(n: int, tag: str, hooks: str) -> list[tuple[bytes, str]]:
+    from cardinal_sim.slack.payloads import block_action, interactive_body
+
+    out = []
+    for i in range(n):
+        payload = block_action(
+            "approval_approve",
+            str(uuid.uuid4()),  # an approval that no longer exists: look-up, refusal, ephemeral answer
+            user=APPROVER,
+            channel=APPROVALS,
+            trigger_id=f"{tag}-{i}",
+            response_url=f"{hooks}/{tag}-{i}",
+        )
+        out.append((interactive_body(payload), FORM))
+    return out
+
+
+def submission_bodies(views: list[dict[str, Any]], tag: str) -> list[tuple[bytes, str]]:
+    from cardinal_sim.slack.payloads import interactive_body, number, plain, selected, view_submission
+
+    out = []
+    for i, view in enumerate(views):
+        values: dict[str, Any] = {
+            "hostname": {"value": plain(f"{tag}-{i}")},
+            "count": {"value": number("1")},
+            "template": {"value": selected(TEMPLATE)},
+            "preset": {"value": selected("medium")},  # not auto-approved: thread and approval card
+            "net_mode": {"value": selected("dhcp", "radio_buttons")},
+            "bridge": {"value": selected("vmbr0")},
+            "lifetime": {"value": selected("7d")},
+            "node": {"value": selected("auto")},
+            "purpose": {"value": plain("benchmark")},
+        }
+        payload = view_submission("lxc_create", values, user=USERS[0], view=view)
+        out.append((interactive_body(payload), FORM))
+    return out
+
+
+def _calls(world: World) -> Counter[str]:
+    stats = world.stats()
+    calls: Counter[str] = Counter(stats["calls"])
+    calls["response_url"] = int(stats["hooks"])
+    return calls
+
+
+def _wait_followups(world: World, before: Counter[str], expected: dict[str, int], timeout: float) -> int:
+    """Wait until the fake Slack saw ``expected`` more calls than ``before``; return how many are missing."""
+    deadline = time.monotonic() + timeout
+    missing = sum(expected.values())
+    while time.monotonic() < deadline:
+        now = _calls(world)
+        missing = sum(max(0, n - (now[k] - before[k])) for k, n in expected.items())
+        if missing == 0:
+            break
+        time.sleep(0.05)
+    return missing
+
+
+def run_round(
+    world: World,
+    proc: psutil.Process,
+    url: str,
+    bodies: list[tuple[bytes, str]],
+    concurrency: int,
+    expected: dict[str, int],
+) -> Round:
+    """Send one round and wait for its follow-ups; CPU from the first request to the last follow-up."""
+    before = _calls(world)
+    cpu0 = _cpu(proc)
+    lat, errors = asyncio.run(send(url, bodies, concurrency))
+    missing = _wait_followups(world, before, expected, timeout=30.0)
+    time.sleep(SETTLE)  # work after the last follow-up (Home refreshes, bookkeeping) belongs to the round
+    return Round(lat, errors, _cpu(proc) - cpu0, len(bodies), missing)
+
+
+def open_views(world: World, url: str, n: int, tag: str, hooks: str) -> list[dict[str, Any]]:
+    """``/lxc create`` ``n`` times, one at a time, keeping each modal the server opened (not timed)."""
+    views: list[dict[str, Any]] = []
+    for i in range(n):
+        before = _calls(world)
+        body = command_bodies(1, f"{tag}-{i}", hooks)
+        asyncio.run(send(url, body, 1))
+        _wait_followups(world, before, {"views.open": 1}, timeout=30.0)
+        view = world.view("lxc_create")
+        if view is None:
+            raise RuntimeError("no create modal was opened")
+        views.append(view)
+    return views
 
 
 def _cpu(proc: psutil.Process | None) -> float:
@@ -166,140 +289,187 @@ def _cpu(proc: psutil.Process | None) -> float:
     return float(t.user + t.system)
 
 
-async def _measure(
-    url: str,
-    hooks: str,
-    requests: int,
-    concurrency: int,
-    warmup: int,
-    tag: str,
-    proc: psutil.Process | None = None,
-) -> Any:
-    """Warm up, then the measured round: (latencies, errors, statuses, wall s, server CPU before, during)."""
-    await load(url, hooks, requests=warmup, concurrency=concurrency, tag=f"{tag}-warm")
-    await asyncio.sleep(1.0)  # let the warm-up's background work finish
-    cpu0 = _cpu(proc)
-    t0 = time.perf_counter()
-    lat, errors, statuses = await load(url, hooks, requests=requests, concurrency=concurrency, tag=tag)
-    wall = time.perf_counter() - t0
-    return lat, errors, statuses, wall, cpu0, _cpu(proc) - cpu0
+@dataclass
+class Server:
+    name: str
+    child: Child
+    url: str
+    proc: psutil.Process
+    rounds: dict[str, Round] = field(default_factory=dict)
 
 
-def _count(requests: int, warmup: int, names: set[str]) -> int:
-    """How many commands of the warm-up and the measured round are one of ``names``."""
-    return sum(1 for n in (requests, warmup) for i in range(n) if COMMANDS[i % len(COMMANDS)] in names)
-
-
-def _follow_up(world: World, expected: dict[str, int], timeout: float = 60.0) -> dict[str, int]:
-    """Wait until the work after the acks reached Slack (views.open, response_url answers)."""
-    deadline = time.monotonic() + timeout
-    got: dict[str, int] = {}
-    while time.monotonic() < deadline:
-        stats = world.stats()
-        got = {
-            "views.open": stats["calls"].get("views.open", 0),
-            "views.update": stats["calls"].get("views.update", 0),
-            "response_url": stats["hooks"],
-        }
-        if all(got[k] >= v for k, v in expected.items()):
-            break
-        time.sleep(0.2)
-    return got
+def measure_cluster(guests: int, args: argparse.Namespace, tmp: Path) -> dict[str, Server]:
+    """Start a world with ``guests`` busy containers, Cardinal and the peer; run the interleaved rounds."""
+    world = start_world(guests=guests)
+    servers: dict[str, Server] = {}
+    try:
+        hooks = world.slack_url.removesuffix("/api/") + "/hooks"
+        if args.self_test:
+            child, port = start_peer(world, tmp, burn_ms=SELF_TEST_BURN_MS)
+            servers["cardinal"] = Server(
+                "peer burning CPU", child, f"http://127.0.0.1:{port}/slack/events", psutil.Process(child.pid)
+            )
+        else:
+            child, port, ops, _ = start_cardinal(world, tmp / f"g{guests}")
+            servers["cardinal"] = Server(
+                "Cardinal", child, f"http://127.0.0.1:{port}/slack/events", psutil.Process(child.pid)
+            )
+            wait_ready(ops, child)
+        child, port = start_peer(world, tmp)
+        servers["peer"] = Server(
+            "Bolt peer", child, f"http://127.0.0.1:{port}/slack/events", psutil.Process(child.pid)
+        )
+        for key, srv in servers.items():  # warm-up, not counted
+            asyncio.run(
+                send(srv.url, command_bodies(WARMUP, f"{key}-g{guests}-warm", hooks), args.concurrency)
+            )
+        time.sleep(1.0)
+        n_create = sum(1 for i in range(args.requests) if COMMANDS[i % len(COMMANDS)] == "create")
+        n_answer = sum(
+            1 for i in range(args.requests) if COMMANDS[i % len(COMMANDS)] in ("list", "templates")
+        )
+        for rep in range(args.reps):
+            order = list(servers.items()) if rep % 2 == 0 else list(reversed(servers.items()))
+            for key, srv in order:
+                tag = f"{key}-g{guests}-r{rep}"
+                rounds = {
+                    "commands": run_round(
+                        world,
+                        srv.proc,
+                        srv.url,
+                        command_bodies(args.requests, tag, hooks),
+                        args.concurrency,
+                        {"views.open": n_create, "response_url": n_answer},
+                    ),
+                    "clicks": run_round(
+                        world,
+                        srv.proc,
+                        srv.url,
+                        click_bodies(args.clicks, f"{tag}-c", hooks),
+                        10,
+                        {"chat.postEphemeral": args.clicks},
+                    ),
+                }
+                views = open_views(world, srv.url, args.submissions, f"{tag}-v", hooks)
+                rounds["submissions"] = run_round(
+                    world,
+                    srv.proc,
+                    srv.url,
+                    submission_bodies(views, f"{tag}-s"),
+                    5,
+                    {"chat.postMessage": 2 * args.submissions},
+                )
+                for kind, r in rounds.items():
+                    srv.rounds.setdefault(kind, Round()).add(r)
+    finally:
+        for srv in servers.values():
+            srv.child.stop()
+        world.stop()
+    return servers
 
 
 def main(argv: list[str] | None = None) -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    p.add_argument("--requests", type=int, default=None, help="measured commands (default 500)")
+    p.add_argument("--requests", type=int, default=None, help="commands per round (default 500, quick 200)")
+    p.add_argument("--clicks", type=int, default=None, help="approve clicks per round (default 100)")
+    p.add_argument("--submissions", type=int, default=None, help="form submissions per round (default 20)")
+    p.add_argument("--reps", type=int, default=None, help="interleaved repetitions (default 3, quick 2)")
     p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--guests", default="0,3000", help="cluster sizes (busy guests), comma-separated")
+    p.add_argument(
+        "--self-test", action="store_true", help="measure a deliberately slow peer: bars must fail"
+    )
     args = p.parse_args(argv)
-    if args.bare:
-        asyncio.run(_bare(args.bare))
-        return 0
-    requests = args.requests or (200 if args.quick else 500)
-    warmup = 50
-    world = start_world()
-    bare, bare_url = start_bare()
-    try:
-        with tempfile.TemporaryDirectory(prefix="cardinal-bench-") as tmp:
-            child, port, ops, _t0 = start_cardinal(world, Path(tmp))
-            try:
-                wait_ready(ops, child)
-                hooks = world.slack_url.removesuffix("/api/") + "/hooks"
-                url = f"http://127.0.0.1:{port}/slack/events"
-                proc = psutil.Process(child.pid)
-                ours = asyncio.run(_measure(url, hooks, requests, args.concurrency, warmup, "cardinal", proc))
-                n_create = _count(requests, warmup, {"create"})
-                n_answers = _count(requests, warmup, {"list", "templates"})
-                follow = _follow_up(world, {"views.open": n_create, "response_url": n_answers})
-                cpu_total = _cpu(proc) - ours[4]
-            finally:
-                child.stop()
-        base = asyncio.run(_measure(bare_url, hooks, requests, args.concurrency, warmup, "bare"))
-    finally:
-        bare.stop()
-        world.stop()
-
-    lat, errors, statuses, wall, _cpu0, cpu_acks = ours
-    b_lat, b_errors, _b_statuses, b_wall, _, _ = base
-    p99 = percentile([x * 1000 for x in lat], 99)
-    b_p99 = percentile([x * 1000 for x in b_lat], 99)
+    args.requests = args.requests or (200 if args.quick else 500)
+    args.clicks = args.clicks or (40 if args.quick else 100)
+    args.submissions = args.submissions or (8 if args.quick else 20)
+    args.reps = args.reps or (2 if args.quick else 3)
+    sizes = [int(x) for x in args.guests.split(",") if x]
+    results: dict[int, dict[str, Server]] = {}
+    with tempfile.TemporaryDirectory(prefix="cardinal-bench-") as tmp:
+        for guests in sizes:
+            (Path(tmp) / f"g{guests}").mkdir()
+            results[guests] = measure_cluster(guests, args, Path(tmp))
+    load = os.getloadavg()
+    rows: list[list[Any]] = []
+    bars: list[Bar] = []
+    figures: dict[str, Any] = {"loadavg": [round(x, 2) for x in load], "reps": args.reps}
+    baseline: dict[str, Any] = {}
+    for guests, servers in results.items():
+        ours, peer = servers["cardinal"], servers["peer"]
+        for kind in ("commands", "clicks", "submissions"):
+            for srv in (ours, peer):
+                r = srv.rounds[kind]
+                rows.append(
+                    [
+                        f"{guests:,} guests",
+                        kind,
+                        srv.name,
+                        r.count,
+                        r.pct(50),
+                        r.pct(99),
+                        max(r.latencies) * 1000 if r.latencies else math.nan,
+                        r.cpu_ms,
+                        r.errors,
+                        r.missing,
+                    ]
+                )
+            a, b = ours.rounds[kind], peer.rounds[kind]
+            figures[f"g{guests}_{kind}"] = {"p50_ms": a.pct(50), "p99_ms": a.pct(99), "cpu_ms": a.cpu_ms}
+            baseline[f"g{guests}_{kind}"] = {"p50_ms": b.pct(50), "p99_ms": b.pct(99), "cpu_ms": b.cpu_ms}
+        c, pc = ours.rounds["commands"], peer.rounds["commands"]
+        s, ps = ours.rounds["submissions"], peer.rounds["submissions"]
+        k, pk = ours.rounds["clicks"], peer.rounds["clicks"]
+        bars += [
+            Bar(f"{guests:,} guests: command ack p99 / peer's", c.pct(99) / pc.pct(99), 1.5, "x"),
+            Bar(f"{guests:,} guests: server CPU per command / peer's", c.cpu_ms / pc.cpu_ms, 1.5, "x"),
+            Bar(f"{guests:,} guests: click ack p99 / peer's", k.pct(99) / pk.pct(99), 1.5, "x"),
+            Bar(f"{guests:,} guests: submission CPU / peer's", s.cpu_ms / ps.cpu_ms, 5.0, "x"),
+            Bar(f"{guests:,} guests: errors", c.errors + k.errors + s.errors, 0),
+            Bar(f"{guests:,} guests: follow-ups not done", c.missing + k.missing + s.missing, 0),
+        ]
     text = table(
-        f"Ack latency: {requests} signed /lxc commands at concurrency {args.concurrency} over HTTP "
-        f"(mix: {', '.join(COMMANDS)}; {warmup} warm-up commands first)",
-        ["server", "requests", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors", "req/s"],
+        f"Slack edge vs a minimal Bolt peer: {args.reps} interleaved repetitions per cluster size; per round "
+        f"{args.requests} commands (c={args.concurrency}), {args.clicks} approve clicks (c=10), "
+        f"{args.submissions} create-form submissions (c=5); fake Slack over HTTPS. "
+        f"Load average {', '.join(f'{x:.2f}' for x in load)} on {os.cpu_count()} CPUs.",
         [
-            _row("Cardinal (cardinal run, HTTP mode)", lat, errors, wall),
-            _row("bare aiohttp handler (200)", b_lat, b_errors, b_wall),
+            "cluster",
+            "round",
+            "server",
+            "requests",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "CPU ms/req",
+            "errors",
+            "missing",
         ],
+        rows,
     )
-    text += (
-        f"\nCardinal statuses: {statuses}. Work after the acks reached the fake Slack: "
-        f"views.open {follow['views.open']}/{n_create}, views.update {follow['views.update']}, "
-        f"response_url answers {follow['response_url']}/{n_answers}."
-        f"\nCardinal process CPU: {cpu_acks / requests * 1000:.2f} ms per command while acking, "
-        f"{cpu_total / requests * 1000:.2f} ms per command including the work after the acks. "
-        f"Load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs."
-    )
-    bars = [
-        Bar("ack p99", p99, BAR_P99_MS, "ms", op="<"),
-        Bar("errors", errors, 0, ""),
-        Bar(
-            "work after the acks not done",
-            max(n_create - follow["views.open"], 0) + max(n_answers - follow["response_url"], 0),
-            0,
-            "",
-        ),
-    ]
-    figures = {
-        "requests": requests,
-        "concurrency": args.concurrency,
-        "p50_ms": percentile([x * 1000 for x in lat], 50),
-        "p99_ms": p99,
-        "max_ms": max(lat) * 1000 if lat else float("nan"),
-        "errors": errors,
-        "rps": requests / wall,
-        "followup_views_open": follow["views.open"],
-        "followup_response_url": follow["response_url"],
-        "server_cpu_ms_per_command": cpu_total / requests * 1000,
-        "loadavg_1m": os.getloadavg()[0],
-    }
-    baseline = {
-        "p50_ms": percentile([x * 1000 for x in b_lat], 50),
-        "p99_ms": b_p99,
-        "max_ms": max(b_lat) * 1000 if b_lat else float("nan"),
-        "errors": b_errors,
-        "rps": requests / b_wall,
-    }
-    return report(
+    code = report(
         "ack_latency",
         quick=args.quick,
         bars=bars,
         tables=[text],
         figures=figures,
         baseline=baseline,
-        ratio=p99 / b_p99 if b_p99 else None,
+        ratio=None,
+        command=None,
     )
+    if args.self_test:
+        ratio_failed = [b.name for b in bars if b.unit == "x" and not b.passed]
+        print(
+            f"SELF-TEST: {len(ratio_failed)} ratio bar(s) failed for a peer burning "
+            f"{SELF_TEST_BURN_MS} ms per request: "
+            + (
+                "the bars can fail (expected)."
+                if ratio_failed
+                else "NO bar failed - the benchmark cannot see a regression."
+            )
+        )
+        return 0 if ratio_failed else 1
+    return code
 
 
 if __name__ == "__main__":

@@ -11,6 +11,14 @@ an aiohttp ``TraceConfig`` (``on_connection_create_end``) and urllib3's per-pool
 proxmoxer is measured twice: as usually set up (requests' default pool of 10 connections per host, so
 20 threads keep opening connections) and tuned (a pool of 20, keep-alive for every thread). The bar is
 taken against the tuned one — the cheaper, fairer baseline.
+
+Cardinal's client is built as production builds it, with the metrics hook (``on_request=
+Metrics().observe_proxmox``) that times and counts every request. Each client is also measured one
+request at a time (concurrency 1: no batching of work across concurrent requests to hide behind), and the
+bar applies to both figures.
+
+``--self-test`` makes Cardinal's worker burn 0.5 ms of CPU per request (a deliberate regression): the ratio
+bars must then fail; it exits 0 when they do.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -38,6 +47,7 @@ RESULT = "CLIENT_RESULT "
 CONCURRENCY = 20
 TARGETS = (("pve", 100), ("pve", 101))  # the sandbox's two containers
 BAR_RATIO = 1 / 3
+SELF_TEST_BURN_MS = 0.5
 
 
 def _measure(fn: Any) -> dict[str, float]:
@@ -56,11 +66,17 @@ async def _cardinal_worker(args: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
     from pydantic import SecretStr
 
+    from bot.ops.metrics import Metrics
     from bot.proxmox import ProxmoxClient
 
     client = ProxmoxClient(
-        args.url, token_id=args.token, token_secret=SecretStr(args.secret), fingerprint=args.fingerprint
+        args.url,
+        token_id=args.token,
+        token_secret=SecretStr(args.secret),
+        fingerprint=args.fingerprint,
+        on_request=Metrics().observe_proxmox,  # as in production (handlers.runtime.assemble)
     )
+    burn = args.burn_ms / 1000
     opened = 0
 
     async def on_create(_s: Any, _c: Any, _p: Any) -> None:
@@ -80,8 +96,12 @@ async def _cardinal_worker(args: argparse.Namespace) -> dict[str, Any]:
             for i in counter:
                 node, vmid = TARGETS[i % len(TARGETS)]
                 await client.container_status(node, vmid)
+                if burn:
+                    end = time.thread_time() + burn
+                    while time.thread_time() < end:
+                        pass
 
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
 
     await run(args.warmup)
     warm_conns = opened
@@ -132,7 +152,7 @@ def _proxmoxer_worker(args: argparse.Namespace, *, pool: int | None) -> dict[str
         node, vmid = TARGETS[i % len(TARGETS)]
         prox.nodes(node).lxc(vmid).status.current.get()
 
-    with ThreadPoolExecutor(CONCURRENCY) as pool_ex:
+    with ThreadPoolExecutor(args.concurrency) as pool_ex:
         list(pool_ex.map(one, range(args.warmup)))
         warm_conns = connections()
         measured = _measure(lambda: list(pool_ex.map(one, range(args.requests))))
@@ -158,12 +178,18 @@ def worker_main(args: argparse.Namespace) -> int:
 # --- the orchestrator -------------------------------------------------------------------------------
 
 
-def _run_client(sandbox: Sandbox, name: str, requests: int, warmup: int) -> dict[str, Any]:
+def _run_client(
+    sandbox: Sandbox, name: str, requests: int, warmup: int, *, concurrency: int, burn_ms: float = 0.0
+) -> dict[str, Any]:
     child = spawn(
         module(
             "bench.client_cost",
             "--worker",
             name,
+            "--concurrency",
+            str(concurrency),
+            "--burn-ms",
+            str(burn_ms),
             "--url",
             sandbox.api_url,
             "--token",
@@ -199,19 +225,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fingerprint", help=argparse.SUPPRESS)
     p.add_argument("--requests", type=int, default=None, help="status reads per client (default 5000)")
     p.add_argument("--warmup", type=int, default=None, help="reads before measuring (default 200)")
+    p.add_argument("--concurrency", type=int, default=CONCURRENCY, help=argparse.SUPPRESS)
+    p.add_argument("--burn-ms", type=float, default=0.0, help=argparse.SUPPRESS)
+    p.add_argument(
+        "--self-test", action="store_true", help="a deliberately slow Cardinal worker: bars must fail"
+    )
     args = p.parse_args(argv)
     if args.worker:
         return worker_main(args)
     requests = args.requests or (1000 if args.quick else 5000)
     warmup = args.warmup if args.warmup is not None else (100 if args.quick else 200)
+    burn = SELF_TEST_BURN_MS if args.self_test else 0.0
+    seq_requests = max(200, requests // 5)
     sandbox = start_sandbox()
     try:
         runs = {
-            name: _run_client(sandbox, name, requests, warmup)
+            name: _run_client(
+                sandbox,
+                name,
+                requests,
+                warmup,
+                concurrency=CONCURRENCY,
+                burn_ms=burn if name == "cardinal" else 0,
+            )
             for name in ("cardinal", "proxmoxer-pool20", "proxmoxer")
+        }
+        seq = {
+            name: _run_client(
+                sandbox, name, seq_requests, warmup, concurrency=1, burn_ms=burn if name == "cardinal" else 0
+            )
+            for name in ("cardinal", "proxmoxer-pool20")
         }
     finally:
         sandbox.stop()
+    seq_ratio = seq["cardinal"]["cpu_per_1k"] / seq["proxmoxer-pool20"]["cpu_per_1k"]
     ours, base, default = runs["cardinal"], runs["proxmoxer-pool20"], runs["proxmoxer"]
     ratio = ours["cpu_per_1k"] / base["cpu_per_1k"]
     rows = [
@@ -239,9 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     text += (
         f"\nCardinal / proxmoxer(pool 20) CPU per request: {ratio:.3f}"
         f"   (vs default proxmoxer: {ours['cpu_per_1k'] / default['cpu_per_1k']:.3f})"
+        f"\nOne request at a time ({seq_requests:,} reads): "
+        f"Cardinal {seq['cardinal']['cpu_per_1k']:.3f} CPU s/1k ({seq['cardinal']['rps']:.0f} req/s), "
+        f"proxmoxer {seq['proxmoxer-pool20']['cpu_per_1k']:.3f} CPU s/1k "
+        f"({seq['proxmoxer-pool20']['rps']:.0f} req/s): ratio {seq_ratio:.3f}."
+        f"\nCardinal's client carries the production metrics hook. Load average "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}."
     )
     bars = [
-        Bar("CPU per request vs proxmoxer (pool 20)", ratio, round(BAR_RATIO, 4), "x"),
+        Bar("CPU per request vs proxmoxer (pool 20), concurrency 20", ratio, round(BAR_RATIO, 4), "x"),
+        Bar("CPU per request vs proxmoxer, one at a time", seq_ratio, round(BAR_RATIO, 4), "x"),
         Bar("connections opened while measured (keep-alive)", ours["connections_measured"], 0, "conns"),
     ]
     figures = {
@@ -251,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         "rps": ours["rps"],
         "connections": ours["connections"],
         "connections_measured": ours["connections_measured"],
+        "sequential_cpu_s_per_1k": seq["cardinal"]["cpu_per_1k"],
+        "sequential_ratio": seq_ratio,
     }
     baseline = {
         "proxmoxer_pool20": {
@@ -263,8 +319,9 @@ def main(argv: list[str] | None = None) -> int:
             "rps": default["rps"],
             "connections": default["connections"],
         },
+        "proxmoxer_pool20_sequential": {"cpu_s_per_1k": seq["proxmoxer-pool20"]["cpu_per_1k"]},
     }
-    return report(
+    code = report(
         "client_cost",
         quick=args.quick,
         bars=bars,
@@ -273,6 +330,14 @@ def main(argv: list[str] | None = None) -> int:
         baseline=baseline,
         ratio=ratio,
     )
+    if args.self_test:
+        failed = [b.name for b in bars if b.unit == "x" and not b.passed]
+        print(
+            f"SELF-TEST: {len(failed)} ratio bar(s) failed with {SELF_TEST_BURN_MS} ms burnt per request: "
+            + ("the bars can fail (expected)." if failed else "NO bar failed - a regression went unnoticed.")
+        )
+        return 0 if failed else 1
+    return code
 
 
 if __name__ == "__main__":

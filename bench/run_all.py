@@ -17,7 +17,15 @@ from typing import Any
 
 from bench.common import JSON_PREFIX, ROOT, bench_env, fmt, module, parser, table
 
-BENCHES = ("footprint", "ack_latency", "client_cost", "tracker_efficiency", "provisioning")
+BENCHES = (
+    "footprint",
+    "ack_latency",
+    "cluster_scale",
+    "client_cost",
+    "tracker_efficiency",
+    "provisioning",
+    "retention",
+)
 
 
 def run_one(name: str, quick: bool) -> tuple[dict[str, Any] | None, int, float]:

@@ -299,6 +299,20 @@ class ExpiryPolicy(_Model):
         return sorted(values, reverse=True)
 
 
+class RetentionPolicy(_Model):
+    """How long finished records are kept: audit events, finished tasks and requests, posted messages
+    and job runs older than ``horizon`` are pruned (open and pending ones never are)."""
+
+    horizon: Duration = timedelta(days=30)
+
+    @field_validator("horizon")
+    @classmethod
+    def _at_least_a_day(cls, value: timedelta) -> timedelta:
+        if value < timedelta(days=1):
+            raise ValueError("must be at least 1d (finished records are kept for at least a day)")
+        return value
+
+
 class DigestSchedule(_Model):
     """One scheduled digest: where, when (5-field cron) and in which time zone."""
 
@@ -366,6 +380,7 @@ class Policy(_Model):
     expiry: ExpiryPolicy = Field(default_factory=ExpiryPolicy)
     digest: list[DigestSchedule] = Field(default_factory=list)
     access: AccessPolicy = Field(default_factory=AccessPolicy)
+    retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
 
     @field_validator("approvers")
     @classmethod

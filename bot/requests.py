@@ -489,24 +489,30 @@ class RequestService:
         """
         now = self.clock()
         async with self.db.transaction(readonly=True) as tx:
-            candidates = await tx.requests.list_by_state(
+            candidates = []
+            for req in await tx.requests.list_by_state(
                 RequestState.REQUESTED,
                 RequestState.PENDING_APPROVAL,
                 RequestState.APPROVED,
                 RequestState.CREATING,
-            )
+            ):
+                if now - req.updated_at < older_than:
+                    continue
+                if req.state is RequestState.PENDING_APPROVAL and req.thread_ts is not None:
+                    pending = [
+                        a
+                        for a in await tx.approvals.for_request(req.id)
+                        if a.status is ApprovalStatus.PENDING
+                    ]
+                    if pending and pending[0].card_ts is not None:
+                        continue  # waiting for an approver: nothing to carry on, nothing to write
+                candidates.append(req)
         advanced = 0
-        window = int(now.timestamp() // older_than.total_seconds())
         for req in candidates:
-            if now - req.updated_at < older_than:
-                continue
+            # One lease row per request, taken over each window: no job_run row per attempt.
             async with self.db.transaction() as tx:
-                mine = await tx.jobs.try_start_slot(
-                    "request.resume",
-                    f"{req.id}:{window}",
-                    owner,
-                    now=now,
-                    lease_seconds=older_than.total_seconds(),
+                mine = await tx.jobs.try_lease(
+                    "request.resume", req.id, owner, now=now, lease_seconds=older_than.total_seconds()
                 )
             if not mine:
                 continue

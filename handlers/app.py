@@ -18,7 +18,7 @@ from bot.ops.metrics import Metrics
 from bot.policy import Policy
 from bot.proxmox.client import ProxmoxClient
 from bot.requests import ApproverDirectory, RequestService
-from handlers import actions, commands, container_actions, home, views
+from handlers import actions, commands, container_actions, home, response_url, views
 from handlers.background import Background
 from handlers.edge import check_signature, hooks_base, is_slack_hook
 from handlers.errors import handle_error
@@ -113,7 +113,14 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
     if signing_secret is not None:
         # Bolt builds its middleware list in the constructor; the signature check must precede all of it.
         app._async_middleware_list.insert(0, _SignedOnly(signing_secret.encode()))
-    app.use(_SlackHooksOnly(hooks_base(client.base_url)))
+    hooks = hooks_base(client.base_url)
+    app.use(_SlackHooksOnly(hooks))
+    # Before the listeners: their `respond` posts on the client's pooled session (one connection), and
+    # only ever to Slack's own hooks (a second line behind _SlackHooksOnly).
+    poster = response_url.ResponseUrlPoster(
+        lambda: client.session, allowed=lambda url: is_slack_hook(url, hooks)
+    )
+    response_url.register(app, poster)
     commands.register(app, services)
     views.register(app, services)
     actions.register(app, services)

@@ -29,6 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.approvals import ActionApprovals
 from bot.containers.service import ContainerService
 from bot.db import Clock, Database, is_at_head, open_database, utc_now
+from bot.db.retention import Retention
 from bot.digest import DigestJob
 from bot.errors import CardinalError, ConfigError
 from bot.expiry import ExpiryService
@@ -72,6 +73,7 @@ EXPIRY_EVERY = 60.0
 DIGEST_EVERY = 60.0
 RECONCILE_EVERY = 300.0
 RESUME_EVERY = 30.0
+RETENTION_EVERY = 600.0  # bot.db.retention: a bounded prune of finished records past the policy horizon
 RESUME_AFTER = 60.0
 """Seconds a request may sit half-way (failed post, crash, Proxmox down) before it is carried on."""
 PROXMOX_BACKOFF = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -128,6 +130,12 @@ class Cardinal:
         s.every("digest", DIGEST_EVERY, self.digest.run_due, jitter=5)
         s.every("reconcile", RECONCILE_EVERY, self._reconcile, jitter=30)
         s.every("resume_requests", RESUME_EVERY, self._resume_requests, jitter=5)
+        s.every(
+            "retention",
+            RETENTION_EVERY,
+            Retention(self.db, self.policy.retention.horizon, self.clock).prune,
+            jitter=60,
+        )
         s.start()
 
     async def _resume_requests(self) -> None:

@@ -58,6 +58,32 @@ class JobRunRepo:
         )
         return result.rowcount == 1
 
+    async def try_lease(self, job: str, key: str, owner: str, *, now: datetime, lease_seconds: float) -> bool:
+        """True if ``owner`` holds ``job``'s lease on ``key`` until ``now + lease_seconds``.
+
+        One row per ``(job, key)`` for good: the first call inserts it, later calls take it over only once
+        the previous lease has run out. For work retried on every tick (resuming a stalled request), so
+        retries do not leave a row per attempt.
+        """
+        lease_until = now + timedelta(seconds=lease_seconds)
+        values = {
+            "job": job,
+            "slot": key,
+            "owner": owner,
+            "started_at": now,
+            "lease_until": lease_until,
+            "takeovers": 0,
+        }
+        stmt = insert_ignore(self._conn, t, values, ["job", "slot"]).returning(t.c.id)
+        if (await self._conn.execute(stmt)).first() is not None:
+            return True
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.job == job, t.c.slot == key, t.c.lease_until <= now)
+            .values(owner=owner, started_at=now, lease_until=lease_until, finished_at=None)
+        )
+        return result.rowcount == 1
+
     async def finish_slot(
         self, job: str, slot: str, owner: str, *, now: datetime, result: dict[str, Any] | None = None
     ) -> bool:

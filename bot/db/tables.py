@@ -171,6 +171,8 @@ tracked_task = Table(
     Index(None, "vmid"),
     Index(None, "request_id"),
     Index(None, "lease_owner"),
+    Index(None, "updated_at"),  # `/lxc tasks` (newest first), the digest's failures, retention
+    Index(None, "node", "started_at"),  # LedgerRepo.running_by_node: rows listed per node since a time
 )
 
 slack_message = Table(
@@ -185,6 +187,7 @@ slack_message = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("posted_at", UtcDateTime),
     CheckConstraint(f"state IN ({sql_in(OutboxState)})", name="state"),
+    Index(None, "posted_at"),  # retention
 )
 
 audit_event = Table(
@@ -217,6 +220,7 @@ job_run = Table(
     Column("takeovers", Integer, nullable=False),
     Column("result", JSON),
     UniqueConstraint("job", "slot"),
+    Index(None, "lease_until"),  # retention
 )
 
 vmid_reservation = Table(

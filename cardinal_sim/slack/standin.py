@@ -111,6 +111,7 @@ class FakeSlack:
         self.activity: list[Activity] = []
         self.ephemerals: list[dict[str, Any]] = []
         self.hooks: dict[str, list[dict[str, Any]]] = {}
+        self.hook_connections: set[object] = set()  # (host, port) of each connection that posted
         self.views: dict[str, _View] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -278,6 +279,8 @@ class FakeSlack:
     async def _hook(self, request: web.Request) -> web.Response:
         body = await request.json()
         hook_id = request.match_info["hook_id"]
+        if request.transport is not None:
+            self.hook_connections.add(request.transport.get_extra_info("peername"))
         self.hooks.setdefault(hook_id, []).append(body)
         self._note("response", "", hook_id, body)
         return web.Response(text="ok")
