@@ -26,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Bar, parser, report, table
+from bot.containers.stored import RequestSpec
+
+SPEC = RequestSpec(hostname="old", template="local:vztmpl/debian-12.tar.zst", storage="local-lvm")
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 STEP = timedelta(minutes=10)
@@ -55,12 +58,12 @@ async def week(days: float, horizon: timedelta, prune: bool, db_dir: Path) -> di
                 for _ in range(PER_STEP):
                     seq += 1
                     req = await tx.requests.create_request(
-                        requester="U1", channel="C1", spec={}, now=now, state=RequestState.REQUESTED
+                        requester="U1", channel="C1", spec=SPEC, now=now, state=RequestState.REQUESTED
                     )
                     await tx.approvals.open_approval(req.id, now=now)
                     await tx.requests.set_state(req.id, RequestState.READY, now=now)
                     task = await tx.ledger.add_task(
-                        "vzstart",
+                        "start",
                         node="pve",
                         vmid=10000 + seq % 5000,
                         request_id=req.id,
@@ -81,7 +84,7 @@ async def week(days: float, horizon: timedelta, prune: bool, db_dir: Path) -> di
                     )
                 if step % 36 == 0:  # every 6 h something that stays open
                     waiting = await tx.requests.create_request(
-                        requester="U2", channel="C1", spec={}, now=now, state=RequestState.PENDING_APPROVAL
+                        requester="U2", channel="C1", spec=SPEC, now=now, state=RequestState.PENDING_APPROVAL
                     )
                     await tx.approvals.open_approval(waiting.id, now=now)
                     open_ids.append(waiting.id)

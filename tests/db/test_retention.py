@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from bot.containers.stored import RequestSpec
 from bot.db import Database, TaskStatus
 from bot.db.enums import ContainerState, RequestState
 from bot.db.retention import Retention
 from tests.conftest import T0, FakeClock
+
+SPEC = RequestSpec(hostname="old", template="local:vztmpl/debian-12.tar.zst", storage="local-lvm")
 
 HORIZON = timedelta(days=30)
 OLD = T0
@@ -16,7 +19,7 @@ LATER = T0 + HORIZON + timedelta(days=1)  # "now" when pruning: everything writt
 
 async def _request(db: Database, state: RequestState, *, now: datetime = OLD) -> str:
     async with db.transaction() as tx:
-        req = await tx.requests.create_request(requester="U1", channel="C1", spec={}, now=now, state=state)
+        req = await tx.requests.create_request(requester="U1", channel="C1", spec=SPEC, now=now, state=state)
         await tx.approvals.open_approval(req.id, now=now)
     return req.id
 
@@ -24,7 +27,7 @@ async def _request(db: Database, state: RequestState, *, now: datetime = OLD) ->
 async def _task(db: Database, n: int, *, final: bool, notified: bool, now: datetime = OLD) -> str:
     async with db.transaction() as tx:
         task = await tx.ledger.add_task(
-            "vzstart",
+            "start",
             node="pve1",
             vmid=10000 + n,
             request_id=None,

@@ -8,11 +8,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from bot.containers.stored import RequestSpec
 from bot.db import Database, TaskStatus
-from bot.db.enums import RequestState
+from bot.db.enums import RequestState, TaskKind
+from bot.db.payloads import CreateParams
 from bot.db.tables import job_run
 from tests.conftest import FakeClock, ServerFactory
 from tests.handlers.day2_env import Day2Env, day2_env
+
+SPEC = RequestSpec(hostname="web", template="local:vztmpl/debian-12.tar.zst", storage="local-lvm")
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ async def _resume_every_minute(env: Day2Env, clock: FakeClock, minutes: int) -> 
 async def test_a_request_waiting_for_an_approver_costs_no_job_rows(env: Day2Env, clock: FakeClock) -> None:
     async with env.db.transaction() as tx:
         req = await tx.requests.create_request(
-            requester="U1", channel="C1", spec={}, now=clock(), state=RequestState.PENDING_APPROVAL,
+            requester="U1", channel="C1", spec=SPEC, now=clock(), state=RequestState.PENDING_APPROVAL,
             thread_ts="1700000000.000001",
         )  # fmt: skip
         await tx.approvals.open_approval(req.id, now=clock(), card_channel="C1", card_ts="1700000000.000002")
@@ -51,17 +55,17 @@ async def test_a_stalled_request_retried_every_minute_keeps_one_job_row(
 ) -> None:
     async with env.db.transaction() as tx:
         req = await tx.requests.create_request(
-            requester="U1", channel="C1", spec={}, now=clock(), state=RequestState.CREATING,
+            requester="U1", channel="C1", spec=SPEC, now=clock(), state=RequestState.CREATING,
             thread_ts="1700000000.000001",
         )  # fmt: skip
         # Its creation is queued, so every attempt looks at it and leaves it be.
         deadline = clock() + timedelta(hours=1)
         await tx.ledger.enqueue(
-            "vzcreate",
+            TaskKind.CREATE,
             node="pve",
             vmid=10001,
             request_id=req.id,
-            params={},
+            params=CreateParams(hostname="web", requester="U1", create={"vmid": 10001}),
             deadline_at=deadline,
             now=clock(),
         )
