@@ -13,6 +13,7 @@ from bot.tracker.context import Ctx
 from bot.tracker.kinds import STATE_AFTER, TaskKind
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Reporter
+from bot.tracker.warnings import report_warnings
 
 
 class Day2:
@@ -25,7 +26,8 @@ class Day2:
     async def finished(self, task: Task, obs: Observation) -> None:
         """The task ended: record it, update the container, tell the thread."""
         if obs.seen is Seen.OK:
-            await self._succeeded(task, obs.exitstatus)
+            if await report_warnings(self.ctx, task, obs.exitstatus):
+                await self._succeeded(task, obs.exitstatus)
         else:
             tail = await self.ctx.log_tail(task)
             await self.fail(task, obs.exitstatus or f"the {task.kind} task failed", tail, obs.exitstatus)
