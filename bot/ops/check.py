@@ -721,7 +721,8 @@ def evaluate_tag_options(
     if user_allow == "none":
         problems.append("user-tag-access is user-allow=none (no tag may be set)")
     elif user_allow in ("list", "existing"):
-        missing = "" if CARDINAL_TAG in allow_list else f"{CARDINAL_TAG} and "
+        listed = CARDINAL_TAG in allow_list or user_allow == "existing"  # existing: once on some guest
+        missing = "" if listed else f"{CARDINAL_TAG} and "
         problems.append(
             f"user-tag-access is user-allow={user_allow}: {missing}each person's new owner-<user> tag "
             "would be refused"
