@@ -62,9 +62,16 @@ def make_sim(table_: Mapping[int, float]) -> Any:
 
 
 def create_params(vmid: int) -> dict[str, Any]:
-    from bot.containers.spec import ContainerSpec
+    from bot.containers.spec import ContainerSpec, Features
 
-    spec = ContainerSpec(hostname=f"bench-{vmid}", template=TEMPLATE, storage="local-lvm", disk_gib=4)
+    # Nesting on, as Cardinal's default policy creates unprivileged containers (no systemd warning).
+    spec = ContainerSpec(
+        hostname=f"bench-{vmid}",
+        template=TEMPLATE,
+        storage="local-lvm",
+        disk_gib=4,
+        features=Features(nesting=True),
+    )
     return dict(spec.to_create_params(vmid))
 
 

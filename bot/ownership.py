@@ -31,6 +31,8 @@ __all__ = [
     "ownership_tags",
     "parse_ownership",
     "parse_tags",
+    "same_tags",
+    "stored_tags",
     "valid_tag",
     "with_ownership_tags",
     "with_updated_description",
@@ -114,11 +116,42 @@ def parse_tags(tags: str | None) -> list[str]:
     return [t for t in _TAG_SPLIT_RE.split(tags) if t]
 
 
+def stored_tags(tags: str | list[str] | None, *, case_sensitive: bool = False, ordering: str = "") -> str:
+    """``tags`` as Proxmox writes them into the guest config (``PVE::GuestHelpers::get_unique_tags``):
+    lowercased unless the datacenter's ``tag-style`` is ``case-sensitive``, sorted (case-insensitively)
+    unless its ``ordering`` is ``config``, duplicates dropped, ``;``-joined."""
+    items = parse_tags(tags) if not isinstance(tags, list) else list(tags)
+    if ordering != "config":
+        items = sorted(items, key=(lambda t: t) if case_sensitive else str.lower)
+    out: list[str] = []
+    for item in items:
+        tag = item if case_sensitive else item.lower()
+        if tag not in out:
+            out.append(tag)
+    return ";".join(out)
+
+
+def same_tags(a: str | None, b: str | None) -> bool:
+    """Whether two ``tags`` values hold the same tags, compared as Proxmox does when it decides which
+    tags a config change adds or removes (``assert_tag_permissions``: each tag by count, order ignored)."""
+    return sorted(parse_tags(a)) == sorted(parse_tags(b))
+
+
 def with_ownership_tags(tags: str | None, owner: str) -> str:
-    """``tags`` with Cardinal's tags added (and any other ``owner-…`` tag replaced), ``;``-joined."""
+    """``tags`` with Cardinal's tags added (and any other ``owner-…`` tag replaced).
+
+    When ``tags`` already carries exactly Cardinal's tags it is returned unchanged — byte for byte, so a
+    caller comparing old and new sees no change and does not rewrite them (Proxmox stores tags sorted, so
+    a re-ordered value would differ on every ``/lxc extend``). Otherwise the result is in the order
+    Proxmox stores it.
+    """
     ours = ownership_tags(owner)
-    kept = [t for t in parse_tags(tags) if t != CARDINAL_TAG and not t.startswith(OWNER_TAG_PREFIX)]
-    return ";".join([*kept, *ours])
+    current = parse_tags(tags)
+    kept = [t for t in current if t != CARDINAL_TAG and not t.startswith(OWNER_TAG_PREFIX)]
+    wanted = [*kept, *ours]
+    if tags is not None and sorted(current) == sorted(wanted):
+        return tags
+    return stored_tags(wanted)
 
 
 def _is_our_line(line: str) -> bool:

@@ -19,6 +19,7 @@ Layout (``examples/policy.toml`` is a complete, commented file)::
     [expiry]             reminders, action, grace
     [[digest]]           channel, cron, timezone, quiet_when_unchanged
     [access]             others_containers
+    [features]           nesting
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "AutoApproveRule",
     "DigestSchedule",
     "ExpiryPolicy",
+    "FeaturesPolicy",
     "Limits",
     "Placement",
     "Policy",
@@ -366,6 +368,18 @@ class AccessPolicy(_Model):
     others_containers: Visibility = "owner-and-approvers"
 
 
+class FeaturesPolicy(_Model):
+    """Container features Cardinal asks Proxmox for at creation.
+
+    ``nesting`` (default on) sends ``features=nesting=1`` for unprivileged containers, as the Proxmox
+    GUI's create wizard does: without it pve-container warns "Systemd N detected. You may need to enable
+    nesting." for every template with systemd newer than 241 (Debian 11 and later), and logins can hang
+    for 25 s. Privileged containers never get it (only root@pam may set their features).
+    """
+
+    nesting: bool = True
+
+
 class Policy(_Model):
     """The whole policy. Build it with :func:`load_policy`; ``Policy()`` is the built-in default."""
 
@@ -381,6 +395,7 @@ class Policy(_Model):
     digest: list[DigestSchedule] = Field(default_factory=list)
     access: AccessPolicy = Field(default_factory=AccessPolicy)
     retention: RetentionPolicy = Field(default_factory=RetentionPolicy)
+    features: FeaturesPolicy = Field(default_factory=FeaturesPolicy)
 
     @field_validator("approvers")
     @classmethod

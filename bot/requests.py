@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol
 import structlog
 from pydantic import ValidationError
 
-from bot.containers.spec import ContainerSpec, NetSpec, check_limits, field_errors
+from bot.containers.spec import ContainerSpec, NetSpec, check_limits, default_features, field_errors
 from bot.containers.stored import RequestSpec
 from bot.db import (
     ApprovalStatus,
@@ -279,6 +279,7 @@ class RequestService:
                 nets=[NetSpec(**net)],
                 ssh_public_keys=[form.ssh_key.strip()] if form.ssh_key and form.ssh_key.strip() else [],
                 generate_password=form.generate_password,
+                features=default_features(self.policy, unprivileged=True),
                 **sizes,
             )
         except ValidationError as exc:

@@ -30,6 +30,7 @@ SERVED: tuple[tuple[str, str], ...] = (
     ("GET", "/cluster/nextid"),
     ("GET", "/cluster/resources"),
     ("GET", "/cluster/tasks"),
+    ("GET", "/cluster/options"),
     ("GET", "/nodes/{node}/tasks"),
     ("GET", "/nodes/{node}/tasks/{upid}"),
     ("DELETE", "/nodes/{node}/tasks/{upid}"),

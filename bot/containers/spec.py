@@ -32,7 +32,7 @@ from bot.errors import InputError
 from bot.proxmox import codec
 
 if TYPE_CHECKING:
-    from bot.policy import Limits
+    from bot.policy import Limits, Policy
 
 # --- rules (plain words, shared by validators and tests) ------------------------------------------
 
@@ -501,6 +501,13 @@ def _edge_check(check: Callable[[str], str], value: str, field: str) -> str:
     except ValueError as exc:
         raise InputError(f"{field}: {exc}", field=field) from None
     return result
+
+
+def default_features(policy: Policy, *, unprivileged: bool) -> Features:
+    """The features a new container gets: ``nesting`` for unprivileged containers unless the policy's
+    ``[features] nesting`` is off (privileged containers get none: only root@pam may set their
+    features — pve-container ``check_ct_modify_config_perm``)."""
+    return Features(nesting=unprivileged and policy.features.nesting)
 
 
 def check_limits(spec: ContainerSpec, limits: Limits) -> list[InputError]:

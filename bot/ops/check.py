@@ -3,7 +3,8 @@
 Each check yields a :class:`CheckResult`. Gathering (network calls) and judging (pure ``evaluate_*``
 functions over typed answers) are kept apart so the judgements can be tested on plain data. Order:
 settings → Slack (``auth.test`` + scopes) → Proxmox transport (reachable, TLS, clock) → Proxmox API
-(credentials, version ≥ 8.1, privileges from ``/access/permissions``, template storage, bridges).
+(credentials, version ≥ 8.1, privileges from ``/access/permissions``, template storage, bridges,
+the datacenter's tag options from ``/cluster/options``).
 """
 
 from __future__ import annotations
@@ -28,11 +29,15 @@ from yarl import URL
 from bot.errors import ConfigError
 from bot.ops.privileges import REQUIREMENTS, Requirement
 from bot.ops.scopes import REQUIRED_BOT_SCOPES, needed_for
+from bot.ownership import CARDINAL_TAG, OWNER_TAG_PREFIX
 from bot.policy import Policy, load_policy
-from bot.proxmox.errors import ProxmoxAuthError, ProxmoxError
+from bot.proxmox.errors import ProxmoxAuthError, ProxmoxError, ProxmoxPermissionError
 from bot.proxmox.models import ClusterResource, NodeInfo, Permissions, StorageContent, Version
 from bot.settings import Settings, load_settings
 from bot.template_locations import TemplateLocations, locate_templates
+
+if TYPE_CHECKING:
+    from bot.proxmox.client import ProxmoxClient
 
 if TYPE_CHECKING:
     from bot.proxmox.client import ProxmoxClient
@@ -47,6 +52,7 @@ _API_CHECKS = (
     "Template storage",
     "Disk storage",
     "Bridges",
+    "Proxmox tags",
 )
 _T = TypeVar("_T")
 
@@ -742,6 +748,92 @@ def evaluate_bridges(
     return CheckResult(name, True, f"{', '.join(targets.bridges)} usable (SDN.Use){present}{where}")
 
 
+TAGS_CHECK = "Proxmox tags"
+_TAG_FIX = (
+    "Let Cardinal set its tags: in Datacenter → Options set 'User Tag Access' to free "
+    "(pvesh set /cluster/options --user-tag-access user-allow=free)",
+    "or keep cardinal and owner-… out of 'Registered Tags' (those need Sys.Modify on / to set)",
+    "or grant the token Sys.Modify on / (broad: it may also change the datacenter configuration).",
+)
+
+
+def _our_tag(tag: str) -> bool:
+    return tag.lower() == CARDINAL_TAG or tag.lower().startswith(OWNER_TAG_PREFIX)
+
+
+def evaluate_tag_options(
+    options: Mapping[str, object] | None, perms: Permissions, principal: str, *, unreadable: str = ""
+) -> CheckResult:
+    """Whether Proxmox will let Cardinal's token set its ``cardinal`` and ``owner-<user>`` tags.
+
+    Proxmox (``PVE::GuestHelpers::assert_tag_permissions``) refuses a new tag with ``403 Permission check
+    failed (/, Sys.Modify for modifying tag '…')`` unless the caller has ``Sys.Modify`` on ``/``, or the
+    datacenter's ``user-tag-access`` is ``free`` (the default) — with ``list`` only listed tags, with
+    ``existing`` also tags some guest already has (a new person's ``owner-…`` tag never is), with ``none``
+    nothing — and the tag is not in ``registered-tags``. ``options`` is ``GET /cluster/options`` (``None``
+    when it could not be read; ``unreadable`` says why).
+    """
+    if perms.has("/", "Sys.Modify"):
+        return CheckResult(TAGS_CHECK, True, f"{principal} has Sys.Modify on /: Proxmox accepts any tag")
+    if options is None:
+        return CheckResult(
+            TAGS_CHECK,
+            True,
+            f"could not read the datacenter tag options ({unreadable or 'no answer'})",
+            "If Datacenter → Options → 'User Tag Access' is not free, or 'Registered Tags' lists cardinal "
+            "or owner-…, every create fails with 403. Check there, or grant the token Sys.Audit on / so "
+            "cardinal check can read it.",
+            warning=True,
+        )
+    registered = [str(t) for t in _as_list(options.get("registered-tags"))]
+    access = options.get("user-tag-access")
+    access = access if isinstance(access, Mapping) else {}
+    user_allow = str(access.get("user-allow") or "free")
+    allow_list = [str(t).lower() for t in _as_list(access.get("user-allow-list"))]
+    problems: list[str] = []
+    ours = [t for t in registered if _our_tag(t)]
+    if ours:
+        problems.append(f"registered-tags lists {', '.join(ours)}")
+    if user_allow == "none":
+        problems.append("user-tag-access is user-allow=none (no tag may be set)")
+    elif user_allow in ("list", "existing"):
+        listed = CARDINAL_TAG in allow_list or user_allow == "existing"  # existing: once on some guest
+        missing = "" if listed else f"{CARDINAL_TAG} and "
+        problems.append(
+            f"user-tag-access is user-allow={user_allow}: {missing}each person's new owner-<user> tag "
+            "would be refused"
+        )
+    if problems:
+        detail = "; ".join(problems) + f", and {principal} lacks Sys.Modify on /: creates would fail with 403"
+        return CheckResult(TAGS_CHECK, False, detail, "\n".join(_TAG_FIX))
+    return CheckResult(TAGS_CHECK, True, "user-tag-access lets Cardinal set cardinal and owner-… tags")
+
+
+def _as_list(value: object) -> list[object]:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, str):
+        return [t for t in value.replace(",", ";").split(";") if t]
+    return []
+
+
+async def check_tag_options(
+    px: ProxmoxClient, perms: Permissions, principal: str, *, limit: float
+) -> CheckResult:
+    """Read ``/cluster/options`` and judge it with :func:`evaluate_tag_options`."""
+    if perms.has("/", "Sys.Modify"):
+        return evaluate_tag_options(None, perms, principal)
+    try:
+        options = await _bounded(px.cluster_options(), limit)
+    except ProxmoxPermissionError:
+        return evaluate_tag_options(
+            None, perms, principal, unreadable="GET /cluster/options needs Sys.Audit on /"
+        )
+    except (ProxmoxError, TimeoutError, OSError, aiohttp.ClientError) as exc:
+        return evaluate_tag_options(None, perms, principal, unreadable=_describe(exc))
+    return evaluate_tag_options(options, perms, principal)
+
+
 async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit: float) -> list[CheckResult]:
     """Credentials, version, privileges, template storage and bridges through the Proxmox client."""
     from bot.proxmox.client import ProxmoxClient
@@ -798,6 +890,7 @@ async def check_proxmox_api(settings: Settings, targets: CheckTargets, *, limit:
         results.extend(await check_template_nodes(px, targets, nodes, storages, limit=limit))
         if settings.proxmox_node:
             results.append(evaluate_default_node(settings.proxmox_node, await _bounded(px.nodes(), limit)))
+        results.append(await check_tag_options(px, perms, principal, limit=limit))
     return results
 
 

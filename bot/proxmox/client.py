@@ -190,6 +190,12 @@ class ProxmoxClient:
         data = await self._get("/cluster/nextid", "/cluster/nextid", {"vmid": vmid})
         return int(str(data))
 
+    async def cluster_options(self) -> dict[str, Any]:
+        """``GET /cluster/options``: ``datacenter.cfg`` as Proxmox parses it (``tag-style``,
+        ``user-tag-access``, ``registered-tags`` …). Needs ``Sys.Audit`` on ``/``."""
+        data = await self._get("/cluster/options", "/cluster/options")
+        return dict(data) if isinstance(data, dict) else {}
+
     async def vmid_is_free(self, vmid: int) -> bool:
         """True when no guest uses ``vmid`` right now (``nextid?vmid=N`` answers 400 when taken)."""
         try:

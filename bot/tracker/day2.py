@@ -24,6 +24,7 @@ from bot.tracker.context import Ctx
 from bot.tracker.kinds import STATE_AFTER, TaskKind
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Reporter
+from bot.tracker.warnings import report_warnings
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ class Day2:
     async def finished(self, task: Task, obs: Observation) -> None:
         """The task ended: record it, update the container, tell the thread."""
         if obs.seen is Seen.OK:
-            if await self._confirmed(task):
+            if await self._confirmed(task) and await report_warnings(self.ctx, task, obs.exitstatus):
                 await self._succeeded(task, obs.exitstatus)
         else:
             tail = await self.ctx.log_tail(task)

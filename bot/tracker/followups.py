@@ -33,6 +33,7 @@ from bot.tracker.context import Ctx, describe, submitted_at
 from bot.tracker.kinds import TaskKind, action_word
 from bot.tracker.poller import Observation, Seen
 from bot.tracker.reporter import Effects, Reporter
+from bot.tracker.warnings import report_warnings
 
 log = structlog.get_logger(__name__)
 
@@ -162,7 +163,8 @@ class FollowUps:
     async def create_finished(self, task: Task, obs: Observation) -> None:
         """The ``vzcreate`` task ended: continue with start, or report the failure with its log."""
         if obs.seen is Seen.OK:
-            await self.created(task)
+            if await report_warnings(self.ctx, task, obs.exitstatus):
+                await self.created(task)
         else:
             tail = await self.ctx.log_tail(task)
             await self.fail(task, obs.exitstatus or "the create task failed", tail, exitstatus=obs.exitstatus)
@@ -295,7 +297,8 @@ class FollowUps:
     async def start_finished(self, task: Task, obs: Observation) -> None:
         """The ``vzstart`` task ended: look for addresses next, or report why it did not start."""
         if obs.seen is Seen.OK:
-            await self.started(task)
+            if await report_warnings(self.ctx, task, obs.exitstatus):
+                await self.started(task)
         else:
             tail = await self.ctx.log_tail(task)
             await self.fail(task, obs.exitstatus or "the start task failed", tail, exitstatus=obs.exitstatus)

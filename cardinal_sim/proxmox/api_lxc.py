@@ -10,9 +10,11 @@ from cardinal_sim.proxmox.api_cluster import node_storage_or_die
 from cardinal_sim.proxmox.errors import ApiError, die, perm_error
 from cardinal_sim.proxmox.formats import split_list
 from cardinal_sim.proxmox.ha import ha_request
+from cardinal_sim.proxmox.ostemplates import nesting_warning
 from cardinal_sim.proxmox.routes import Ctx, param_exc, route
 from cardinal_sim.proxmox.schema import property_schema
 from cardinal_sim.proxmox.state import Container, GiB, Task, TaskResult
+from cardinal_sim.proxmox.tags import assert_tag_permissions, unique_tags
 from cardinal_sim.proxmox.views import interfaces, parse_prop_string, print_prop_string, vmstatus
 
 _NOT_CONFIG = frozenset(
@@ -66,6 +68,22 @@ def _conf_value(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _check_features(ctx: Ctx, vmid: int, old: Any, new: Any, *, unprivileged: bool) -> None:
+    """The ``features`` rule of pve-container ``check_ct_modify_config_perm``: only root@pam may set
+    features of a privileged container or any feature but ``nesting``; ``nesting`` needs VM.Allocate."""
+    if ctx.userid == "root@pam":
+        return
+    if not unprivileged:
+        raise perm_error("changing feature flags for privileged container is only allowed for root@pam")
+    before = parse_prop_string(str(old)) if old else {}
+    after = parse_prop_string(str(new)) if new else {}
+    changed = {k for k in before.keys() | after.keys() if before.get(k, "") != after.get(k, "")}
+    if changed - {"nesting"}:
+        raise perm_error("changing feature flags (except nesting) is only allowed for root@pam")
+    if changed:
+        ctx.check(f"/vms/{vmid}", ["VM.Allocate"])
 
 
 def _is_net(key: str) -> bool:
@@ -187,8 +205,14 @@ async def lxc_create(ctx: Ctx) -> str:
     values.setdefault("rootfs", f"{storage}:4")
     for key in sorted(values):
         _check_vm_perm(ctx, vmid, pool, _priv_for(key))
+    if "features" in values:
+        _check_features(ctx, vmid, None, values["features"], unprivileged=unprivileged)
+    if "tags" in values:
+        assert_tag_permissions(ctx, None, str(values["tags"]))
     plan = _disk_plan(ctx, values)
     _check_bridges(ctx, values)
+    if "tags" in values:
+        values["tags"] = unique_tags(sim.datacenter_options, str(values["tags"]))
 
     now = sim.now()
     full = dict(values)
@@ -238,7 +262,10 @@ async def lxc_create(ctx: Ctx) -> str:
             "Creating SSH host key 'ssh_host_ed25519_key' - this may take some time ...",
             f"done: SHA256:{uuid.uuid5(uuid.NAMESPACE_DNS, str(vmid)).hex[:43]} root@{hostname}",
         ]
-        warnings = ["Systemd 257 detected. You may need to enable nesting."] if warn else []
+        nesting = nesting_warning(ostemplate, full.get("features"))
+        warnings = [nesting] if nesting else []
+        if warn and not warnings and nesting_warning("debian-13-", full.get("features")):
+            warnings.append("Systemd 257 detected. You may need to enable nesting.")  # injected fault
         if start:
             missing = _missing_bridge(ctx, ct)
             if missing is not None:
@@ -378,6 +405,20 @@ async def lxc_config_put(ctx: Ctx) -> None:
         raise die(f"CT is locked ({ct.lock})")
     if "digest" in p and p["digest"] != ct.digest:
         raise die("detected modified configuration - file changed by other user? Try again.")
+    if "features" in changes or "features" in deletes:
+        new_features = None if "features" in deletes else changes["features"]
+        _check_features(
+            ctx,
+            vmid,
+            ct.config.get("features"),
+            new_features,
+            unprivileged=bool(ct.config.get("unprivileged")),
+        )
+    if "tags" in changes or "tags" in deletes:
+        new_tags = None if "tags" in deletes else str(changes["tags"])
+        assert_tag_permissions(ctx, ct.config.get("tags"), new_tags)
+        if new_tags is not None:
+            changes["tags"] = unique_tags(sim.datacenter_options, new_tags)
     put = sim.schema.get("PUT", "/nodes/{node}/lxc/{vmid}/config")
     for key in deletes:
         if (

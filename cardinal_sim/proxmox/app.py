@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from aiohttp import web
 
-from cardinal_sim.proxmox import api_cluster, api_lxc, api_pools, api_snapshot, ha
+from cardinal_sim.proxmox import api_cluster, api_lxc, api_pools, api_snapshot, ha, tags
 from cardinal_sim.proxmox.api_cluster import proxy_target
 from cardinal_sim.proxmox.auth import Identity
 from cardinal_sim.proxmox.core import Simulator
@@ -36,7 +36,7 @@ _FAULT_REASONS = {
     595: "Connection refused",
     596: "Connection timed out",
 }
-_ = (api_cluster, api_lxc, api_pools, api_snapshot, ha)  # importing them registers their routes
+_ = (api_cluster, api_lxc, api_pools, api_snapshot, ha, tags)  # importing them registers their routes
 
 
 def make_app(sim: Simulator) -> web.Application:

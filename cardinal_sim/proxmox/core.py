@@ -116,6 +116,8 @@ class Simulator:
         self.internal_errors: list[str] = []
         self.fingerprint: str | None = None
         self.pools: dict[str, Pool] = self.access.pools
+        self.datacenter_options: dict[str, str] = {}
+        """``datacenter.cfg`` as written (``tag-style``, ``user-tag-access``, ``registered-tags``)."""
         self._rng = random.Random(seed)
         self._fault_rng = random.Random(self.faults.seed)
         self._next_pid = 100000 + self._rng.randrange(50000)

@@ -182,7 +182,7 @@ async def test_extend_within_policy_updates_database_and_container(
     assert "digest" in put.params
     config = sim.containers[10001].config
     assert config["description"].startswith("Purpose: load tests\ncardinal: owner=U0OWNER1 expires=")
-    assert parse_tags(config["tags"]) == ["web", "cardinal", "owner-u0owner1"]
+    assert parse_tags(config["tags"]) == ["cardinal", "owner-u0owner1", "web"]  # as Proxmox stores them
     ownership = parse_ownership(config)
     assert ownership is not None
     assert ownership.expires_at == result.expires_at

@@ -121,5 +121,5 @@ def test_updating_refuses_a_line_that_is_not_ours(line: str) -> None:
 
 
 def test_ownership_tags_merge_keeps_other_tags_and_replaces_owner() -> None:
-    assert with_ownership_tags("web;owner-u0old1;prod", "U0NEW2") == "web;prod;cardinal;owner-u0new2"
+    assert with_ownership_tags("web;owner-u0old1;prod", "U0NEW2") == "cardinal;owner-u0new2;prod;web"
     assert with_ownership_tags(None, "U0NEW2") == "cardinal;owner-u0new2"

@@ -62,6 +62,7 @@ def create_params(vmid: int, **extra: object) -> dict[str, object]:
         "rootfs": "local-lvm:8",
         "net0": "name=eth0,bridge=vmbr0,ip=dhcp,firewall=1",
         "unprivileged": True,
+        "features": "nesting=1",
         "start": False,
         "tags": "cardinal;owner-u123",
         "description": "Requested by <@U123> via Cardinal",

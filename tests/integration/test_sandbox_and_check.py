@@ -187,6 +187,7 @@ async def test_check_passes_in_process_against_the_sandbox(sandbox: Sandbox, sla
         "Bridges",
         "Templates per node",
         "Default node",  # the sandbox's .env sets PROXMOX_NODE
+        "Proxmox tags",
     ]
     assert checks["Proxmox TLS"].detail == "pinned (PROXMOX_FINGERPRINT)"
     assert "present on pve, pve2" in checks["Bridges"].detail
@@ -262,9 +263,9 @@ async def test_cardinal_check_subprocess_passes_against_the_sandbox(
     done = await run_cardinal("check", env=process_env(sandbox.env, slack_url, tmp_path), cwd=tmp_path)
     assert done.code == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "All 15 checks passed."
+    assert lines[-1] == "All 16 checks passed."
     checks = lines[:-1]
-    assert len(checks) == 15
+    assert len(checks) == 16
     assert all(line.startswith("✓ ") for line in checks), done.stdout
     assert sandbox.env["PROXMOX_SECRET"] not in done.stdout + done.stderr
 

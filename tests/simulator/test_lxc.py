@@ -37,7 +37,7 @@ async def test_nextid_skips_a_vmid_reserved_by_create(api: Api) -> None:
 
 
 async def test_create_finishes_and_removes_the_lock(api: Api, sim: Simulator) -> None:
-    upid = (await api.create(101)).data
+    upid = (await api.create(101, features="nesting=1")).data
     sim.advance(8)
     assert (await api.task_status(upid))["exitstatus"] == "OK"
     config = (await api.get("/nodes/pve/lxc/101/config")).data
@@ -102,7 +102,7 @@ async def test_storage_without_rootdir_is_a_param_error(api: Api, sim: Simulator
 
 
 async def test_create_with_start_starts_in_same_task(api: Api, sim: Simulator) -> None:
-    upid = (await api.create(101, start="1")).data
+    upid = (await api.create(101, start="1", features="nesting=1")).data
     sim.advance(10)
     assert (await api.task_status(upid))["exitstatus"] == "OK"
     assert sim.containers[101].status == "running"
@@ -145,7 +145,7 @@ async def test_create_task_can_fail_by_rate(api: Api, sim: Simulator) -> None:
 
 
 async def test_create_log_is_realistic(api: Api, sim: Simulator) -> None:
-    upid = (await api.create(101, rootfs="local-lvm:8")).data
+    upid = (await api.create(101, rootfs="local-lvm:8", features="nesting=1")).data
     sim.advance(10)
     log = await api.task_log(upid)
     assert log[0] == '  Logical volume "vm-101-disk-0" created.'

@@ -225,7 +225,7 @@ async def test_accelerated_clock_finishes_tasks_without_advancing(session: aioht
     running = await serve(sim)
     try:
         api = Api(session, running.api_url, f"PVEAPIToken={TOKEN}={SECRET}")
-        upid = (await api.create(101)).data
+        upid = (await api.create(101, features="nesting=1")).data
         for _ in range(200):
             if (await api.task_status(upid))["status"] == "stopped":
                 break

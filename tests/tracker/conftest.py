@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from bot.containers.spec import ContainerSpec, NetSpec
+from bot.containers.spec import ContainerSpec, Features, NetSpec
 from bot.containers.stored import RequestSpec
 from bot.db import ContainerRequest, Database, RequestState
 from bot.events import Event
@@ -38,7 +38,9 @@ async def _no_sleep(_delay: float) -> None:
 
 
 def spec(hostname: str = "web-1", *, template: str = TEMPLATE, **kw: Any) -> ContainerSpec:
-    """A valid container spec (DHCP on vmbr0 unless ``nets`` says otherwise)."""
+    """A valid container spec (DHCP on vmbr0 unless ``nets`` says otherwise) with the features Cardinal's
+    default policy gives an unprivileged container (nesting on)."""
+    kw.setdefault("features", Features(nesting=True))
     return ContainerSpec(hostname=hostname, template=template, storage="local-lvm", **kw)
 
 
