@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.lifecycle import ContainerService
-
 from bot.access import Actor
+from bot.containers.service import ContainerService
 from bot.ownership import same_tags, stored_tags, with_ownership_tags
 from cardinal_sim.proxmox import Simulator
 from tests.day2.conftest import OWNER, Seed, requests_to

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE, CALLBACK_CREATE
 from handlers.socket_mode import SocketMode
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, CHANNEL, REQUESTER, Harness, button_value
@@ -71,7 +71,7 @@ async def test_a_modal_submission_with_a_bad_field_is_answered_with_errors_in_th
     harness, _ = socket_app
     ack = await _command(harness, socket_server, "create")
     assert set(ack) == {"envelope_id"}  # the modal opens by views.open, not in the ack
-    view = harness.last_view(blocks.CALLBACK_CREATE)
+    view = harness.last_view(CALLBACK_CREATE)
     payload = view_submission(
         view["callback_id"], _create_values("bad_name!", "small"), user=REQUESTER, view=view
     )
@@ -86,7 +86,7 @@ async def test_a_request_made_and_approved_over_socket_mode_is_created(
 ) -> None:
     harness, _ = socket_app
     await _command(harness, socket_server, "create")
-    view = harness.last_view(blocks.CALLBACK_CREATE)
+    view = harness.last_view(CALLBACK_CREATE)
     submission = view_submission(
         view["callback_id"], _create_values("big", "large"), user=REQUESTER, view=view
     )
@@ -94,8 +94,8 @@ async def test_a_request_made_and_approved_over_socket_mode_is_created(
     assert ack.get("payload", {}).get("response_action") != "errors"
     card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
     click = block_action(
-        blocks.ACTION_APPROVE,
-        button_value(card[0], blocks.ACTION_APPROVE),
+        ACTION_APPROVE,
+        button_value(card[0], ACTION_APPROVE),
         user=APPROVER,
         channel=APPROVALS,
         trigger_id="sm-click-1",
