@@ -76,9 +76,9 @@ class DestroyOps:
         """
         vmid = container.vmid
         here = await self.ctx.locate(container)
+        if here is None:
+            return await self._already_gone(container, actor_id, reason)
         try:
-            if here is None:
-                raise ProxmoxNotFoundError(f"the cluster does not list CT {vmid}")
             container, upid = await self.ctx.on_node(
                 here,
                 lambda node: self.ctx.proxmox.destroy_container(
@@ -86,19 +86,9 @@ class DestroyOps:
                 ),
             )
         except ProxmoxNotFoundError:
-            if here is not None and await self.ctx.locate(here) is not None:
+            if await self.ctx.locate(here) is not None:
                 raise  # the cluster still lists it: not gone
-            now = self.ctx.clock()
-            async with self.ctx.db.transaction() as tx:
-                await tx.containers.mark_destroyed(vmid, now=now)
-                await tx.audit.append(
-                    actor_id,
-                    "container.destroyed",
-                    now=now,
-                    vmid=vmid,
-                    detail={"note": "already gone from Proxmox", "reason": reason},
-                )
-            return DestroyResult(vmid=vmid, node=container.node, upid=None, already_gone=True)
+            return await self._already_gone(here, actor_id, reason)
         except ProxmoxLockedError as exc:
             raise busy(container, exc) from exc
         await self.ctx.follow("destroy", upid, container, actor_id)
@@ -109,3 +99,17 @@ class DestroyOps:
             actor_id, "container.destroy_requested", vmid=vmid, upid=str(upid), detail=detail
         )
         return DestroyResult(vmid=vmid, node=upid.node, upid=str(upid))
+
+    async def _already_gone(self, container: Container, actor_id: str, reason: str) -> DestroyResult:
+        """The cluster no longer lists ``container``: mark it destroyed."""
+        now = self.ctx.clock()
+        async with self.ctx.db.transaction() as tx:
+            await tx.containers.mark_destroyed(container.vmid, now=now)
+            await tx.audit.append(
+                actor_id,
+                "container.destroyed",
+                now=now,
+                vmid=container.vmid,
+                detail={"note": "already gone from Proxmox", "reason": reason},
+            )
+        return DestroyResult(vmid=container.vmid, node=container.node, upid=None, already_gone=True)
