@@ -81,6 +81,16 @@ class _View:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class _Channel:
+    """A conversation whose membership matters: the bot is in it unless ``member`` is false."""
+
+    id: str
+    member: bool = True
+    private: bool = False
+    archived: bool = False
+
+
 def _is_user(channel: str) -> bool:
     """A user id (``U…``, or ``W…`` on Enterprise Grid) rather than a conversation id."""
     return channel[:1] in {"U", "W"}
@@ -115,6 +125,7 @@ class FakeSlack:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.channels: dict[str, _Channel] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._last_ts = 0
@@ -145,6 +156,17 @@ class FakeSlack:
     def add_usergroup(self, group_id: str, members: list[str]) -> None:
         """Register a user group (``S…``) for ``usergroups.users.list``."""
         self.usergroups[group_id] = list(members)
+
+    def add_channel(
+        self, channel_id: str, *, member: bool = True, private: bool = False, archived: bool = False
+    ) -> None:
+        """Register a conversation and whether the bot is in it.
+
+        A conversation never registered behaves as one the bot was invited to (the configured channels
+        of the tests); register one with ``member=False`` for a channel the bot was never invited to, or
+        a ``D…`` id with ``member=False`` for a direct message between two people.
+        """
+        self.channels[channel_id] = _Channel(channel_id, member, private, archived)
 
     def fail_next(
         self,
@@ -310,6 +332,28 @@ class FakeSlack:
                 "needed": "im:history",
                 "provided": ",".join(self.scopes),
             }
+        return self._membership(channel, posting=not reading)
+
+    def _membership(self, channel: str, *, posting: bool) -> dict[str, Any] | None:
+        """The error Slack answers a bot token for a conversation it is not in (None: it may use it).
+
+        With ``chat:write`` alone a bot posts only where it is a member: a public channel it was not
+        invited to answers ``not_in_channel``; a private channel, or a direct message between other
+        people, is invisible to it and answers ``channel_not_found``; an archived channel refuses posts
+        with ``is_archived``. Reading history follows the same membership rule. Sources:
+        docs.slack.dev/reference/methods/chat.postMessage (errors ``not_in_channel``,
+        ``channel_not_found``, ``is_archived``), docs.slack.dev/reference/scopes/chat:write.public
+        ("Send messages to channels your Slack app isn't a member of"; not modelled: Cardinal does not
+        ask for it) and /work/shared/docs/slack-platform.md.
+        """
+        known = self.channels.get(channel)
+        if known is None:
+            return None
+        if not known.member:
+            hidden = known.private or channel.startswith(("D", "G"))
+            return {"ok": False, "error": "channel_not_found" if hidden else "not_in_channel"}
+        if known.archived and posting:
+            return {"ok": False, "error": "is_archived"}
         return None
 
     def _bad_blocks(self, blocks: Any, limit: int) -> str | None:
@@ -362,6 +406,9 @@ class FakeSlack:
         if error:
             return {"ok": False, "error": error}
         channel = self._channel(str(params["channel"]))
+        refused = self._membership(channel, posting=True)
+        if refused:
+            return refused
         thread_ts = params.get("thread_ts") or None
         if thread_ts is not None and self._find(channel, str(thread_ts)) is None:
             return {"ok": False, "error": "thread_not_found"}
