@@ -117,6 +117,8 @@ class Harness:
         """Submit a modal Cardinal opened; returns (status, ack body)."""
         payload = view_submission(view["callback_id"], values, user=user, view=view)
         status, body = await self._post(interactive_body(payload), "application/x-www-form-urlencoded")
+        refused = self.slack.view_response(view, body if status == 200 else f"HTTP {status}")
+        assert not refused, f"Slack would reject Cardinal's answer to the submission: {refused}"
         await self.idle()
         return status, body
 
