@@ -253,7 +253,10 @@ async def assemble(
         settings, db, proxmox, outbox, owner=owner, clock=clock, observer=metrics, **(tracker_options or {})
     )
     approvers = SlackApproverDirectory(
-        client, frozenset(policy.approver_users), tuple(policy.approver_groups)
+        client,
+        frozenset(policy.approver_users),
+        tuple(policy.approver_groups),
+        clock=lambda: clock().timestamp(),
     )
     requests = RequestService(db, proxmox, outbox, tracker, policy, approvers, clock, observer=metrics)
     metrics.watch_breaker(lambda: proxmox.breaker.state)

@@ -28,6 +28,8 @@ from slack_sdk.models.blocks import Block
 
 T = TypeVar("T")
 
+TRIGGER_TTL = 3.0
+"""Seconds a ``trigger_id`` stays valid for views.open."""
 JSON_FIELDS = {"blocks", "attachments", "metadata", "view", "users"}
 DEFAULT_SCOPES = ("commands", "chat:write", "users:read", "usergroups:read", "im:write", "im:history")
 
@@ -226,6 +228,7 @@ class FakeSlack:
         bot_id: str = "BBOT0001",
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
         validate_blocks: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -243,6 +246,10 @@ class FakeSlack:
         self.channels: dict[str, _Channel] = {}
         self.block_kit_refusals: list[str] = []
         self.refused_responses: list[dict[str, Any]] = []
+        self.clock = clock
+        self._waited = 0.0
+        self._latency: dict[str, float] = {}
+        self._triggers: dict[str, float] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._last_ts = 0
@@ -284,6 +291,24 @@ class FakeSlack:
         a ``D…`` id with ``member=False`` for a direct message between two people.
         """
         self.channels[channel_id] = _Channel(channel_id, member, private, archived)
+
+    def issue_trigger(self) -> str:
+        """A new ``trigger_id``, as Slack puts in a slash command or interaction payload; views.open
+        answers ``expired_trigger_id`` once :data:`TRIGGER_TTL` seconds of :meth:`now` have passed
+        (Bolt: "Pass a valid trigger_id within 3 seconds of receiving it"; slackapi/bolt-python#434;
+        /work/shared/docs/slack-platform.md §1.5). Ids the fake did not issue never expire."""
+        trigger = self._next_id("trigger.")
+        self._triggers[trigger] = self.now()
+        return trigger
+
+    def now(self) -> float:
+        """The workspace's clock: ``clock`` plus the time slow answers took (:meth:`slow`)."""
+        return self.clock() + self._waited
+
+    def slow(self, method: str, seconds: float) -> None:
+        """Every answer of ``method`` takes ``seconds`` of the fake's clock (no real waiting): issued
+        ``trigger_id`` values age by that much."""
+        self._latency[method] = seconds
 
     def fail_next(
         self,
@@ -377,6 +402,7 @@ class FakeSlack:
             auth = f"Bearer {params['token']}"
         call = Call(method, params, auth)
         self.recorded.append(call)
+        self._waited += self._latency.get(method, 0.0)
         fault = self._take_fault(method)
         if fault is not None and not fault.drop:
             call.status = fault.status
@@ -636,7 +662,8 @@ class FakeSlack:
         trigger = str(params.get("trigger_id", ""))
         if not trigger:
             return {"ok": False, "error": "invalid_arguments"}
-        if trigger.startswith("expired"):
+        issued = self._triggers.get(trigger)
+        if trigger.startswith("expired") or (issued is not None and self.now() - issued > TRIGGER_TTL):
             return {"ok": False, "error": "expired_trigger_id"}
         problem = self._check_view(params)
         if problem:

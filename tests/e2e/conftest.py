@@ -49,7 +49,7 @@ async def harness(
     sim = Simulator(nodes=3, speed=0, dhcp_delay=4.0, task_durations={"vzcreate": 20.0, "vzstart": 3.0})
     sim.add_token(TOKEN_ID, TOKEN_SECRET)
     proxmox = await serve(sim, tls=True)
-    slack = FakeSlack()
+    slack = FakeSlack(clock=lambda: clock().timestamp())  # trigger_ids age with the test's clock
     for user in (REQUESTER, APPROVER, OTHER):
         slack.add_user(user)
     slack_server = await aiohttp_server(slack.app())

@@ -106,7 +106,7 @@ class Harness:
             text,
             user=user,
             channel=channel,
-            trigger_id=f"trigger-{self.trigger_seq}",
+            trigger_id=self.slack.issue_trigger(),
             response_url=self.hook_url(f"cmd-{self.trigger_seq}"),
         )
         status, body = await self._post(form_body(fields), "application/x-www-form-urlencoded")
@@ -130,7 +130,7 @@ class Harness:
             value,
             user=user,
             channel=channel,
-            trigger_id=f"trigger-{self.trigger_seq}",
+            trigger_id=self.slack.issue_trigger(),
             response_url=self.hook_url(f"act-{self.trigger_seq}"),
         )
         status, body = await self._post(interactive_body(payload), "application/x-www-form-urlencoded")

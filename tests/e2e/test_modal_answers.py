@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from handlers import blocks
-from tests.e2e.harness import Harness
+from tests.e2e.harness import APPROVALS, APPROVER, OTHER, Harness, button_value
 from tests.fakes.signing import number, plain, selected
+
+APPROVER_GROUP = "S0APPROVERS"
 
 
 def _opened_view(harness: Harness) -> dict[str, Any]:
@@ -44,3 +48,37 @@ async def test_submitting_while_templates_load_marks_the_template_field_in_the_v
     assert "loading" in body["errors"][blocks.TEMPLATE_UNAVAILABLE_BLOCK]
     assert harness.slack.refused_responses == []
     assert harness.creates() == []
+
+
+@pytest.mark.parametrize("policy_overrides", [{"approvers": [APPROVER_GROUP]}])
+async def test_deny_modal_opens_although_the_approver_lookup_takes_longer_than_a_trigger_lives(
+    harness: Harness,
+) -> None:
+    """Approver groups are read from Slack at click time; that lookup may take longer than the 3 s a
+    trigger_id lives, so the deny modal must be open before it."""
+    harness.slack.add_usergroup(APPROVER_GROUP, [APPROVER])
+    await harness.request("big", preset="large")
+    card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
+    harness.clock.advance(minutes=5)  # the approver group is read from Slack again at the click
+    harness.slack.slow("usergroups.users.list", 4.0)
+    await harness.click(blocks.ACTION_DENY, button_value(card[0], blocks.ACTION_DENY), user=APPROVER)
+    shown = [a for a in harness.slack.activity if a.kind in ("view_open", "view_update")]
+    opened = [a for a in shown if a.message.get("callback_id") == blocks.CALLBACK_DENY_REASON]
+    assert opened, "the deny modal never opened"
+    deny = harness.last_view(blocks.CALLBACK_DENY_REASON)
+    assert "big" in str(deny["blocks"])  # filled in once the lookup answered
+    status, body = await harness.submit_view(deny, {"reason": {"value": plain("too big")}}, user=APPROVER)
+    assert (status, body) == (200, "")
+    await harness.settle(lambda: [t for t in harness.texts() if "Denied" in t or "denied" in t])
+
+
+async def test_a_non_approvers_deny_modal_is_replaced_by_the_refusal(harness: Harness) -> None:
+    await harness.request("big", preset="large")
+    card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
+    await harness.click(blocks.ACTION_DENY, button_value(card[0], blocks.ACTION_DENY), user=OTHER)
+    opened = [a for a in harness.slack.activity if a.kind == "view_open"]
+    assert opened[-1].message["callback_id"] == blocks.CALLBACK_DENY_REASON
+    [update] = [a for a in harness.slack.activity if a.kind == "view_update" and a.ts == opened[-1].ts]
+    assert "Only approvers can deny" in str(update.message["blocks"])
+    assert "submit" not in update.message
+    assert any("Only approvers" in t for t in harness.ephemeral_texts(OTHER))
