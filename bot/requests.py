@@ -413,14 +413,35 @@ class RequestService:
                     now=self.clock(),
                     detail={"channel": req.channel, "reason": refused.reason},
                 )
-            ts = await self.outbox.deliver(
-                f"request:{req.id}:root:dm", dm, None, RequestProgress(await self.summary(req.id))
-            )
+            try:
+                ts = await self.outbox.deliver(
+                    f"request:{req.id}:root:dm", dm, None, RequestProgress(await self.summary(req.id))
+                )
+            except ChannelUnavailable as unreachable:
+                await self._give_up_unreachable(req, unreachable)
+                raise
             await self.outbox.deliver(
                 f"request:{req.id}:moved", dm, ts, Notice(_moved_text(req.channel, refused.reason))
             )
         async with self.db.transaction() as tx:
             await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
+
+    async def _give_up_unreachable(self, req: ContainerRequest, refused: ChannelUnavailable) -> None:
+        """Neither the channel nor the requester's DM takes a post: nobody can be told, so the request
+        ends (failed, audited, an error logged for the operators) instead of being retried forever."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            if await tx.requests.set_state(
+                req.id, RequestState.FAILED, now=now, expect=(RequestState.REQUESTED,)
+            ):
+                await tx.audit.append(
+                    SYSTEM_ACTOR,
+                    "request.undeliverable",
+                    request_id=req.id,
+                    now=now,
+                    detail={"channel": req.channel, "reason": refused.reason},
+                )
+        log.error("request.undeliverable", request_id=req.id, requester=req.requester, reason=refused.reason)
 
     async def _open_approval(self, req: ContainerRequest) -> None:
         now = self.clock()

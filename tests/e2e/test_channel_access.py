@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.db import RequestState
 from handlers import blocks
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, REQUESTER, Harness, button_value
@@ -99,3 +100,20 @@ async def test_approval_channel_without_cardinal_tells_the_requester_and_posts_o
     await harness.settle(lambda: [t for t in harness.texts("C0LAB0001") if "is ready" in t])
     notices = [t for t in harness.texts("C0LAB0001") if "Approvers have not been asked yet" in t]
     assert len(notices) == 1
+
+
+async def test_request_nobody_can_be_told_about_ends_failed_and_is_not_retried(harness: Harness) -> None:
+    harness.slack.add_channel(NOT_INVITED, member=False)
+    harness.slack.add_channel(harness.slack.dm_of(REQUESTER), member=False)  # DMs with Cardinal are off
+    await _request_from(harness, NOT_INVITED, "web")
+    requests = harness.cardinal.services.requests
+    harness.clock.advance(seconds=120)
+    assert await requests.resume_stalled(owner="e2e-replica") == 0
+    assert harness.creates() == []
+    posts = harness.slack.calls("chat.postMessage")
+    assert len(posts) == 2  # the channel once, the DM once; nothing retries
+    async with harness.cardinal.db.transaction(readonly=True) as tx:
+        [request] = await tx.requests.list_by_requester(REQUESTER)
+        events = [e.action for e in await tx.audit.recent(request_id=request.id)]
+    assert request.state is RequestState.FAILED
+    assert "request.undeliverable" in events
