@@ -260,9 +260,10 @@ async def test_cardinal_check_subprocess_passes_against_the_sandbox(
     done = await run_cardinal("check", env=process_env(sandbox.env, slack_url, tmp_path), cwd=tmp_path)
     assert done.code == 0, done.stdout + done.stderr
     lines = done.stdout.strip().splitlines()
-    assert lines[-1] == "All 15 checks passed."
+    assert lines[-1] == "All 16 checks passed."
     checks = lines[:-1]
-    assert len(checks) == 15
+    assert len(checks) == 16
+    assert any(line.startswith("✓ Slack channels: @cardinal is a member of") for line in checks)
     assert all(line.startswith("✓ ") for line in checks), done.stdout
     assert sandbox.env["PROXMOX_SECRET"] not in done.stdout + done.stderr
 
