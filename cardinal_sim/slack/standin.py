@@ -4,7 +4,9 @@
 no network; the test suite uses it as its fake Slack (``tests.fakes.slack`` re-exports it). Point
 ``AsyncWebClient(base_url=".../api/")`` at it. ``response_url`` webhooks go to ``/hooks/<id>`` on the
 same server. It models what Cardinal relies on: message ``ts`` values that increase, threads, message
-metadata in ``conversations.history``, ``views.update`` hash conflicts, user groups, and faults
+metadata in ``conversations.history``, ``views.update`` hash conflicts, user groups, channel membership
+(:meth:`FakeSlack.add_channel`), Block Kit limits on every payload (:func:`block_kit_problems`), answers
+to modal submissions (:meth:`FakeSlack.view_response`), ``trigger_id`` expiry, and faults
 (``fail_next`` for 429/5xx, ``drop_next`` for a connection cut after Slack has seen the call — the case
 where a post's outcome is unknown). :attr:`FakeSlack.activity` is the workspace's timeline — every post,
 edit, ephemeral, ``response_url`` answer and modal, in order — which the demo prints as a conversation.
@@ -437,6 +439,14 @@ class FakeSlack:
     async def _hook(self, request: web.Request) -> web.Response:
         body = await request.json()
         hook_id = request.match_info["hook_id"]
+        if isinstance(body, dict) and body.get("blocks") is not None:
+            problems = block_kit_problems(
+                body["blocks"], max_blocks=MESSAGE_BLOCKS, models=self.validate_blocks
+            )
+            if problems:
+                # A response_url answers a refused message with a 4xx and the error as text.
+                self.block_kit_refusals += problems
+                return web.Response(status=400, text="invalid_blocks")
         self.hooks.setdefault(hook_id, []).append(body)
         self._note("response", "", hook_id, body)
         return web.Response(text="ok")

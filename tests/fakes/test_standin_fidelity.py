@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -167,3 +168,15 @@ class TestTriggers:
         trigger = fake_slack.issue_trigger()
         await client.usergroups_users_list(usergroup="S1")
         assert await _error(client.views_open(trigger_id=trigger, view=_modal())) == "expired_trigger_id"
+
+
+async def test_response_url_answers_beyond_the_limits_are_refused(
+    api_url: str, fake_slack: FakeSlack
+) -> None:
+    hook = api_url.removesuffix("/api/") + "/hooks/h1"
+    async with ClientSession() as http:
+        async with http.post(hook, json={"text": "x", "blocks": [_section()] * 51}) as resp:
+            assert (resp.status, await resp.text()) == (400, "invalid_blocks")
+        async with http.post(hook, json={"text": "x", "blocks": [_section()]}) as resp:
+            assert resp.status == 200
+    assert len(fake_slack.hook_posts("h1")) == 1
