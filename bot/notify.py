@@ -16,14 +16,35 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from bot.errors import CardinalError
 from bot.events import Event
+
+CHANNEL_REFUSALS = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+"""Slack's answers to a post in a conversation the bot may not use; repeating the post never helps
+(docs.slack.dev/reference/methods/chat.postMessage, "Errors")."""
+
+
+class ChannelUnavailable(CardinalError):
+    """Slack refuses Cardinal a conversation for good: the bot is not a member (``not_in_channel``), the
+    conversation is private or a direct message between other people (``channel_not_found``), or it is
+    archived (``is_archived``). Only a person can fix it, by inviting the bot, so retrying is useless."""
+
+    def __init__(self, channel: str, reason: str) -> None:
+        what = {
+            "is_archived": f"<#{channel}> is archived, so Cardinal cannot post there.",
+            "not_in_channel": f"Cardinal is not a member of <#{channel}>, so it cannot post there.",
+        }.get(reason, "Cardinal cannot post in this conversation: it is private or a direct message.")
+        super().__init__(what, hint="Invite Cardinal with `/invite @Cardinal` in that channel.")
+        self.channel = channel
+        self.reason = reason
 
 
 class Notifier(Protocol):
     """Where the domain's events go."""
 
     async def post(self, *, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
-        """Post a new message tagged with ``key``; return its ``ts``."""
+        """Post a new message tagged with ``key``; return its ``ts``. Raises :class:`ChannelUnavailable`
+        when Slack refuses the conversation itself."""
         ...
 
     async def update(self, *, channel: str, ts: str, event: Event) -> None:

@@ -32,6 +32,7 @@ from bot.events import (
     RequestProgress,
     RequestSummary,
 )
+from bot.notify import ChannelUnavailable
 from bot.observe import NoObserver, Observer
 from bot.outbox import OutboxBusy
 from bot.ownership import ownership_line, ownership_tags
@@ -90,6 +91,8 @@ class Publisher(Protocol):
     async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Any) -> str: ...
 
     async def revise(self, channel: str, ts: str, event: Any) -> None: ...
+
+    async def conversation(self, channel: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,11 +407,7 @@ class RequestService:
         """Carry a request as far as it can go now; safe to repeat (each step checks before acting)."""
         req = await self._get(request_id)
         if req.thread_ts is None:
-            ts = await self.outbox.deliver(
-                f"request:{req.id}:root", req.channel, None, RequestProgress(await self.summary(req.id))
-            )
-            async with self.db.transaction() as tx:
-                await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
+            await self._post_root(req)
             req = await self._get(request_id)
         if req.state is RequestState.REQUESTED:
             if req.spec.needs_approval:
@@ -427,6 +426,56 @@ class RequestService:
             await self._post_card(req)
         elif req.state is RequestState.APPROVED:
             await self.provision(req.id)
+
+    async def _post_root(self, req: ContainerRequest) -> None:
+        """Open the request's thread in its channel — or, when Slack refuses that channel for good (the
+        bot was never invited, a DM between people, an archived channel), in the requester's direct
+        message, saying why, so the requester follows the request there instead of it stalling."""
+        try:
+            ts = await self.outbox.deliver(
+                f"request:{req.id}:root", req.channel, None, RequestProgress(await self.summary(req.id))
+            )
+        except ChannelUnavailable as refused:
+            dm = await self.outbox.conversation(req.requester)
+            log.warning("request.channel_refused", request_id=req.id, reason=refused.reason)
+            async with self.db.transaction() as tx:
+                await tx.requests.move_thread(req.id, dm, now=self.clock())
+                await tx.audit.append(
+                    SYSTEM_ACTOR,
+                    "request.moved_to_dm",
+                    request_id=req.id,
+                    now=self.clock(),
+                    detail={"channel": req.channel, "reason": refused.reason},
+                )
+            try:
+                ts = await self.outbox.deliver(
+                    f"request:{req.id}:root:dm", dm, None, RequestProgress(await self.summary(req.id))
+                )
+            except ChannelUnavailable as unreachable:
+                await self._give_up_unreachable(req, unreachable)
+                raise
+            await self.outbox.deliver(
+                f"request:{req.id}:moved", dm, ts, Notice(_moved_text(req.channel, refused.reason))
+            )
+        async with self.db.transaction() as tx:
+            await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
+
+    async def _give_up_unreachable(self, req: ContainerRequest, refused: ChannelUnavailable) -> None:
+        """Neither the channel nor the requester's DM takes a post: nobody can be told, so the request
+        ends (failed, audited, an error logged for the operators) instead of being retried forever."""
+        now = self.clock()
+        async with self.db.transaction() as tx:
+            if await tx.requests.set_state(
+                req.id, RequestState.FAILED, now=now, expect=(RequestState.REQUESTED,)
+            ):
+                await tx.audit.append(
+                    SYSTEM_ACTOR,
+                    "request.undeliverable",
+                    request_id=req.id,
+                    now=now,
+                    detail={"channel": req.channel, "reason": refused.reason},
+                )
+        log.error("request.undeliverable", request_id=req.id, requester=req.requester, reason=refused.reason)
 
     async def _open_approval(self, req: ContainerRequest) -> None:
         now = self.clock()
@@ -477,7 +526,21 @@ class RequestService:
         )
         card_channel = self.policy.approval_channel or req.channel
         card = ApprovalCard(approval.id, await self.summary(req.id), preflight)
-        ts = await self.outbox.deliver(f"approval:{approval.id}:card", card_channel, None, card)
+        try:
+            ts = await self.outbox.deliver(f"approval:{approval.id}:card", card_channel, None, card)
+        except ChannelUnavailable as refused:
+            # Only an invite fixes this: say so once in the request's thread; the card is posted by
+            # resume_stalled as soon as Cardinal is in the approval channel (`cardinal check` flags it).
+            await self.outbox.deliver(
+                f"approval:{approval.id}:card-refused",
+                req.channel,
+                req.thread_ts,
+                Notice(
+                    f"Approvers have not been asked yet: {refused.what} An admin must invite Cardinal "
+                    f"there (`/invite @Cardinal` in <#{card_channel}>); the request waits until then."
+                ),
+            )
+            raise
         async with self.db.transaction() as tx:
             await tx.approvals.set_card(approval.id, channel=card_channel, ts=ts)
         await self.refresh(req.id)
@@ -773,6 +836,22 @@ _FIELD_OF = {
     "ipv6": "ipv4",
     "generate_password": "password",
 }
+
+
+def _moved_text(channel: str, reason: str) -> str:
+    """Why a request's thread is in the requester's DM instead of the channel it was asked in."""
+    if reason == "is_archived":
+        why = f"<#{channel}> is archived"
+    elif reason == "not_in_channel":
+        why = f"Cardinal is not a member of <#{channel}>"
+    else:
+        why = (
+            "Cardinal cannot post in the conversation you asked from (a private channel or a direct message)"
+        )
+    return (
+        f"{why}, so this request's updates come here instead. It goes on as usual. To follow requests "
+        "in a channel next time, invite Cardinal there first: `/invite @Cardinal`."
+    )
 
 
 def _form_field(path: str) -> str:

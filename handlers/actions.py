@@ -87,15 +87,41 @@ def register(app: AsyncApp, services: Services) -> None:
             except InputError as exc:
                 await tell_clicker(client, channel, user, exc.user_message)
                 return
-            if not await services.approvers.is_approver(user):
-                await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
-                return
-            subject = await services.requests.approval_subject(approval_id) or "this request"
-            modal = deny_reason_modal(approval_id, subject)
-            modal["private_metadata"] = json.dumps(
+            metadata = json.dumps(
                 services.seal.seal({"approval_id": approval_id, "channel": channel or ""}),
                 separators=(",", ":"),
             )
-            await client.views_open(trigger_id=body["trigger_id"], view=modal)
+            # The trigger_id dies 3 s after the click (docs/slack-platform.md §1.5): open the modal
+            # before any lookup (approver groups are read from Slack), then fill in what it is about.
+            modal = deny_reason_modal(approval_id, "this request")
+            modal["private_metadata"] = metadata
+            opened = await client.views_open(trigger_id=body["trigger_id"], view=modal)
+            view = opened.get("view") or {}
+            if not await services.approvers.is_approver(user):
+                await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
+                await _update_view(client, view, _refused_modal("Only approvers can deny requests."))
+                return
+            subject = await services.requests.approval_subject(approval_id) or "this request"
+            modal = deny_reason_modal(approval_id, subject)
+            modal["private_metadata"] = metadata
+            await _update_view(client, view, modal)
 
         services.background.spawn(ask_reason(), name="deny-reason-modal")
+
+
+async def _update_view(client: AsyncWebClient, view: dict[str, Any], modal: dict[str, Any]) -> None:
+    """Replace an open modal unless the person changed or closed it meanwhile (best effort)."""
+    try:
+        await client.views_update(view_id=str(view.get("id", "")), hash=view.get("hash"), view=modal)
+    except SlackApiError as exc:
+        log.info("action.view_not_updated", error=str(exc.response.get("error")))
+
+
+def _refused_modal(text: str) -> dict[str, Any]:
+    """A modal that only says ``text`` (no submit button)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Deny request"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.events import Event
+from bot.notify import CHANNEL_REFUSALS, ChannelUnavailable
 from handlers.blocks.events import render_event
 
 METADATA_EVENT = "cardinal_message"
@@ -42,14 +43,18 @@ class SlackNotifier:
 
     async def post(self, *, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
         msg = render_event(event)
-        resp = await self._client.chat_postMessage(
-            channel=channel,
-            thread_ts=thread_ts,
-            text=msg["text"],
-            blocks=msg["blocks"],
-            metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
-            unfurl_links=False,
-        )
+        try:
+            resp = await self._client.chat_postMessage(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=msg["text"],
+                blocks=msg["blocks"],
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"key": key}},
+                unfurl_links=False,
+            )
+        except SlackApiError as exc:
+            _raise_if_refused(exc, channel)
+            raise
         return str(resp["ts"])
 
     async def update(self, *, channel: str, ts: str, event: Event) -> None:
@@ -60,14 +65,18 @@ class SlackNotifier:
         self, *, channel: str, key: str, oldest: datetime, thread_ts: str | None = None
     ) -> str | None:
         since = f"{oldest.timestamp() - 1:.6f}"
-        if thread_ts:
-            resp = await self._client.conversations_replies(
-                channel=channel, ts=thread_ts, oldest=since, include_all_metadata=True, limit=200
-            )
-        else:
-            resp = await self._client.conversations_history(
-                channel=channel, oldest=since, include_all_metadata=True, limit=200
-            )
+        try:
+            if thread_ts:
+                resp = await self._client.conversations_replies(
+                    channel=channel, ts=thread_ts, oldest=since, include_all_metadata=True, limit=200
+                )
+            else:
+                resp = await self._client.conversations_history(
+                    channel=channel, oldest=since, include_all_metadata=True, limit=200
+                )
+        except SlackApiError as exc:
+            _raise_if_refused(exc, channel)
+            raise
         messages: list[dict[str, Any]] = resp.get("messages", []) or []
         for message in messages:
             if _key_of(message) == key:
@@ -97,6 +106,13 @@ class SlackNotifier:
                 if attempt == DIRECT_ATTEMPTS:
                     raise
             await asyncio.sleep(self._direct_retry_interval * attempt)
+
+
+def _raise_if_refused(exc: SlackApiError, channel: str) -> None:
+    """Turn Slack's final refusals of a conversation into :class:`ChannelUnavailable`."""
+    error = exc.response.get("error") if exc.response is not None else None
+    if error in CHANNEL_REFUSALS:
+        raise ChannelUnavailable(channel, str(error)) from exc
 
 
 def _key_of(message: dict[str, Any]) -> str | None:

@@ -263,7 +263,10 @@ async def assemble(
         settings, db, proxmox, outbox, owner=owner, clock=clock, observer=metrics, **(tracker_options or {})
     )
     approvers = SlackApproverDirectory(
-        client, frozenset(policy.approver_users), tuple(policy.approver_groups)
+        client,
+        frozenset(policy.approver_users),
+        tuple(policy.approver_groups),
+        clock=lambda: clock().timestamp(),
     )
     requests = RequestService(
         db,

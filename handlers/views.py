@@ -15,7 +15,11 @@ from bot.requests import FormErrors
 from handlers import home
 from handlers.actions import approval_id_of, tell_clicker
 from handlers.blocks.approval import read_deny_reason
-from handlers.blocks.create_modal import CREATE_FIELDS, read_create_submission, read_private_metadata
+from handlers.blocks.create_modal import (
+    TEMPLATE_UNAVAILABLE_BLOCK,
+    read_create_submission,
+    read_private_metadata,
+)
 from handlers.blocks.ids import CALLBACK_CREATE, CALLBACK_DENY_REASON
 from handlers.forms import form_from_submission
 
@@ -42,13 +46,11 @@ def register(app: AsyncApp, services: Services) -> None:
             form = form_from_submission(raw)
             valid = await asyncio.wait_for(services.requests.validate(form, user), VALIDATION_BUDGET)
         except FormErrors as exc:
-            await ack(response_action="errors", errors=_on_blocks(exc.errors))
+            await ack(response_action="errors", errors=_on_blocks(exc.errors, view))
             return
         except TimeoutError:
-            await ack(
-                response_action="errors",
-                errors={"hostname": "Cardinal could not check this in time; please press Request again."},
-            )
+            late = {"hostname": "Cardinal could not check this in time; please press Request again."}
+            await ack(response_action="errors", errors=_on_blocks(late, view))
             return
         await ack()
         submitted = services.requests.submit(valid, requester=user, channel=str(meta["channel"]))
@@ -85,10 +87,24 @@ def register(app: AsyncApp, services: Services) -> None:
         services.background.spawn(deny(), name="deny-request")
 
 
-def _on_blocks(errors: dict[str, str]) -> dict[str, str]:
-    """Put each error on a block of the modal (unknown fields go on the hostname, at the top)."""
+#: Where an error about a field goes when the field's own block is not in the view: the template input is
+#: ``template_unavailable`` while the list is loading or empty.
+_STAND_INS = {"template": TEMPLATE_UNAVAILABLE_BLOCK}
+
+
+def _on_blocks(errors: dict[str, str], view: dict[str, Any]) -> dict[str, str]:
+    """Put each error on an input block of ``view`` — its field's block, or the hostname at the top.
+
+    Slack rejects the whole answer if a key is not the block_id of an input block in the view
+    (docs.slack.dev/surfaces/modals, "Displaying errors in views"), so the keys come from the view.
+    """
+    present = [
+        str(b["block_id"]) for b in view.get("blocks", []) if b.get("type") == "input" and b.get("block_id")
+    ]
+    fallback = "hostname" if "hostname" in present else (present[0] if present else "hostname")
     out: dict[str, str] = {}
     for field, message in errors.items():
-        block = field if field in CREATE_FIELDS else "hostname"
+        block = field if field in present else _STAND_INS.get(field, fallback)
+        block = block if block in present else fallback
         out[block] = message if block not in out else f"{out[block]}; {message}"
     return out

@@ -125,6 +125,16 @@ class RequestRepo:
         )
         return result.rowcount == 1
 
+    async def move_thread(self, request_id: str, channel: str, *, now: datetime) -> bool:
+        """Move a request whose thread was never posted to ``channel`` (the requester's DM), so that every
+        later message goes there; a request that has a thread keeps it."""
+        result = await self._conn.execute(
+            update(t)
+            .where(t.c.id == request_id, t.c.thread_ts.is_(None))
+            .values(channel=channel, updated_at=now)
+        )
+        return result.rowcount == 1
+
     async def set_node(self, request_id: str, node: str, *, now: datetime) -> bool:
         """Record the node placement chose for the request."""
         result = await self._conn.execute(

@@ -81,12 +81,14 @@ class CheckTargets:
     rootfs_storages: tuple[str, ...] = ("local-lvm",)
     bridges: tuple[str, ...] = ("vmbr0",)
     pool: str | None = None
+    slack_channels: tuple[tuple[str, str], ...] = ()
+    """(role, channel id) of the Slack channels Cardinal must be a member of."""
 
     @classmethod
     def from_policy(cls, policy: Policy) -> CheckTargets:
-        """The storages, bridges and pool of the policy's ``[placement]``."""
+        """The storages, bridges and pool of the policy's ``[placement]``, and the policy's channels."""
         p = policy.placement
-        return cls(p.template_storage, tuple(p.storages), tuple(p.bridges), p.pool)
+        return cls(p.template_storage, tuple(p.storages), tuple(p.bridges), p.pool, policy_channels(policy))
 
 
 def skipped(name: str, reason: str) -> CheckResult:
@@ -264,9 +266,11 @@ def evaluate_scopes(granted: set[str] | None) -> CheckResult:
     return CheckResult(name, True, "all granted: " + ", ".join(REQUIRED_BOT_SCOPES))
 
 
-async def check_slack(settings: Settings, *, limit: float = 10.0) -> list[CheckResult]:
+async def check_slack(
+    settings: Settings, *, limit: float = 10.0, channels: Sequence[tuple[str, str]] = ()
+) -> list[CheckResult]:
     """``auth.test`` with the bot token (and ``apps.connections.open`` with the app token in Socket
-    Mode), against ``SLACK_API_URL``."""
+    Mode), against ``SLACK_API_URL``; then whether the bot is in ``channels`` ((role, id) pairs)."""
     url = settings.slack_api_url
     client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=url, timeout=max(int(limit), 1)
@@ -301,9 +305,73 @@ async def check_slack(settings: Settings, *, limit: float = 10.0) -> list[CheckR
     granted = {s.strip() for s in raw.split(",") if s.strip()} if raw is not None else None
     who = f"bot @{resp.get('user', '?')} in workspace {resp.get('team', '?')} ({resp.get('team_id', '?')})"
     results = [CheckResult("Slack auth.test", True, who), evaluate_scopes(granted)]
+    if channels:
+        bot_name = str(resp.get("user") or "Cardinal")
+        results.append(await check_channel_membership(client, channels, bot_name=bot_name, limit=limit))
     if settings.slack_app_token is not None:
         results.append(await _check_socket_mode(client, settings, limit))
     return results
+
+
+# --- Slack channel membership --------------------------------------------------------------------
+
+CHANNELS_CHECK = "Slack channels"
+
+
+def policy_channels(policy: Policy) -> tuple[tuple[str, str], ...]:
+    """(role, id) of every channel the policy has Cardinal post in: approval, ops and digest channels."""
+    out: list[tuple[str, str]] = []
+    if policy.approval_channel:
+        out.append(("approval channel", policy.approval_channel))
+    if policy.ops_channel:
+        out.append(("ops channel", policy.ops_channel))
+    out += [("digest channel", d.channel) for d in policy.digest]
+    first: dict[str, str] = {}
+    for role, channel in out:
+        first.setdefault(channel, role)
+    return tuple((role, channel) for channel, role in first.items())
+
+
+async def check_channel_membership(
+    client: AsyncWebClient, channels: Sequence[tuple[str, str]], *, bot_name: str, limit: float
+) -> CheckResult:
+    """Whether the bot is a member of each channel, read with ``conversations.history`` (limit 1).
+
+    With ``chat:write`` alone a bot posts only where it was invited. ``conversations.history`` (scopes
+    ``channels:history`` / ``groups:history``, which Cardinal has anyway) answers ``not_in_channel`` for a
+    public channel the bot is not in and ``channel_not_found`` for a private one it was not invited to (or
+    a wrong id) — docs.slack.dev/reference/methods/conversations.history, "Errors".
+    """
+    missing: list[str] = []
+    hints: list[str] = []
+    for role, channel in channels:
+        try:
+            async with asyncio.timeout(limit):
+                await client.conversations_history(channel=channel, limit=1)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown_error"))
+            if error == "not_in_channel":
+                missing.append(f"{role} {channel} (not a member)")
+                hints.append(f"In the {role} ({channel}) type: /invite @{bot_name}")
+            elif error == "channel_not_found":
+                missing.append(f"{role} {channel} (not found: private and not invited, or a wrong id)")
+                hints.append(
+                    f"If the {role} ({channel}) is private, type /invite @{bot_name} in it; otherwise "
+                    "correct the id in POLICY_FILE (channel details → the id at the bottom)."
+                )
+            else:
+                missing.append(f"{role} {channel} ({error})")
+                hints.append(f"Slack answered {error} for {channel}; check the id in POLICY_FILE.")
+        except (SlackClientError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            return CheckResult(
+                CHANNELS_CHECK, False, f"cannot reach Slack ({_describe(exc)})", "Check outbound HTTPS."
+            )
+    if missing:
+        return CheckResult(
+            CHANNELS_CHECK, False, "Cardinal cannot post in " + "; ".join(missing), "\n".join(hints)
+        )
+    names = ", ".join(f"{role} {channel}" for role, channel in channels)
+    return CheckResult(CHANNELS_CHECK, True, f"@{bot_name} is a member of {names}")
 
 
 async def _check_socket_mode(client: AsyncWebClient, settings: Settings, limit: float) -> CheckResult:
@@ -930,7 +998,7 @@ async def run_checks(
     async def slack_checks() -> list[CheckResult]:
         if slack_skipped is not None:
             return [skipped("Slack auth.test", slack_skipped), skipped("Slack scopes", slack_skipped)]
-        return await check_slack(settings, limit=max(limit, 5.0))
+        return await check_slack(settings, limit=max(limit, 5.0), channels=targets.slack_channels)
 
     database, slack, proxmox = await asyncio.gather(
         check_database(settings, limit=max(limit, 5.0)),

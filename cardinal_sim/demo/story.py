@@ -545,6 +545,9 @@ class Story:
         status, body = await self._send(interactive_body(payload))
         if status != 200:
             raise DemoFailed(f"Cardinal answered the form with HTTP {status}: {body}")
+        refused = self.stage.slack.view_response(view, body)
+        if refused:
+            raise DemoFailed(f"Slack rejected Cardinal's answer to the form: {'; '.join(refused)}")
         if isinstance(body, dict) and body.get("response_action") == "errors":
             raise DemoFailed(f"Cardinal refused the form: {body.get('errors')}")
 

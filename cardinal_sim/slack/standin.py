@@ -4,7 +4,9 @@
 no network; the test suite uses it as its fake Slack (``tests.fakes.slack`` re-exports it). Point
 ``AsyncWebClient(base_url=".../api/")`` at it. ``response_url`` webhooks go to ``/hooks/<id>`` on the
 same server. It models what Cardinal relies on: message ``ts`` values that increase, threads, message
-metadata in ``conversations.history``, ``views.update`` hash conflicts, user groups, and faults
+metadata in ``conversations.history``, ``views.update`` hash conflicts, user groups, channel membership
+(:meth:`FakeSlack.add_channel`), Block Kit limits on every payload (:func:`block_kit_problems`), answers
+to modal submissions (:meth:`FakeSlack.view_response`), ``trigger_id`` expiry, and faults
 (``fail_next`` for 429/5xx, ``drop_next`` for a connection cut after Slack has seen the call — the case
 where a post's outcome is unknown). :attr:`FakeSlack.activity` is the workspace's timeline — every post,
 edit, ephemeral, ``response_url`` answer and modal, in order — which the demo prints as a conversation.
@@ -28,6 +30,8 @@ from slack_sdk.models.blocks import Block
 
 T = TypeVar("T")
 
+TRIGGER_TTL = 3.0
+"""Seconds a ``trigger_id`` stays valid for views.open."""
 JSON_FIELDS = {"blocks", "attachments", "metadata", "view", "users"}
 DEFAULT_SCOPES = ("commands", "chat:write", "users:read", "usergroups:read", "im:write", "im:history")
 
@@ -81,6 +85,131 @@ class _View:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class _Channel:
+    """A conversation whose membership matters: the bot is in it unless ``member`` is false."""
+
+    id: str
+    member: bool = True
+    private: bool = False
+    archived: bool = False
+
+
+# --- Block Kit: what Slack refuses ------------------------------------------------------------------
+#
+# Sources: docs.slack.dev/reference/block-kit/blocks ("up to 50 blocks in each message, and 100 blocks in
+# modals or Home tabs"; block_id "must be unique for each block in a message or view"), the block element
+# references (action_id "should be unique among all other action_ids in the containing block";
+# plain_text_input max_length at most 3000) and /work/shared/docs/slack-platform.md §5. Per-field lengths
+# (section text 3000, header 150, button text 75, 100 options, …) are checked by slack_sdk's models, which
+# encode the same limits; what they miss is checked here.
+
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+VIEW_TITLE = 24
+TEXT_INPUT_MAX = 3000
+
+
+def block_kit_problems(blocks: Any, *, max_blocks: int, models: bool = True) -> list[str]:
+    """Why Slack would refuse ``blocks`` on a surface holding at most ``max_blocks`` (empty: fine)."""
+    if not isinstance(blocks, list):
+        return ["blocks must be a list"]
+    problems: list[str] = []
+    if len(blocks) > max_blocks:
+        problems.append(f"{len(blocks)} blocks; at most {max_blocks} allowed")
+    block_ids: set[str] = set()
+    for n, block in enumerate(blocks):
+        if not isinstance(block, dict):
+            problems.append(f"block {n} is not an object")
+            continue
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if block_id in block_ids:
+                problems.append(f"block_id {block_id!r} is used twice")
+            block_ids.add(str(block_id))
+        action_ids: set[str] = set()
+        for element in _elements_of(block):
+            action_id = element.get("action_id")
+            if action_id is not None:
+                if action_id in action_ids:
+                    problems.append(f"action_id {action_id!r} is used twice in block {n}")
+                action_ids.add(str(action_id))
+            if element.get("type") == "plain_text_input":
+                for key in ("max_length", "min_length"):
+                    if int(element.get(key, 0)) > TEXT_INPUT_MAX:
+                        problems.append(f"plain_text_input {key} above {TEXT_INPUT_MAX} in block {n}")
+        if models:
+            try:
+                parsed = Block.parse(block)
+                if parsed is None:
+                    problems.append(f"block {n} has an unknown type {block.get('type')!r}")
+                else:
+                    parsed.to_dict()
+            except (SlackObjectFormationError, KeyError, TypeError, AttributeError, ValueError) as exc:
+                problems.append(f"block {n}: {exc}")
+    return problems
+
+
+def _elements_of(block: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[Any] = []
+    if isinstance(block.get("element"), dict):
+        found.append(block["element"])
+    if isinstance(block.get("accessory"), dict):
+        found.append(block["accessory"])
+    if isinstance(block.get("elements"), list):
+        found += block["elements"]
+    return [e for e in found if isinstance(e, dict)]
+
+
+def view_problems(view: Any, *, models: bool = True) -> list[str]:
+    """Why Slack would refuse ``view`` in views.open / update / push / publish or a response_action."""
+    if not isinstance(view, dict) or "type" not in view:
+        return ["view must be an object with a type"]
+    problems = block_kit_problems(view.get("blocks", []), max_blocks=VIEW_BLOCKS, models=models)
+    for key in ("title", "submit", "close"):
+        text = view.get(key)
+        if isinstance(text, dict) and len(str(text.get("text", ""))) > VIEW_TITLE:
+            problems.append(f"{key} is longer than {VIEW_TITLE} characters")
+    return problems
+
+
+def input_block_ids(view: Mapping[str, Any]) -> set[str]:
+    """The block_ids of the view's input blocks: the only keys ``response_action: errors`` may use."""
+    return {
+        str(b["block_id"])
+        for b in view.get("blocks", [])
+        if isinstance(b, dict) and b.get("type") == "input" and b.get("block_id")
+    }
+
+
+def view_response_problems(view: Mapping[str, Any], response: Any) -> list[str]:
+    """Why Slack would reject an app's answer to a ``view_submission`` of ``view`` (empty: accepted).
+
+    An empty body closes the modal. ``response_action: errors`` must map block_ids of the view's input
+    blocks to messages ("errors: an object of errors, where the key is the block_id of the input block";
+    docs.slack.dev/surfaces/modals "Displaying errors in views"); any other key makes Slack reject the
+    whole response, and the person sees a generic connection error with the modal still open.
+    """
+    if response in (None, "", b""):
+        return []
+    if not isinstance(response, Mapping):
+        return [f"the answer is not JSON: {response!r}"[:200]]
+    action = response.get("response_action")
+    if action == "errors":
+        errors = response.get("errors")
+        if not isinstance(errors, Mapping) or not errors:
+            return ["errors must be a non-empty object"]
+        allowed = input_block_ids(view)
+        return [
+            f"errors key {key!r} is not an input block of the view" for key in errors if key not in allowed
+        ]
+    if action in ("update", "push"):
+        return view_problems(response.get("view"))
+    if action == "clear":
+        return []
+    return [f"unknown response_action {action!r}"]
+
+
 def _is_user(channel: str) -> bool:
     """A user id (``U…``, or ``W…`` on Enterprise Grid) rather than a conversation id."""
     return channel[:1] in {"U", "W"}
@@ -101,6 +230,7 @@ class FakeSlack:
         bot_id: str = "BBOT0001",
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
         validate_blocks: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -116,6 +246,13 @@ class FakeSlack:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
+        self.channels: dict[str, _Channel] = {}
+        self.block_kit_refusals: list[str] = []
+        self.refused_responses: list[dict[str, Any]] = []
+        self.clock = clock
+        self._waited = 0.0
+        self._latency: dict[str, float] = {}
+        self._triggers: dict[str, float] = {}
         self._messages: dict[str, list[dict[str, Any]]] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._last_ts = 0
@@ -150,6 +287,35 @@ class FakeSlack:
     def add_usergroup(self, group_id: str, members: list[str]) -> None:
         """Register a user group (``S…``) for ``usergroups.users.list``."""
         self.usergroups[group_id] = list(members)
+
+    def add_channel(
+        self, channel_id: str, *, member: bool = True, private: bool = False, archived: bool = False
+    ) -> None:
+        """Register a conversation and whether the bot is in it.
+
+        A conversation never registered behaves as one the bot was invited to (the configured channels
+        of the tests); register one with ``member=False`` for a channel the bot was never invited to, or
+        a ``D…`` id with ``member=False`` for a direct message between two people.
+        """
+        self.channels[channel_id] = _Channel(channel_id, member, private, archived)
+
+    def issue_trigger(self) -> str:
+        """A new ``trigger_id``, as Slack puts in a slash command or interaction payload; views.open
+        answers ``expired_trigger_id`` once :data:`TRIGGER_TTL` seconds of :meth:`now` have passed
+        (Bolt: "Pass a valid trigger_id within 3 seconds of receiving it"; slackapi/bolt-python#434;
+        /work/shared/docs/slack-platform.md §1.5). Ids the fake did not issue never expire."""
+        trigger = self._next_id("trigger.")
+        self._triggers[trigger] = self.now()
+        return trigger
+
+    def now(self) -> float:
+        """The workspace's clock: ``clock`` plus the time slow answers took (:meth:`slow`)."""
+        return self.clock() + self._waited
+
+    def slow(self, method: str, seconds: float) -> None:
+        """Every answer of ``method`` takes ``seconds`` of the fake's clock (no real waiting): issued
+        ``trigger_id`` values age by that much."""
+        self._latency[method] = seconds
 
     def fail_next(
         self,
@@ -243,6 +409,7 @@ class FakeSlack:
             auth = f"Bearer {params['token']}"
         call = Call(method, params, auth)
         self.recorded.append(call)
+        self._waited += self._latency.get(method, 0.0)
         fault = self._take_fault(method)
         if fault is not None and not fault.drop:
             call.status = fault.status
@@ -281,6 +448,14 @@ class FakeSlack:
         hook_id = request.match_info["hook_id"]
         if request.transport is not None:
             self.hook_connections.add(request.transport.get_extra_info("peername"))
+        if isinstance(body, dict) and body.get("blocks") is not None:
+            problems = block_kit_problems(
+                body["blocks"], max_blocks=MESSAGE_BLOCKS, models=self.validate_blocks
+            )
+            if problems:
+                # A response_url answers a refused message with a 4xx and the error as text.
+                self.block_kit_refusals += problems
+                return web.Response(status=400, text="invalid_blocks")
         self.hooks.setdefault(hook_id, []).append(body)
         self._note("response", "", hook_id, body)
         return web.Response(text="ok")
@@ -319,23 +494,44 @@ class FakeSlack:
                 "needed": "im:history",
                 "provided": ",".join(self.scopes),
             }
+        return self._membership(channel, posting=not reading)
+
+    def _membership(self, channel: str, *, posting: bool) -> dict[str, Any] | None:
+        """The error Slack answers a bot token for a conversation it is not in (None: it may use it).
+
+        With ``chat:write`` alone a bot posts only where it is a member: a public channel it was not
+        invited to answers ``not_in_channel``; a private channel, or a direct message between other
+        people, is invisible to it and answers ``channel_not_found``; an archived channel refuses posts
+        with ``is_archived``. Reading history follows the same membership rule. Sources:
+        docs.slack.dev/reference/methods/chat.postMessage (errors ``not_in_channel``,
+        ``channel_not_found``, ``is_archived``), docs.slack.dev/reference/scopes/chat:write.public
+        ("Send messages to channels your Slack app isn't a member of"; not modelled: Cardinal does not
+        ask for it) and /work/shared/docs/slack-platform.md.
+        """
+        known = self.channels.get(channel)
+        if known is None:
+            return None
+        if not known.member:
+            hidden = known.private or channel.startswith(("D", "G"))
+            return {"ok": False, "error": "channel_not_found" if hidden else "not_in_channel"}
+        if known.archived and posting:
+            return {"ok": False, "error": "is_archived"}
         return None
 
     def _bad_blocks(self, blocks: Any, limit: int) -> str | None:
         if blocks is None:
             return None
-        if not isinstance(blocks, list) or len(blocks) > limit:
-            return "invalid_blocks"
-        if self.validate_blocks:
-            for block in blocks:
-                try:
-                    parsed = Block.parse(block)
-                    if parsed is None:
-                        return "invalid_blocks"
-                    parsed.to_dict()
-                except (SlackObjectFormationError, KeyError, TypeError, AttributeError):
-                    return "invalid_blocks"
-        return None
+        problems = block_kit_problems(blocks, max_blocks=limit, models=self.validate_blocks)
+        self.block_kit_refusals += problems
+        return "invalid_blocks" if problems else None
+
+    def view_response(self, view: Mapping[str, Any], response: Any) -> list[str]:
+        """Take the app's answer to a submission of ``view`` as Slack does; return why it was rejected
+        (empty when accepted). Rejections are kept in :attr:`refused_responses`."""
+        problems = view_response_problems(view, response)
+        if problems:
+            self.refused_responses.append({"view": dict(view), "response": response, "problems": problems})
+        return problems
 
     def _note(
         self, kind: ActivityKind, channel: str, ts: str, message: dict[str, Any], user: str | None = None
@@ -384,6 +580,9 @@ class FakeSlack:
         if error:
             return {"ok": False, "error": error}
         channel = self._channel(str(params["channel"]))
+        refused = self._membership(channel, posting=True)
+        if refused:
+            return refused
         thread_ts = params.get("thread_ts") or None
         if thread_ts is not None and self._find(channel, str(thread_ts)) is None:
             return {"ok": False, "error": "thread_not_found"}
@@ -485,14 +684,18 @@ class FakeSlack:
             return {"ok": False, "error": "invalid_arguments"}
         if len(json.dumps(view)) > 250_000 or len(str(view.get("private_metadata", ""))) > 3000:
             return {"ok": False, "error": "view_too_large"}
-        error = self._bad_blocks(view.get("blocks", []), 100)
-        return {"ok": False, "error": error} if error else None
+        problems = view_problems(view, models=self.validate_blocks)
+        if problems:
+            self.block_kit_refusals += problems
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": problems}}
+        return None
 
     def _m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
         trigger = str(params.get("trigger_id", ""))
         if not trigger:
             return {"ok": False, "error": "invalid_arguments"}
-        if trigger.startswith("expired"):
+        issued = self._triggers.get(trigger)
+        if trigger.startswith("expired") or (issued is not None and self.now() - issued > TRIGGER_TTL):
             return {"ok": False, "error": "expired_trigger_id"}
         problem = self._check_view(params)
         if problem:

@@ -71,7 +71,7 @@ async def harness(
     sim = Simulator(**options)
     sim.add_token(TOKEN_ID, TOKEN_SECRET, privileges)
     proxmox = await serve(sim, tls=True)
-    slack = FakeSlack()
+    slack = FakeSlack(clock=lambda: clock().timestamp())  # trigger_ids age with the test's clock
     for user in (REQUESTER, APPROVER, OTHER):
         slack.add_user(user)
     slack_server = await aiohttp_server(slack.app())

@@ -106,7 +106,7 @@ class Harness:
             text,
             user=user,
             channel=channel,
-            trigger_id=f"trigger-{self.trigger_seq}",
+            trigger_id=self.slack.issue_trigger(),
             response_url=self.hook_url(f"cmd-{self.trigger_seq}"),
         )
         status, body = await self._post(form_body(fields), "application/x-www-form-urlencoded")
@@ -117,6 +117,8 @@ class Harness:
         """Submit a modal Cardinal opened; returns (status, ack body)."""
         payload = view_submission(view["callback_id"], values, user=user, view=view)
         status, body = await self._post(interactive_body(payload), "application/x-www-form-urlencoded")
+        refused = self.slack.view_response(view, body if status == 200 else f"HTTP {status}")
+        assert not refused, f"Slack would reject Cardinal's answer to the submission: {refused}"
         await self.idle()
         return status, body
 
@@ -128,7 +130,7 @@ class Harness:
             value,
             user=user,
             channel=channel,
-            trigger_id=f"trigger-{self.trigger_seq}",
+            trigger_id=self.slack.issue_trigger(),
             response_url=self.hook_url(f"act-{self.trigger_seq}"),
         )
         status, body = await self._post(interactive_body(payload), "application/x-www-form-urlencoded")

@@ -265,6 +265,7 @@ async def test_cardinal_check_subprocess_passes_against_the_sandbox(
     lines = done.stdout.strip().splitlines()
     checks = lines[:-1]
     assert len(checks) >= 16, done.stdout
+    assert any(line.startswith("✓ Slack channels: @cardinal is a member of") for line in checks)
     assert all(line.startswith("✓ ") for line in checks), done.stdout
     assert lines[-1] == f"All {len(checks)} checks passed."
     assert sandbox.env["PROXMOX_SECRET"] not in done.stdout + done.stderr
