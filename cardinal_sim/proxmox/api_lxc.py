@@ -70,9 +70,12 @@ def _conf_value(value: Any) -> Any:
     return value
 
 
-def _check_features(ctx: Ctx, vmid: int, old: Any, new: Any, *, unprivileged: bool) -> None:
+def _check_features(
+    ctx: Ctx, vmid: int, old: Any, new: Any, *, unprivileged: bool, pool: str | None = None
+) -> None:
     """The ``features`` rule of pve-container ``check_ct_modify_config_perm``: only root@pam may set
-    features of a privileged container or any feature but ``nesting``; ``nesting`` needs VM.Allocate."""
+    features of a privileged container or any feature but ``nesting``; ``nesting`` needs VM.Allocate,
+    checked with ``check_vm_perm`` (so on the create's ``pool`` too)."""
     if ctx.userid == "root@pam":
         return
     if not unprivileged:
@@ -83,7 +86,7 @@ def _check_features(ctx: Ctx, vmid: int, old: Any, new: Any, *, unprivileged: bo
     if changed - {"nesting"}:
         raise perm_error("changing feature flags (except nesting) is only allowed for root@pam")
     if changed:
-        ctx.check(f"/vms/{vmid}", ["VM.Allocate"])
+        _check_vm_perm(ctx, vmid, pool, "VM.Allocate")
 
 
 def _is_net(key: str) -> bool:
@@ -206,7 +209,7 @@ async def lxc_create(ctx: Ctx) -> str:
     for key in sorted(values):
         _check_vm_perm(ctx, vmid, pool, _priv_for(key))
     if "features" in values:
-        _check_features(ctx, vmid, None, values["features"], unprivileged=unprivileged)
+        _check_features(ctx, vmid, None, values["features"], unprivileged=unprivileged, pool=pool)
     if "tags" in values:
         assert_tag_permissions(ctx, None, str(values["tags"]))
     plan = _disk_plan(ctx, values)

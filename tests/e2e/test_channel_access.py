@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from bot.db import RequestState
-from handlers import blocks
+from handlers.blocks.ids import ACTION_APPROVE, CALLBACK_CREATE
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, REQUESTER, Harness, button_value
 from tests.fakes.signing import number, plain, selected
@@ -24,7 +24,7 @@ ARCHIVED = "C0ARCHIVED"
 
 async def _request_from(harness: Harness, channel: str, hostname: str, preset: str = "small") -> None:
     await harness.command("create", channel=channel)
-    view = harness.last_view(blocks.CALLBACK_CREATE)
+    view = harness.last_view(CALLBACK_CREATE)
     values = {
         "hostname": {"value": plain(hostname)},
         "count": {"value": number("1")},
@@ -95,8 +95,8 @@ async def test_approval_channel_without_cardinal_tells_the_requester_and_posts_o
     requests = harness.cardinal.services.requests
     assert await requests.resume_stalled(owner="e2e-replica") == 1
     card = harness.slack.messages(APPROVALS)
-    value = button_value(card[0], blocks.ACTION_APPROVE)
-    await harness.click(blocks.ACTION_APPROVE, value, user=APPROVER)
+    value = button_value(card[0], ACTION_APPROVE)
+    await harness.click(ACTION_APPROVE, value, user=APPROVER)
     await harness.settle(lambda: [t for t in harness.texts("C0LAB0001") if "is ready" in t])
     notices = [t for t in harness.texts("C0LAB0001") if "Approvers have not been asked yet" in t]
     assert len(notices) == 1

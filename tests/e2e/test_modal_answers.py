@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from handlers import blocks
+from handlers.blocks.create_modal import TEMPLATE_UNAVAILABLE_BLOCK
+from handlers.blocks.ids import ACTION_DENY, CALLBACK_DENY_REASON
 from tests.e2e.harness import APPROVALS, APPROVER, OTHER, Harness, button_value
 from tests.fakes.signing import number, plain, selected
 
@@ -30,11 +31,11 @@ def _opened_view(harness: Harness) -> dict[str, Any]:
 async def test_submitting_while_templates_load_marks_the_template_field_in_the_view(harness: Harness) -> None:
     await harness.command("create")
     loading = _opened_view(harness)
-    assert blocks.TEMPLATE_UNAVAILABLE_BLOCK in {b.get("block_id") for b in loading["blocks"]}
+    assert TEMPLATE_UNAVAILABLE_BLOCK in {b.get("block_id") for b in loading["blocks"]}
     values = {
         "hostname": {"value": plain("web")},
         "count": {"value": number("1")},
-        blocks.TEMPLATE_UNAVAILABLE_BLOCK: {"value": selected("__unavailable__")},
+        TEMPLATE_UNAVAILABLE_BLOCK: {"value": selected("__unavailable__")},
         "preset": {"value": selected("small")},
         "net_mode": {"value": selected("dhcp", "radio_buttons")},
         "bridge": {"value": selected("vmbr0")},
@@ -45,7 +46,7 @@ async def test_submitting_while_templates_load_marks_the_template_field_in_the_v
     status, body = await harness.submit_view(loading, values, user="U0REQUEST")
     assert status == 200
     assert body["response_action"] == "errors"
-    assert "loading" in body["errors"][blocks.TEMPLATE_UNAVAILABLE_BLOCK]
+    assert "loading" in body["errors"][TEMPLATE_UNAVAILABLE_BLOCK]
     assert harness.slack.refused_responses == []
     assert harness.creates() == []
 
@@ -61,11 +62,11 @@ async def test_deny_modal_opens_although_the_approver_lookup_takes_longer_than_a
     card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
     harness.clock.advance(minutes=5)  # the approver group is read from Slack again at the click
     harness.slack.slow("usergroups.users.list", 4.0)
-    await harness.click(blocks.ACTION_DENY, button_value(card[0], blocks.ACTION_DENY), user=APPROVER)
+    await harness.click(ACTION_DENY, button_value(card[0], ACTION_DENY), user=APPROVER)
     shown = [a for a in harness.slack.activity if a.kind in ("view_open", "view_update")]
-    opened = [a for a in shown if a.message.get("callback_id") == blocks.CALLBACK_DENY_REASON]
+    opened = [a for a in shown if a.message.get("callback_id") == CALLBACK_DENY_REASON]
     assert opened, "the deny modal never opened"
-    deny = harness.last_view(blocks.CALLBACK_DENY_REASON)
+    deny = harness.last_view(CALLBACK_DENY_REASON)
     assert "big" in str(deny["blocks"])  # filled in once the lookup answered
     status, body = await harness.submit_view(deny, {"reason": {"value": plain("too big")}}, user=APPROVER)
     assert (status, body) == (200, "")
@@ -75,9 +76,9 @@ async def test_deny_modal_opens_although_the_approver_lookup_takes_longer_than_a
 async def test_a_non_approvers_deny_modal_is_replaced_by_the_refusal(harness: Harness) -> None:
     await harness.request("big", preset="large")
     card = await harness.settle(lambda: harness.slack.messages(APPROVALS))
-    await harness.click(blocks.ACTION_DENY, button_value(card[0], blocks.ACTION_DENY), user=OTHER)
+    await harness.click(ACTION_DENY, button_value(card[0], ACTION_DENY), user=OTHER)
     opened = [a for a in harness.slack.activity if a.kind == "view_open"]
-    assert opened[-1].message["callback_id"] == blocks.CALLBACK_DENY_REASON
+    assert opened[-1].message["callback_id"] == CALLBACK_DENY_REASON
     [update] = [a for a in harness.slack.activity if a.kind == "view_update" and a.ts == opened[-1].ts]
     assert "Only approvers can deny" in str(update.message["blocks"])
     assert "submit" not in update.message

@@ -11,12 +11,12 @@ import pytest
 from handlers.runtime import connect_socket_mode
 from handlers.socket_mode import SocketMode, Timing
 from tests.conftest import ServerFactory
-from tests.e2e.conftest import harness, policy_overrides
+from tests.e2e.conftest import harness, policy_overrides, settings_overrides, sim_options
 from tests.e2e.harness import Harness
 from tests.fakes.socket_mode import APP_TOKEN, FakeSocketMode
 from tests.reliability.conftest import Lab, lab, sim_faults
 
-__all__ = ["harness", "lab", "policy_overrides", "sim_faults"]
+__all__ = ["harness", "lab", "policy_overrides", "settings_overrides", "sim_faults", "sim_options"]
 
 FAST = Timing(ping_interval=0.4, hello_timeout=2.0, close_timeout=0.5, backoff=(0.05, 0.1, 0.2))
 """Short enough that a dead link is noticed and rebuilt in well under a second."""
