@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access import AccessDenied
 from bot.errors import InputError
-from bot.logs import bind_context, clear_context, new_request_id
-from handlers import blocks, home
-
-if TYPE_CHECKING:
-    from handlers.app import Services
+from handlers import blocks
+from handlers.errors import answer_failures
+from handlers.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -41,53 +40,46 @@ async def tell_clicker(client: AsyncWebClient, channel: Any, user: str, text: st
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    """Attach the button listeners."""
+    """Attach the button listeners. Each acks, then works in ``services.background``; a refusal or a
+    failure there is answered to the clicker by :func:`handlers.errors.answer_failures`."""
 
     @app.action(blocks.ACTION_APPROVE)
-    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def approve(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
-        clear_context()
         user = body["user"]["id"]
-        bind_context(request_id=new_request_id(), slack_user=user)
         value = str(body["actions"][0].get("value", ""))
         channel = (body.get("channel") or {}).get("id")
 
         async def decide() -> None:
             # Checked here, after the ack: raising right after ack() races Bolt's ack bookkeeping.
-            try:
-                approval_id = approval_id_of(value)
-            except InputError as exc:
-                await tell_clicker(client, channel, user, exc.user_message)
-                return
+            approval_id = approval_id_of(value)
             try:
                 decision = await services.requests.decide(approval_id, clicker=user, approve=True)
-            except InputError as exc:
-                await tell_clicker(client, channel, user, exc.user_message)
-                return
-            home.refresh_after_decision(services, approval_id, user)
+            finally:
+                services.home.refresh_after_decision(approval_id, user)
             if not decision.applied:
                 await tell_clicker(client, channel, user, decision.message)
 
-        services.background.spawn(decide(), name="approve-request")
+        work = answer_failures(decide(), body, respond=respond, client=client)
+        services.background.spawn(work, name="approve-request")
 
     @app.action(blocks.ACTION_DENY)
-    async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def deny(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
-        clear_context()
         user = body["user"]["id"]
-        bind_context(request_id=new_request_id(), slack_user=user)
         channel = (body.get("channel") or {}).get("id")
         value = str(body["actions"][0].get("value", ""))
 
         async def ask_reason() -> None:
-            try:
-                approval_id = approval_id_of(value)
-            except InputError as exc:
-                await tell_clicker(client, channel, user, exc.user_message)
-                return
+            approval_id = approval_id_of(value)
             if not await services.approvers.is_approver(user):
-                await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
-                return
+                raise AccessDenied(
+                    "Only approvers can approve or deny requests.", hint="Nothing was changed."
+                )
             subject = await services.requests.approval_subject(approval_id) or "this request"
             modal = blocks.deny_reason_modal(approval_id, subject)
             modal["private_metadata"] = json.dumps(
@@ -96,4 +88,5 @@ def register(app: AsyncApp, services: Services) -> None:
             )
             await client.views_open(trigger_id=body["trigger_id"], view=modal)
 
-        services.background.spawn(ask_reason(), name="deny-reason-modal")
+        work = answer_failures(ask_reason(), body, respond=respond, client=client)
+        services.background.spawn(work, name="deny-reason-modal")
