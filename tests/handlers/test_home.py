@@ -297,9 +297,7 @@ async def test_publish_shows_the_persons_containers_the_persons_containers(
     assert "theirs" not in text_of(view)
 
 
-async def test_publish_never_raises(
-    env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient
-) -> None:
+async def test_publish_never_raises(env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient) -> None:
     fake_slack.fail_next("views.publish", 200, body={"ok": False, "error": "invalid_auth"}, times=5)
     assert not await env.services.home.publish(OWNER)
     assert OWNER not in fake_slack.home_views
