@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
@@ -73,11 +73,11 @@ class _LogContext(AsyncMiddleware):
 
     async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: _Next) -> BoltResponse:
         clear_context()
-        bind_context(request_id=new_request_id(), **request_log_fields(req.body, req.context))
+        bind_context(request_id=new_request_id(), **_log_fields(req.body, req.context))
         return await next()
 
 
-def request_log_fields(body: dict[str, Any], context: Any) -> dict[str, str]:
+def _log_fields(body: dict[str, Any], context: AsyncBoltContext) -> dict[str, str]:
     """The safe, cheap fields of a request for the log context: ids and names, never tokens, URLs or
     typed text."""
     fields: dict[str, Any] = {"slack_user": context.user_id, "channel": context.channel_id}
