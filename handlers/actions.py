@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.access import AccessDenied
 from bot.errors import InputError
-from bot.logs import bind_context, clear_context, new_request_id
-from handlers import home
 from handlers.blocks.approval import deny_reason_modal
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY
-
-if TYPE_CHECKING:
-    from handlers.app import Services
+from handlers.errors import answer_failures
+from handlers.services import Services
 
 log = structlog.get_logger(__name__)
 
@@ -43,50 +41,42 @@ async def tell_clicker(client: AsyncWebClient, channel: Any, user: str, text: st
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    """Attach the button listeners."""
+    """Attach the button listeners. Each acks, then works in ``services.background``; a refusal or a
+    failure there is answered to the clicker by :func:`handlers.errors.answer_failures`."""
 
     @app.action(ACTION_APPROVE)
-    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def approve(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
-        clear_context()
         user = body["user"]["id"]
-        bind_context(request_id=new_request_id(), slack_user=user)
         value = str(body["actions"][0].get("value", ""))
         channel = (body.get("channel") or {}).get("id")
 
         async def decide() -> None:
             # Checked here, after the ack: raising right after ack() races Bolt's ack bookkeeping.
-            try:
-                approval_id = approval_id_of(value)
-            except InputError as exc:
-                await tell_clicker(client, channel, user, exc.user_message)
-                return
+            approval_id = approval_id_of(value)
             try:
                 decision = await services.requests.decide(approval_id, clicker=user, approve=True)
-            except InputError as exc:
-                await tell_clicker(client, channel, user, exc.user_message)
-                return
-            home.refresh_after_decision(services, approval_id, user)
+            finally:
+                services.home.refresh_after_decision(approval_id, user)
             if not decision.applied:
                 await tell_clicker(client, channel, user, decision.message)
 
-        services.background.spawn(decide(), name="approve-request")
+        work = answer_failures(decide(), body, respond=respond, client=client)
+        services.background.spawn(work, name="approve-request")
 
     @app.action(ACTION_DENY)
-    async def deny(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def deny(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         await ack()
-        clear_context()
         user = body["user"]["id"]
-        bind_context(request_id=new_request_id(), slack_user=user)
         channel = (body.get("channel") or {}).get("id")
         value = str(body["actions"][0].get("value", ""))
 
         async def ask_reason() -> None:
-            try:
-                approval_id = approval_id_of(value)
-            except InputError as exc:
-                await tell_clicker(client, channel, user, exc.user_message)
-                return
+            approval_id = approval_id_of(value)
             metadata = json.dumps(
                 services.seal.seal({"approval_id": approval_id, "channel": channel or ""}),
                 separators=(",", ":"),
@@ -98,15 +88,17 @@ def register(app: AsyncApp, services: Services) -> None:
             opened = await client.views_open(trigger_id=body["trigger_id"], view=modal)
             view = opened.get("view") or {}
             if not await services.approvers.is_approver(user):
-                await tell_clicker(client, channel, user, "Only approvers can approve or deny requests.")
                 await _update_view(client, view, _refused_modal("Only approvers can deny requests."))
-                return
+                raise AccessDenied(
+                    "Only approvers can approve or deny requests.", hint="Nothing was changed."
+                )
             subject = await services.requests.approval_subject(approval_id) or "this request"
             modal = deny_reason_modal(approval_id, subject)
             modal["private_metadata"] = metadata
             await _update_view(client, view, modal)
 
-        services.background.spawn(ask_reason(), name="deny-reason-modal")
+        work = answer_failures(ask_reason(), body, respond=respond, client=client)
+        services.background.spawn(work, name="deny-reason-modal")
 
 
 async def _update_view(client: AsyncWebClient, view: dict[str, Any], modal: dict[str, Any]) -> None:

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.ops.metrics import Metrics
-from bot.policy import Policy
-from bot.proxmox.client import ProxmoxClient
-from bot.requests import ApproverDirectory, RequestService
+from bot.logs import bind_context, clear_context, new_request_id
 from handlers import actions, commands, container_actions, home, response_url, views
-from handlers.background import Background
 from handlers.edge import check_signature, hooks_base, is_slack_hook
 from handlers.errors import handle_error
-from handlers.metadata import MetadataSeal
+from handlers.services import Services
 
 log = structlog.get_logger("cardinal.edge")
 
@@ -70,33 +65,44 @@ class _SlackHooksOnly(AsyncMiddleware):
         return await next()
 
 
+class _LogContext(AsyncMiddleware):
+    """Every request starts with a clean log context: a new request id, the Slack user and, where the
+    payload has them, the channel, the command, the button's action id, the modal's callback id and the
+    event type. Listeners run (and start their post-ack work) in a copy of this context, so every line
+    logged for the request carries them."""
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse, next: _Next) -> BoltResponse:
+        clear_context()
+        bind_context(request_id=new_request_id(), **_log_fields(req.body, req.context))
+        return await next()
+
+
+def _log_fields(body: dict[str, Any], context: AsyncBoltContext) -> dict[str, str]:
+    """The safe, cheap fields of a request for the log context: ids and names, never tokens, URLs or
+    typed text."""
+    fields: dict[str, Any] = {"slack_user": context.user_id, "channel": context.channel_id}
+    fields["command"] = body.get("command")
+    actions = body.get("actions")
+    if isinstance(actions, list) and actions and isinstance(actions[0], dict):
+        fields["action"] = actions[0].get("action_id")
+    view = body.get("view")
+    if body.get("type") in ("view_submission", "view_closed") and isinstance(view, dict):
+        fields["callback_id"] = view.get("callback_id")
+    event = body.get("event")
+    if isinstance(event, dict):
+        fields["event"] = event.get("type")
+    return {k: v[:80] for k, v in fields.items() if isinstance(v, str) and v}
+
+
 def _first(values: Any) -> str | None:
     if isinstance(values, list | tuple):
         return str(values[0]) if values else None
     return values if isinstance(values, str) else None
 
 
-@dataclass
-class Services:
-    """Everything the Slack edge calls. Optional services add subcommands when present."""
-
-    requests: RequestService
-    proxmox: ProxmoxClient
-    policy: Policy
-    approvers: ApproverDirectory
-    seal: MetadataSeal
-    background: Background = field(default_factory=Background)
-    containers: Any = None  # bot.containers.service.ContainerService
-    approvals: Any = None  # bot.approvals.ActionApprovals (day-2 approval cards)
-    digest: Any = None  # bot.digest.DigestJob
-    command_name: str = "/lxc"
-    ui_url: str = ""  # the Proxmox web UI, for links
-    metrics: Metrics | None = None
-    home: Any = None  # handlers.home.HomeRefresher, set by create_app
-
-
 def create_app(services: Services, *, client: AsyncWebClient, signing_secret: str | None) -> AsyncApp:
-    """The Slack app. ``signing_secret=None`` is for Socket Mode, where requests are not signed.
+    """The Slack app with every listener on ``services`` (built by the caller, complete; nothing here
+    adds to it). ``signing_secret=None`` is for Socket Mode, where requests are not signed.
 
     With a signing secret the first middleware refuses (401) every request whose signature does not hold;
     in every mode ``respond()`` is only wired to ``response_url`` values under Slack's hooks URL for the
@@ -110,8 +116,10 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
         raise_error_for_unhandled_request=False,
         ignoring_self_events_enabled=True,
     )
+    # Bolt builds its middleware list in the constructor; the log context comes before all of it, and the
+    # signature check before that (a refused request binds nothing it carries).
+    app._async_middleware_list.insert(0, _LogContext())
     if signing_secret is not None:
-        # Bolt builds its middleware list in the constructor; the signature check must precede all of it.
         app._async_middleware_list.insert(0, _SignedOnly(signing_secret.encode()))
     hooks = hooks_base(client.base_url)
     app.use(_SlackHooksOnly(hooks))
@@ -125,6 +133,6 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
     views.register(app, services)
     actions.register(app, services)
     container_actions.register(app, services)
-    home.register(app, services)
+    home.register(app, services.home)
     app.error(handle_error)
     return app

@@ -19,7 +19,10 @@ class Background:
         self._closed = False
 
     def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any] | None:
-        """Run ``coro`` in the background; refused (and closed) once :meth:`drain` has begun."""
+        """Run ``coro`` in the background; refused (and closed) once :meth:`drain` has begun.
+
+        The task runs in a copy of the caller's context, so it logs under the request's log context
+        (request id, Slack user…) that the edge bound before the listener ran."""
         if self._closed:
             coro.close()
             log.warning("background.refused", job=name, reason="shutting down")

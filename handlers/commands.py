@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import Any
 
-import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CardinalError, InputError
-from bot.logs import bind_context, clear_context, new_request_id
 from handlers import subcommands
 from handlers.blocks.create_modal import create_modal
 from handlers.blocks.help import help_message
-from handlers.errors import render_error
+from handlers.errors import answer_failures, report_failure
 from handlers.parsing import Create, Help, parse_command
-
-if TYPE_CHECKING:
-    from handlers.app import Services
-
-log = structlog.get_logger(__name__)
+from handlers.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -29,8 +24,6 @@ def register(app: AsyncApp, services: Services) -> None:
     async def lxc(
         ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        clear_context()
-        bind_context(request_id=new_request_id(), slack_user=command.get("user_id"))
         try:
             cmd = parse_command(command.get("text", ""), command_name=services.command_name)
         except InputError:
@@ -44,48 +37,58 @@ def register(app: AsyncApp, services: Services) -> None:
         if isinstance(cmd, Create):
             _count(services, name, "ok")
             await ack()
+            opening = open_create_modal(services, client, command, respond, cmd.preset)
             services.background.spawn(
-                open_create_modal(services, client, command, cmd.preset), name="open-create-modal"
+                answer_failures(opening, command, respond=respond, client=client), name="open-create-modal"
             )
             return
         await ack()
-        services.background.spawn(
-            _answer(services, name, subcommands.run(services, cmd, command, client), respond),
-            name=f"lxc-{name}",
+        answer = _answer(
+            services, name, subcommands.run(services, cmd, command, client), command, respond, client
         )
+        services.background.spawn(answer, name=f"lxc-{name}")
 
 
 def _count(services: Services, command: str, outcome: str) -> None:
-    if services.metrics is not None:
-        services.metrics.command_handled(command, outcome)
+    services.metrics.command_handled(command, outcome)
 
 
-async def _answer(services: Services, name: str, work: Any, respond: AsyncRespond) -> None:
-    """Run a command's work and send its answer (or the error) through ``response_url``."""
+async def _answer(
+    services: Services,
+    name: str,
+    work: Awaitable[subcommands.Message | None],
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    client: AsyncWebClient,
+) -> None:
+    """Run a command's work and send its answer through ``response_url``; a failure is answered by
+    :func:`handlers.errors.report_failure` (and counted)."""
     try:
         message = await work
+        if message is not None:
+            await respond(replace_original=False, **message)
     except Exception as exc:
         _count(services, name, "refused" if isinstance(exc, CardinalError) else "error")
-        text, error_blocks, ref = render_error(exc)
-        if ref is not None:
-            log.error("command.failed", ref=ref, exc_info=exc)
-        await respond(response_type="ephemeral", text=text, blocks=error_blocks, replace_original=False)
+        await report_failure(exc, command, respond=respond, client=client)
         return
     _count(services, name, "ok")
-    if message is not None:
-        await respond(replace_original=False, **message)
 
 
 async def open_create_modal(
-    services: Services, client: AsyncWebClient, command: dict[str, Any], preset: str | None
+    services: Services,
+    client: AsyncWebClient,
+    command: dict[str, Any],
+    respond: AsyncRespond,
+    preset: str | None,
 ) -> None:
     """Open the modal at once (the trigger id lives 3 s), then fill templates and nodes."""
     metadata = services.seal.seal({"channel": command["channel_id"]})
     view = create_modal(services.policy, templates=None, preset=preset, metadata=metadata)
     opened = await client.views_open(trigger_id=command["trigger_id"], view=view)
     view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
+    filling = _fill_create_modal(services, client, view_id, view_hash, preset, metadata)
     services.background.spawn(
-        _fill_create_modal(services, client, view_id, view_hash, preset, metadata), name="fill-create-modal"
+        answer_failures(filling, command, respond=respond, client=client), name="fill-create-modal"
     )
 
 

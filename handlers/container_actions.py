@@ -3,7 +3,7 @@ confirmation, and the Approve/Deny buttons of day-2 approval cards (destroy, res
 
 Every listener acks first, then reads the button's value strictly (anything that is not exactly what
 Cardinal put there is refused with a clear message: :class:`~bot.errors.InputError`, delivered by
-:func:`handlers.errors.handle_error`), then authorizes the clicker *at click time* (approver rights are
+:func:`handlers.errors.answer_failures`), then authorizes the clicker *at click time* (approver rights are
 looked up now, the container's owner is read from the database now) and only then acts.
 
 Clicks that must happen once are claimed as ``job_run`` slots in the database (first click wins, across
@@ -19,22 +19,20 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.approvals import ActionApprovals, ApprovalNotOpen
+from bot.approvals import ApprovalNotOpen
 from bot.clicks import ClickLedger
 from bot.containers.service import ContainerService
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
-from bot.logs import bind_context, clear_context, new_request_id
 from bot.policy import parse_duration
 from bot.proxmox.client import PowerAction
-from handlers import home
 from handlers.blocks.approval import destroy_asked
 from handlers.blocks.containers import destroy_started, extend_result, power_started
 from handlers.blocks.day2 import rollback_started
@@ -49,12 +47,10 @@ from handlers.blocks.ids import (
     ACTION_RESIZE_DENY,
     ACTION_ROLLBACK_CONFIRM,
 )
-from handlers.errors import render_error
+from handlers.errors import answer_failures
 from handlers.parsing import VMID_MAX, VMID_MIN
-from handlers.subcommands import actor_of, container_service
-
-if TYPE_CHECKING:
-    from handlers.app import Services
+from handlers.services import Services
+from handlers.subcommands import actor_of
 
 __all__ = [
     "DESTROY_CONFIRM_JOB",
@@ -154,13 +150,6 @@ def _value(body: dict[str, Any]) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _start(body: dict[str, Any]) -> str:
-    clear_context()
-    user = str(body["user"]["id"])
-    bind_context(request_id=new_request_id(), slack_user=user)
-    return user
-
-
 def _where(body: dict[str, Any]) -> tuple[str | None, str | None, bool]:
     """(channel, message ts, ephemeral?) of the message whose button was clicked."""
     container = body.get("container") or {}
@@ -258,8 +247,11 @@ def register(app: AsyncApp, services: Services) -> None:
             ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
         ) -> None:
             await ack()
-            user = _start(body)
-            _spawn(services, respond, work(services, body, client, respond, user, _value(body)), user)
+            user = str(body["user"]["id"])
+            clicked = work(services, body, client, respond, user, _value(body))
+            answered = answer_failures(clicked, body, respond=respond, client=client)
+            name = getattr(clicked, "__name__", "container-action")
+            services.background.spawn(services.home.run_then_refresh(user, answered), name=f"lxc-{name}")
 
     listen(ACTION_EXTEND, extend_clicked)
     listen(_POWER_ACTION_RE, power_clicked)
@@ -273,30 +265,6 @@ def register(app: AsyncApp, services: Services) -> None:
         listen(deny_id, partial(approval_decided, approve=False))
 
 
-def _spawn(
-    services: Services, respond: AsyncRespond, work: Coroutine[Any, Any, None], user: str | None = None
-) -> None:
-    name = getattr(work, "__name__", "container-action")
-    refreshed = home.run_then_refresh(services, user, _guarded(work, respond))
-    services.background.spawn(refreshed, name=f"lxc-{name}")
-
-
-async def _guarded(work: Coroutine[Any, Any, None], respond: AsyncRespond) -> None:
-    """Run a click's work; show any error to the clicker (a reference id for unexpected ones)."""
-    try:
-        await work
-    except Exception as exc:
-        text, error_blocks, ref = render_error(exc)
-        if ref is not None:
-            log.error("action.failed", ref=ref, exc_info=exc)
-        else:
-            log.info("action.refused", error_type=type(exc).__name__, what=str(exc))
-        try:
-            await respond(response_type="ephemeral", text=text, blocks=error_blocks, replace_original=False)
-        except (SlackApiError, OSError) as send_exc:
-            log.warning("action.error_not_delivered", ref=ref, reason=type(send_exc).__name__)
-
-
 async def power_clicked(
     services: Services,
     body: dict[str, Any],
@@ -307,7 +275,7 @@ async def power_clicked(
 ) -> None:
     """A quick power action from ``/lxc status``: owner or approver (checked by the service)."""
     vmid, action = power_value_of(value)
-    containers = container_service(services)
+    containers = services.containers
     result = await containers.power(await actor_of(services, user), vmid, action)
     await respond(response_type="ephemeral", replace_original=False, **power_started(result))
 
@@ -323,7 +291,7 @@ async def extend_clicked(
     """Extend from a button. On a shared message (a reminder) the click counts once per person and the
     message is updated for everyone; on an ephemeral one (``/lxc status``) the clicker gets the answer."""
     vmid, duration = extend_value_of(value)
-    containers = container_service(services)
+    containers = services.containers
     actor = await actor_of(services, user)
     channel, ts, ephemeral = _where(body)
     if ephemeral:
@@ -356,7 +324,7 @@ async def destroy_confirmed(
     """The confirmed destroy button: the owner destroys now; anyone else asks the approvers (a card in
     the policy's approval channel, or this channel). Once per message and clicker."""
     vmid = vmid_of(value)
-    containers = container_service(services)
+    containers = services.containers
     actor = await actor_of(services, user)
     plan = await containers.request_destroy(actor, vmid)  # ContainerNotManaged if it is gone
     slot = f"{vmid}:{user}:{_click_key(body)}"
@@ -377,7 +345,7 @@ async def destroy_confirmed(
             "There is no approval channel to ask in.", hint="Run `/lxc destroy` in a channel, not a DM."
         )
     try:
-        approval = await approval_service(services).ask_destroy(plan, channel=target)
+        approval = await services.approvals.ask_destroy(plan, channel=target)
     except Exception as exc:
         await _finish(containers, DESTROY_CONFIRM_JOB, slot, user, {"error": type(exc).__name__})
         raise
@@ -399,19 +367,10 @@ async def approval_decided(
     id; the service checks the clicker now and lets the first decision win. A later click only hears who
     decided."""
     approval_id = approval_id_of(value)
-    decision = await approval_service(services).decide(approval_id, clicker=user, approve=approve)
+    decision = await services.approvals.decide(approval_id, clicker=user, approve=approve)
     if not decision.won:
         by = f" by <@{decision.decided_by}>" if decision.decided_by else ""
         await _say(respond, f"This {decision.action} request was already decided{by}.")
-
-
-def approval_service(services: Services) -> ActionApprovals:
-    """The day-2 approval service; a clear error when this deployment was assembled without it."""
-    if not isinstance(services.approvals, ActionApprovals):
-        raise CardinalError(
-            "Approvals are not set up in this Cardinal.", hint="Ask the operators to check the deployment."
-        )
-    return services.approvals
 
 
 async def rollback_confirmed(
@@ -425,7 +384,7 @@ async def rollback_confirmed(
     """The confirmed rollback button (owner or approver, checked by the service). Once per message and
     clicker: a second click only hears that it was already done."""
     vmid, name = rollback_value_of(value)
-    containers = container_service(services)
+    containers = services.containers
     actor = await actor_of(services, user)
     await containers.request_rollback(actor, vmid, name)  # access and the snapshot, checked now
     slot = f"{vmid}:{name}:{user}:{_click_key(body)}"

@@ -5,13 +5,16 @@ A :class:`bot.errors.CardinalError` is meant for the person: they get an ephemer
 full traceback under the same id with safe context (user, channel, command, action) — never tokens,
 ``response_url``s or typed text, which can hold secrets.
 
-``render_error`` is pure; ``handle_error`` is the Bolt adapter: ``app.error(handle_error)``.
+``render_error`` is pure; ``handle_error`` is the Bolt adapter (``app.error(handle_error)``) for failures
+inside a listener; :func:`answer_failures` wraps the work a listener runs after its ``ack()``, and both
+answer through :func:`report_failure`'s path: one log line, one message to the person, the same id.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Awaitable
 from typing import Any
 
 import structlog
@@ -27,7 +30,15 @@ from handlers.blocks.help import error_message
 from handlers.blocks.kit import Block
 from handlers.edge import hooks_base, is_slack_hook
 
-__all__ = ["UNEXPECTED_HINT", "error_context", "handle_error", "new_ref_id", "render_error"]
+__all__ = [
+    "UNEXPECTED_HINT",
+    "answer_failures",
+    "error_context",
+    "handle_error",
+    "new_ref_id",
+    "render_error",
+    "report_failure",
+]
 
 log = structlog.get_logger("cardinal.slack")
 
@@ -109,10 +120,12 @@ async def _deliver(
     respond: AsyncRespond | None,
     client: AsyncWebClient | None,
 ) -> bool:
-    """Show the error to the person who acted: via response_url when there is one, else ephemerally.
+    """Show the error to the person who acted: via response_url when there is one, else ephemerally in
+    the channel, else in their direct messages with Cardinal.
 
     ``response_url`` is only posted to when it is one of Slack's hooks URLs for the Web API base the
-    ``client`` talks to (:func:`handlers.edge.is_slack_hook`); without a ``client`` nothing is sent.
+    ``client`` talks to (:func:`handlers.edge.is_slack_hook`); without a ``client`` nothing is sent. A
+    ``respond`` without a ``response_url`` (a click in the Home tab) is not used: the DM goes out here.
     """
     if client is None:
         return False
@@ -125,10 +138,81 @@ async def _deliver(
     if channel is None and isinstance(body.get("view"), dict):
         channel = read_private_metadata(str(body["view"].get("private_metadata", ""))).get("channel")
     user = ctx.get("user")
-    if channel and user:
+    if not isinstance(user, str) or not user:
+        return False
+    if isinstance(channel, str) and channel:
         await client.chat_postEphemeral(channel=channel, user=user, text=text, blocks=blocks)
         return True
-    return False
+    # The DM's D… id from conversations.open, not the user id (docs/slack-dm.md).
+    opened = await client.conversations_open(users=user)
+    await client.chat_postMessage(channel=opened["channel"]["id"], text=text, blocks=blocks)
+    return True
+
+
+def _log_failure(error: BaseException, ctx: dict[str, Any]) -> tuple[str, list[Block], str | None]:
+    """Render ``error`` and log it once: a Cardinal error at INFO, anything else at ERROR with its
+    traceback under the reference id the person is shown."""
+    text, blocks, ref = render_error(error)
+    if ref is None:
+        log.info("slack.user_error", error_type=type(error).__name__, what=str(error), **ctx)
+    else:
+        log.error("slack.unexpected_error", ref=ref, error_type=type(error).__name__, exc_info=error, **ctx)
+    return text, blocks, ref
+
+
+async def _show(
+    ref: str | None,
+    ctx: dict[str, Any],
+    body: dict[str, Any],
+    text: str,
+    blocks: list[Block],
+    respond: AsyncRespond | None,
+    client: AsyncWebClient | None,
+) -> None:
+    try:
+        delivered = await _deliver(body, text, blocks, respond, client)
+    except (SlackApiError, OSError, KeyError) as exc:
+        log.warning("slack.error_not_delivered", ref=ref, reason=type(exc).__name__, **ctx)
+        delivered = False
+    if not delivered:
+        log.warning("slack.error_not_shown", ref=ref, **ctx)
+
+
+async def report_failure(
+    error: BaseException,
+    body: dict[str, Any],
+    *,
+    respond: AsyncRespond | None,
+    client: AsyncWebClient,
+) -> str | None:
+    """The one answer to a failure after the ack: log it once and tell the person who acted.
+
+    A :class:`~bot.errors.CardinalError` shows its "what happened / what to do"; anything else shows a
+    short message with a reference id, which is the ``ref`` of the log line. Returns that id (``None``
+    for Cardinal's own errors). Delivery is best effort (see :func:`_deliver`) and never raises.
+    """
+    ctx = error_context(body)
+    text, blocks, ref = _log_failure(error, ctx)
+    await _show(ref, ctx, body, text, blocks, respond, client)
+    return ref
+
+
+async def answer_failures(
+    work: Awaitable[object],
+    body: dict[str, Any],
+    *,
+    respond: AsyncRespond | None,
+    client: AsyncWebClient,
+) -> None:
+    """Await a listener's post-ack ``work``; whatever it raises is answered by :func:`report_failure`.
+
+    Every listener wraps the work it hands to :class:`~handlers.background.Background` in this, so no
+    failure after the ack is left to a log line alone.
+    """
+    try:
+        await work
+    except Exception as exc:
+        await report_failure(exc, body, respond=respond, client=client)
 
 
 async def handle_error(
@@ -142,18 +226,13 @@ async def handle_error(
 
     If the listener failed before ``ack()`` (``response`` is not None), the answer goes in the ack itself:
     an ephemeral reply for slash commands, inline field errors or a pushed error view for modal
-    submissions. Otherwise it is sent through ``response_url`` or ``chat.postEphemeral``.
+    submissions. Otherwise it is delivered like :func:`report_failure`'s.
     """
     if isinstance(error, BoltUnhandledRequestError):
         log.warning("slack.unhandled_request", **error_context(body))
         return None
-    text, blocks, ref = render_error(error)
     ctx = error_context(body)
-    if ref is None:
-        log.info("slack.user_error", error_type=type(error).__name__, what=str(error), **ctx)
-    else:
-        log.error("slack.unexpected_error", ref=ref, error_type=type(error).__name__, exc_info=error, **ctx)
-
+    text, blocks, ref = _log_failure(error, ctx)
     if response is not None:  # not acknowledged yet: answer in the ack
         if body.get("type") == "view_submission":
             field_errors = _view_field_errors(error, body)
@@ -165,11 +244,5 @@ async def handle_error(
         acked = BoltResponse(status=200, body="")
     else:
         acked = None
-    try:
-        delivered = await _deliver(body, text, blocks, respond, client)
-    except (SlackApiError, OSError) as exc:
-        log.warning("slack.error_not_delivered", ref=ref, reason=type(exc).__name__, **ctx)
-        delivered = False
-    if not delivered:
-        log.warning("slack.error_not_shown", ref=ref, **ctx)
+    await _show(ref, ctx, body, text, blocks, respond, client)
     return acked

@@ -2,8 +2,9 @@
 
 ``app_home_opened`` (tab ``home``) publishes the person's view (``views.publish``). After a request is
 submitted, an approval decided or a container action finished, the places that made the change call a hook
-here (one line each: :func:`refresh_later`, :func:`refresh_after_decision`, :func:`refresh_after_submit`,
-:func:`run_then_refresh`). :class:`HomeRefresher` refreshes the people concerned who are looking at their
+on ``services.home`` (one line each: :meth:`HomeRefresher.request`,
+:meth:`~HomeRefresher.refresh_after_decision`, :meth:`~HomeRefresher.refresh_after_submit`,
+:meth:`~HomeRefresher.run_then_refresh`). It refreshes the people concerned who are looking at their
 Home (opened it within the last hour; everyone else gets a fresh view when they open it), at most once per
 person every ``min_interval`` seconds (calls inside that window coalesce into one trailing publish), in the
 background, so a refresh never delays or fails the action that caused it. ``views.publish`` is Tier 4
@@ -20,7 +21,7 @@ import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncRespond
@@ -32,22 +33,16 @@ from slack_sdk.webhook import WebhookResponse
 
 from bot.access import Actor
 from bot.containers.service import ContainerService
-from bot.containers.views import ContainerView
 from bot.db.records import PendingApproval
+from bot.requests import ApproverDirectory, RequestService
+from handlers.background import Background
 from handlers.blocks.home import home_view
-
-if TYPE_CHECKING:
-    from handlers.app import Services
 
 __all__ = [
     "MIN_INTERVAL",
     "DirectMessageResponder",
     "HomeRefresher",
-    "build_home",
-    "refresh_home",
-    "refresh_later",
     "register",
-    "run_then_refresh",
 ]
 
 log = structlog.get_logger(__name__)
@@ -62,34 +57,8 @@ VIEWER_TTL = 3600.0
 _USER_RE = re.compile(r"^[UW][A-Z0-9]{2,30}$")
 
 
-async def build_home(services: Services, user_id: str) -> dict[str, object]:
-    """The Home view for ``user_id`` as of now: their containers and, for approvers, pending approvals."""
-    is_approver = await services.approvers.is_approver(user_id)
-    now = services.requests.clock()
-    containers: list[ContainerView] = []
-    if isinstance(services.containers, ContainerService):
-        containers = await services.containers.list_containers(Actor(user_id, is_approver), "mine")
-    approvals: list[PendingApproval] = []
-    if is_approver:
-        approvals = await services.requests.pending_approvals()
-    return home_view(containers, approvals, is_approver=is_approver, now=now, viewer=user_id)
-
-
-async def refresh_home(services: Services, client: AsyncWebClient, user_id: str) -> bool:
-    """Publish ``user_id``'s Home now. Best effort: failures are logged and answered False, never raised."""
-    if not _USER_RE.fullmatch(user_id):
-        return False
-    try:
-        view = await build_home(services, user_id)
-        await client.views_publish(user_id=user_id, view=view)
-    except Exception as exc:  # a refresh must never fail what caused it
-        log.warning("home.publish_failed", error_type=type(exc).__name__, error=str(exc)[:200])
-        return False
-    return True
-
-
 class HomeRefresher:
-    """Debounced, coalescing Home publishes for the people who are looking at their Home.
+    """Builds and publishes Home views, debounced and coalesced for the people looking at their Home.
 
     Only recent viewers (who opened their Home within :data:`VIEWER_TTL` seconds; the rest get a fresh
     view when they open it) are refreshed, at most once per ``min_interval`` seconds each: a call inside
@@ -101,14 +70,20 @@ class HomeRefresher:
 
     def __init__(
         self,
-        services: Services,
-        client: AsyncWebClient,
         *,
+        requests: RequestService,
+        approvers: ApproverDirectory,
+        containers: ContainerService,
+        background: Background,
+        client: AsyncWebClient,
         min_interval: float = MIN_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         schedule: Callable[[float, Callable[[], None]], object] | None = None,
     ) -> None:
-        self.services = services
+        self.requests = requests
+        self.approvers = approvers
+        self.containers = containers
+        self.background = background
         self.client = client
         self.min_interval = min_interval
         self._clock = clock
@@ -117,6 +92,30 @@ class HomeRefresher:
         self._due: set[str] = set()
         self._viewers: OrderedDict[str, float] = OrderedDict()
         self.published = 0
+
+    async def build(self, user_id: str) -> dict[str, object]:
+        """The Home view for ``user_id`` as of now: their containers and, for approvers, pending
+        approvals."""
+        is_approver = await self.approvers.is_approver(user_id)
+        now = self.requests.clock()
+        containers = await self.containers.list_containers(Actor(user_id, is_approver), "mine")
+        approvals: list[PendingApproval] = []
+        if is_approver:
+            approvals = await self.requests.pending_approvals()
+        return home_view(containers, approvals, is_approver=is_approver, now=now, viewer=user_id)
+
+    async def publish(self, user_id: str) -> bool:
+        """Publish ``user_id``'s Home now. Best effort: failures are logged and answered False, never
+        raised."""
+        if not _USER_RE.fullmatch(user_id):
+            return False
+        try:
+            view = await self.build(user_id)
+            await self.client.views_publish(user_id=user_id, view=view)
+        except Exception as exc:  # a refresh must never fail what caused it
+            log.warning("home.publish_failed", error_type=type(exc).__name__, error=str(exc)[:200])
+            return False
+        return True
 
     def request(self, *user_ids: str | None) -> None:
         """Publish these people's Homes soon (coalesced); people not looking at their Home are skipped."""
@@ -146,12 +145,36 @@ class HomeRefresher:
         cutoff = self._clock() - VIEWER_TTL
         return [u for u, seen in self._viewers.items() if seen >= cutoff]
 
+    def refresh_after_decision(self, approval_id: str, *users: str | None) -> None:
+        """Hook after an approval decision (applied or refused): clicker, requester, approver viewers."""
+        if self.recent_viewers():
+            self.background.spawn(self.after_decision(approval_id, *users), name="home-after-decision")
+
+    def refresh_after_submit(self, requester: str) -> None:
+        """Hook after a request was submitted: the requester and approver viewers."""
+        if self.recent_viewers():
+            self.background.spawn(self.after_submit(requester), name="home-after-submit")
+
+    async def run_then_refresh(
+        self, user_id: str | None, work: Awaitable[object], *, approvers: bool = False
+    ) -> None:
+        """Await ``work`` (a click's or a submission's work), then refresh ``user_id``'s Home whatever
+        happened (with ``approvers``, also recent viewers who are approvers: the pending approvals may
+        have changed)."""
+        try:
+            await work
+        finally:
+            if approvers and user_id:
+                self.refresh_after_submit(user_id)
+            else:
+                self.request(user_id)
+
     async def after_decision(self, approval_id: str, *users: str | None) -> None:
         """After an approval was decided (or a click was refused): the clicker(s), the requester and
         viewers who are approvers (their pending list changed)."""
         requester: str | None = None
         try:
-            requester = await self.services.requests.requester_of(approval_id)
+            requester = await self.requests.requester_of(approval_id)
         except Exception as exc:
             log.warning("home.lookup_failed", error_type=type(exc).__name__)
         self.request(*users, requester, *await self._approver_viewers())
@@ -164,7 +187,7 @@ class HomeRefresher:
         out = []
         for user in self.recent_viewers():
             try:
-                if await self.services.approvers.is_approver(user):
+                if await self.approvers.is_approver(user):
                     out.append(user)
             except Exception as exc:
                 log.warning("home.approver_check_failed", error_type=type(exc).__name__)
@@ -180,51 +203,11 @@ class HomeRefresher:
         # From here on a call schedules a new publish: this one may already have read the data.
         self._due.discard(user)
         self._last[user] = self._clock()
-        self.services.background.spawn(self._publish(user), name="home-refresh")
+        self.background.spawn(self._publish(user), name="home-refresh")
 
     async def _publish(self, user: str) -> None:
-        if await refresh_home(self.services, self.client, user):
+        if await self.publish(user):
             self.published += 1
-
-
-def _refresher(services: Services) -> HomeRefresher | None:
-    home = getattr(services, "home", None)
-    return home if isinstance(home, HomeRefresher) else None
-
-
-def refresh_later(services: Services, *user_ids: str | None) -> None:
-    """Hook for the places that change what a Home shows: publish these Homes soon (no-op without Home)."""
-    home = _refresher(services)
-    if home is not None:
-        home.request(*user_ids)
-
-
-def refresh_after_decision(services: Services, approval_id: str, *users: str | None) -> None:
-    """Hook after an approval decision (applied or refused): clicker, requester, approver viewers."""
-    home = _refresher(services)
-    if home is not None and home.recent_viewers():
-        services.background.spawn(home.after_decision(approval_id, *users), name="home-after-decision")
-
-
-def refresh_after_submit(services: Services, requester: str) -> None:
-    """Hook after a request was submitted: the requester and approver viewers."""
-    home = _refresher(services)
-    if home is not None and home.recent_viewers():
-        services.background.spawn(home.after_submit(requester), name="home-after-submit")
-
-
-async def run_then_refresh(
-    services: Services, user_id: str | None, work: Awaitable[object], *, approvers: bool = False
-) -> None:
-    """Await ``work`` (a click's or a submission's work), then refresh ``user_id``'s Home whatever happened
-    (with ``approvers``, also recent viewers who are approvers: the pending approvals may have changed)."""
-    try:
-        await work
-    finally:
-        if approvers and user_id:
-            refresh_after_submit(services, user_id)
-        else:
-            refresh_later(services, user_id)
 
 
 class DirectMessageResponder(AsyncRespond):
@@ -267,10 +250,9 @@ class DirectMessageResponder(AsyncRespond):
         return WebhookResponse(url="", status_code=200, body="ok", headers={})
 
 
-def register(app: AsyncApp, services: Services) -> HomeRefresher:
-    """Attach the ``app_home_opened`` listener; the refresher is kept on ``services.home``."""
-    home = HomeRefresher(services, app.client)
-    services.home = home
+def register(app: AsyncApp, home: HomeRefresher) -> None:
+    """Attach the ``app_home_opened`` listener (it publishes through ``home``) and the middleware that
+    answers clicks in the Home tab by DM."""
 
     @app.middleware
     async def answer_home_clicks_by_dm(
@@ -291,5 +273,3 @@ def register(app: AsyncApp, services: Services) -> HomeRefresher:
         user = event.get("user")
         if isinstance(user, str):
             home.opened(user)
-
-    return home

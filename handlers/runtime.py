@@ -58,12 +58,14 @@ from bot.requests import RequestService
 from bot.settings import Settings
 from bot.tracker.scheduler import Scheduler
 from bot.tracker.tracker import Tracker, default_owner
-from handlers.app import Services, create_app
+from handlers.app import create_app
 from handlers.approvers import SlackApproverDirectory
 from handlers.background import Background
 from handlers.edge import BODY_DEADLINE, make_edge_app, server_logger
+from handlers.home import HomeRefresher
 from handlers.metadata import MetadataSeal
 from handlers.notifier import SlackNotifier
+from handlers.services import Services
 from handlers.slack_client import make_web_client
 from handlers.socket_mode import SocketMode, SocketModeRefused, Timing
 
@@ -283,18 +285,26 @@ async def assemble(
     containers = ContainerService(db, proxmox, tracker, policy, clock, default_node=settings.proxmox_node)
     approvals = ActionApprovals(db, containers, outbox, approvers, clock)
     secret = settings.slack_signing_secret or settings.slack_bot_token
+    background = Background()
     services = Services(
         requests=requests,
         proxmox=proxmox,
         policy=policy,
         approvers=approvers,
         seal=MetadataSeal(secret.get_secret_value().encode()),
-        background=Background(),
+        background=background,
         containers=containers,
         approvals=approvals,
         digest=DigestJob(db, proxmox, outbox, policy, clock, owner),
-        ui_url=settings.proxmox_web_url,
+        home=HomeRefresher(
+            requests=requests,
+            approvers=approvers,
+            containers=containers,
+            background=background,
+            client=client,
+        ),
         metrics=metrics,
+        ui_url=settings.proxmox_web_url,
     )
     signing = None if settings.socket_mode else settings.slack_signing_secret
     app = create_app(services, client=client, signing_secret=signing.get_secret_value() if signing else None)

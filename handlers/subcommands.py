@@ -8,12 +8,12 @@ an ephemeral "what happened / what to do" in :func:`handlers.commands._answer`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, assert_never
+from typing import Any, assert_never
+
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Actor, digest_delivery
-from bot.approvals import ActionApprovals
 from bot.containers.service import ContainerService
-from bot.digest import DigestJob
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
 from handlers.blocks.approval import resize_asked
@@ -48,13 +48,9 @@ from handlers.parsing import (
     Tasks,
     Templates,
 )
+from handlers.services import Services
 
-if TYPE_CHECKING:
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from handlers.app import Services
-
-__all__ = ["Message", "actor_of", "container_service", "run", "ui_base_url"]
+__all__ = ["Message", "actor_of", "run", "ui_base_url"]
 
 Message = dict[str, Any]
 
@@ -64,24 +60,6 @@ _API_SUFFIX = "/api2/json"
 async def actor_of(services: Services, user_id: str) -> Actor:
     """The person acting, with their approver right resolved now (at the moment they typed or clicked)."""
     return Actor(user_id, is_approver=await services.approvers.is_approver(user_id))
-
-
-def container_service(services: Services) -> ContainerService:
-    """The day-2 service; a clear error when this deployment was assembled without it."""
-    if not isinstance(services.containers, ContainerService):
-        raise CardinalError(
-            "Container operations are not set up in this Cardinal.",
-            hint="Ask the operators to check the deployment.",
-        )
-    return services.containers
-
-
-def _digest_job(services: Services) -> DigestJob:
-    if not isinstance(services.digest, DigestJob):
-        raise CardinalError(
-            "The digest is not set up in this Cardinal.", hint="Ask the operators to check the deployment."
-        )
-    return services.digest
 
 
 def ui_base_url(services: Services) -> str:
@@ -107,7 +85,7 @@ async def run(
             return await _digest(services, await actor_of(services, user), command)
         case _:
             pass
-    containers = container_service(services)
+    containers = services.containers
     actor = await actor_of(services, user)
     now = containers.clock()
     match cmd:
@@ -153,7 +131,7 @@ async def run(
 async def _digest(services: Services, actor: Actor, command: dict[str, Any]) -> Message:
     """``/lxc digest``: posted in a digest channel, else answered to the asker only (if they may see it);
     :func:`bot.access.digest_delivery` decides."""
-    job = _digest_job(services)
+    job = services.digest
     channel = str(command.get("channel_id", ""))
     policy = services.policy
     where = digest_delivery(
@@ -186,7 +164,5 @@ async def _resize(
             "Growing it that much needs an approver, and there is no approval channel to ask in.",
             hint="Run `/lxc resize` in a channel, not a DM, or ask for less.",
         )
-    if not isinstance(services.approvals, ActionApprovals):
-        raise CardinalError("Approvals are not set up in this Cardinal.", hint="Ask the operators.")
     await services.approvals.ask_resize(plan, channel=target)
     return resize_asked(plan, target)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import structlog
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.errors import InputError
-from bot.logs import bind_context, clear_context, new_request_id
 from bot.requests import FormErrors
-from handlers import home
 from handlers.actions import approval_id_of, tell_clicker
 from handlers.blocks.approval import read_deny_reason
 from handlers.blocks.create_modal import (
@@ -21,12 +17,9 @@ from handlers.blocks.create_modal import (
     read_private_metadata,
 )
 from handlers.blocks.ids import CALLBACK_CREATE, CALLBACK_DENY_REASON
+from handlers.errors import answer_failures
 from handlers.forms import form_from_submission
-
-if TYPE_CHECKING:
-    from handlers.app import Services
-
-log = structlog.get_logger(__name__)
+from handlers.services import Services
 
 #: Slack waits 3 s for the ack; validation that reads Proxmox must finish well within that.
 VALIDATION_BUDGET = 2.0
@@ -36,10 +29,10 @@ def register(app: AsyncApp, services: Services) -> None:
     """Attach the view submission listeners."""
 
     @app.view(CALLBACK_CREATE)
-    async def create_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        clear_context()
+    async def create_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         user = body["user"]["id"]
-        bind_context(request_id=new_request_id(), slack_user=user)
         meta = services.seal.open(read_private_metadata(view.get("private_metadata", "")))
         raw = read_create_submission(view["state"]["values"])
         try:
@@ -54,16 +47,16 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         await ack()
         submitted = services.requests.submit(valid, requester=user, channel=str(meta["channel"]))
-        work = home.run_then_refresh(services, user, submitted, approvers=True)
+        work = services.home.run_then_refresh(
+            user, answer_failures(submitted, body, respond=None, client=client), approvers=True
+        )
         services.background.spawn(work, name="submit-request")
 
     @app.view(CALLBACK_DENY_REASON)
     async def deny_submitted(
         ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
     ) -> None:
-        clear_context()
         user = body["user"]["id"]
-        bind_context(request_id=new_request_id(), slack_user=user)
         meta = services.seal.open(read_private_metadata(view.get("private_metadata", "")))
         approval_id = approval_id_of(str(meta.get("approval_id", "")))
         reason = read_deny_reason(view["state"]["values"])
@@ -77,14 +70,13 @@ def register(app: AsyncApp, services: Services) -> None:
                 decision = await services.requests.decide(
                     approval_id, clicker=user, approve=False, reason=reason
                 )
-            except InputError as exc:
-                await tell_clicker(client, meta.get("channel"), user, exc.user_message)
-                return
-            home.refresh_after_decision(services, approval_id, user)
+            finally:
+                services.home.refresh_after_decision(approval_id, user)
             if not decision.applied:
                 await tell_clicker(client, meta.get("channel"), user, decision.message)
 
-        services.background.spawn(deny(), name="deny-request")
+        work = answer_failures(deny(), body, respond=None, client=client)
+        services.background.spawn(work, name="deny-request")
 
 
 #: Where an error about a field goes when the field's own block is not in the view: the template input is

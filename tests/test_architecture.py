@@ -115,22 +115,6 @@ def test_starting_the_bot_loads_no_stand_in() -> None:
 
 PACKAGES = ("bot", "handlers", SIM)
 
-#: The one known circle, and only when type-only imports count: handlers/app.py imports every listener
-#: module, and each of them imports ``Services`` back from handlers/app.py under ``if TYPE_CHECKING:``.
-#: It is due to go (``Services`` moves out of app.py); delete each edge here as it does. Any other
-#: circle fails the test.
-KNOWN_TYPE_ONLY_CYCLE = frozenset(
-    (listener, "handlers.app")
-    for listener in (
-        "handlers.actions",
-        "handlers.commands",
-        "handlers.container_actions",
-        "handlers.home",
-        "handlers.subcommands",
-        "handlers.views",
-    )
-)
-
 
 def _module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -240,11 +224,8 @@ def test_no_import_cycle_at_run_time() -> None:
     assert [" → ".join(c) for c in find_cycles(import_graph(type_only=False))] == []
 
 
-def test_no_import_cycle_counting_type_only_imports_but_the_known_one() -> None:
-    graph = import_graph(type_only=True)
-    for importer, imported in KNOWN_TYPE_ONLY_CYCLE:
-        graph[importer].discard(imported)
-    assert [" → ".join(c) for c in find_cycles(graph)] == []
+def test_no_import_cycle_counting_type_only_imports() -> None:
+    assert [" → ".join(c) for c in find_cycles(import_graph(type_only=True))] == []
 
 
 def test_the_cycle_finder_reports_a_circle() -> None:

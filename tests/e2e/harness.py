@@ -90,6 +90,7 @@ class Harness:
     trigger_seq: int = 0
     sweeps: int = 0
     opened_views: list[dict[str, Any]] = field(default_factory=list)
+    hook_users: dict[str, str] = field(default_factory=dict)  # response_url hook id → who acted
 
     # --- sending, as Slack does --------------------------------------------------------------------
     async def _post(self, body: bytes, content_type: str, *, secret: str = SIGNING_SECRET) -> Any:
@@ -107,7 +108,7 @@ class Harness:
             user=user,
             channel=channel,
             trigger_id=self.slack.issue_trigger(),
-            response_url=self.hook_url(f"cmd-{self.trigger_seq}"),
+            response_url=self.hook_url(f"cmd-{self.trigger_seq}", user),
         )
         status, body = await self._post(form_body(fields), "application/x-www-form-urlencoded")
         await self.idle()
@@ -131,15 +132,26 @@ class Harness:
             user=user,
             channel=channel,
             trigger_id=self.slack.issue_trigger(),
-            response_url=self.hook_url(f"act-{self.trigger_seq}"),
+            response_url=self.hook_url(f"act-{self.trigger_seq}", user),
         )
         status, body = await self._post(interactive_body(payload), "application/x-www-form-urlencoded")
         await self.idle()
         return status, body
 
-    def hook_url(self, hook_id: str) -> str:
+    def hook_url(self, hook_id: str, user: str | None = None) -> str:
+        """A ``response_url`` on the fake Slack (remembered as ``user``'s, for :meth:`told`)."""
+        if user is not None:
+            self.hook_users[hook_id] = user
         base = self.cardinal.settings.slack_api_url.removesuffix("/api/")
         return f"{base}/hooks/{hook_id}"
+
+    def told(self, user: str) -> list[str]:
+        """The texts only ``user`` was shown: ephemeral messages and answers to their response_urls."""
+        said = [e.get("text", "") for e in self.slack.ephemerals if e.get("user") == user]
+        for hook, who in self.hook_users.items():
+            if who == user:
+                said.extend(str(p.get("text", "")) for p in self.slack.hook_posts(hook))
+        return said
 
     # --- the create flow ---------------------------------------------------------------------------
     def last_view(self, callback_id: str) -> dict[str, Any]:

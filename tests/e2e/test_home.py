@@ -68,9 +68,7 @@ def text_of(view: dict[str, Any]) -> str:
 
 
 def refresher(h: Harness) -> HomeRefresher:
-    home = h.cardinal.services.home
-    assert isinstance(home, HomeRefresher)
-    return home
+    return h.cardinal.services.home
 
 
 async def test_url_verification_is_answered(harness: Harness) -> None:

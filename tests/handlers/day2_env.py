@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot.approvals import ActionApprovals
 from bot.containers.service import ContainerService
 from bot.db import ContainerState, Database
 from bot.db.records import Container
 from bot.digest import DigestJob
 from bot.notify import Notifier, RecordingNotifier
+from bot.ops.metrics import Metrics
 from bot.outbox import Outbox
 from bot.policy import Policy
 from bot.proxmox import ProxmoxClient
@@ -27,8 +30,10 @@ from bot.requests import RequestService, StaticApprovers
 from bot.tracker.tracker import CreationItem
 from cardinal_sim.proxmox import Simulator
 from cardinal_sim.proxmox.state import RequestRecord
-from handlers.app import Services
+from handlers.background import Background
+from handlers.home import HomeRefresher
 from handlers.metadata import MetadataSeal
+from handlers.services import Services
 from tests.conftest import FakeClock, ServerFactory
 from tests.day2.conftest import APPROVER, OTHER, OWNER, SECRET, TOKEN, RecordingFollower, RecordingOutbox
 from tests.sim_client import serve_sim_client
@@ -121,12 +126,14 @@ async def day2_env(
     db: Database,
     aiohttp_server: ServerFactory,
     clock: FakeClock,
+    client: AsyncWebClient,
     *,
     policy: Policy | None = None,
     notifier: Notifier | None = None,
 ) -> AsyncIterator[Day2Env]:
     """Start the simulator on 127.0.0.1 and wire the services to it. Approval cards go through a real
-    outbox to ``notifier`` (e.g. a ``SlackNotifier`` on the fake Slack; by default a recording one)."""
+    outbox to ``notifier`` (e.g. a ``SlackNotifier`` on the fake Slack; by default a recording one); the
+    App Home publishes through ``client`` (the one given to ``create_app``)."""
     sim = Simulator(nodes=2, speed=0, seed=11)
     sim.add_token(TOKEN, SECRET)
     proxmox = await serve_sim_client(sim, aiohttp_server, TOKEN, SECRET)
@@ -134,17 +141,28 @@ async def day2_env(
     approvers = StaticApprovers(frozenset(policy.approver_users))
     follower, outbox = RecordingFollower(), RecordingOutbox()
     containers = ContainerService(db, proxmox, follower, policy, clock)
+    requests = RequestService(db, proxmox, _NoPublisher(), _NoQueue(), policy, approvers, clock)
+    background = Background()
     services = Services(
-        requests=RequestService(db, proxmox, _NoPublisher(), _NoQueue(), policy, approvers, clock),
+        requests=requests,
         proxmox=proxmox,
         policy=policy,
         approvers=approvers,
         seal=MetadataSeal(b"test-key"),
+        background=background,
         containers=containers,
         approvals=ActionApprovals(
             db, containers, Outbox(db, notifier or RecordingNotifier(), clock), approvers, clock
         ),
         digest=DigestJob(db, proxmox, outbox, policy, clock, "test-replica"),
+        home=HomeRefresher(
+            requests=requests,
+            approvers=approvers,
+            containers=containers,
+            background=background,
+            client=client,
+        ),
+        metrics=Metrics(),
         ui_url=UI_URL,
     )
     try:

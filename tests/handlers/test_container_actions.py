@@ -47,7 +47,7 @@ async def env(
 ) -> AsyncIterator[Day2Env]:
     policy = Policy(approvers=[APPROVER, SECOND_APPROVER], approval_channel=APPROVALS)
     notifier = SlackNotifier(web_client)
-    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy, notifier=notifier) as e:
+    async with day2_env(sqlite_db, aiohttp_server, clock, web_client, policy=policy, notifier=notifier) as e:
         yield e
 
 

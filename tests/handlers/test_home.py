@@ -24,7 +24,7 @@ from handlers.app import create_app
 from handlers.blocks.home import home_view
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, ACTION_EXTEND, ACTION_POWER
 from handlers.container_actions import extend_value_of, power_value_of
-from handlers.home import HomeRefresher, refresh_home
+from handlers.home import HomeRefresher
 from tests.conftest import FakeClock, ServerFactory
 from tests.fakes.slack import FakeSlack
 from tests.handlers.day2_env import APPROVER, OTHER, OWNER, Day2Env, day2_env
@@ -236,8 +236,12 @@ def test_text_from_people_and_proxmox_is_escaped() -> None:
 
 
 @pytest.fixture
-async def env(sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock) -> AsyncIterator[Day2Env]:
-    async with day2_env(sqlite_db, aiohttp_server, clock, policy=Policy(approvers=[APPROVER])) as e:
+async def env(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
+) -> AsyncIterator[Day2Env]:
+    async with day2_env(
+        sqlite_db, aiohttp_server, clock, web_client, policy=Policy(approvers=[APPROVER])
+    ) as e:
         yield e
 
 
@@ -262,27 +266,40 @@ class Timers:
             callback()
 
 
+def refresher(env: Day2Env, client: AsyncWebClient, timers: Timers, **options: Any) -> HomeRefresher:
+    """A refresher on the environment's services, driven by ``timers``."""
+    s = env.services
+    return HomeRefresher(
+        requests=s.requests,
+        approvers=s.approvers,
+        containers=s.containers,
+        background=s.background,
+        client=client,
+        clock=timers.clock,
+        schedule=timers.schedule,
+        **options,
+    )
+
+
 def publishes(slack: FakeSlack, user: str) -> int:
     return sum(1 for c in slack.calls("views.publish") if c.params.get("user_id") == user)
 
 
-async def test_refresh_home_publishes_the_persons_containers(
+async def test_publish_shows_the_persons_containers_the_persons_containers(
     env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient
 ) -> None:
     await env.seed(10042, hostname="mine")
     await env.seed(10043, hostname="theirs", owner=OTHER)
-    assert await refresh_home(env.services, web_client, OWNER)
+    assert await env.services.home.publish(OWNER)
     view = fake_slack.home_views[OWNER]
     valid(view)
     assert "mine" in text_of(view)
     assert "theirs" not in text_of(view)
 
 
-async def test_refresh_home_never_raises(
-    env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient
-) -> None:
+async def test_publish_never_raises(env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient) -> None:
     fake_slack.fail_next("views.publish", 200, body={"ok": False, "error": "invalid_auth"}, times=5)
-    assert not await refresh_home(env.services, web_client, OWNER)
+    assert not await env.services.home.publish(OWNER)
     assert OWNER not in fake_slack.home_views
 
 
@@ -317,9 +334,7 @@ async def test_refreshes_are_debounced_per_person_and_coalesced(
     env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient
 ) -> None:
     timers = Timers()
-    home = HomeRefresher(
-        env.services, web_client, min_interval=5.0, clock=timers.clock, schedule=timers.schedule
-    )
+    home = refresher(env, web_client, timers, min_interval=5.0)
     home.opened(OWNER)
     await env.services.background.idle()
     assert publishes(fake_slack, OWNER) == 1
@@ -343,7 +358,7 @@ async def test_only_people_looking_at_their_home_are_refreshed(
     env: Day2Env, fake_slack: FakeSlack, web_client: AsyncWebClient
 ) -> None:
     timers = Timers()
-    home = HomeRefresher(env.services, web_client, clock=timers.clock, schedule=timers.schedule)
+    home = refresher(env, web_client, timers)
     home.request(OWNER, "not-a-user", None)
     await env.services.background.idle()
     assert fake_slack.calls("views.publish") == []

@@ -30,8 +30,10 @@ from tests.handlers.helpers import assert_valid_message, text_of
 
 
 @pytest.fixture
-async def env(sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock) -> AsyncIterator[Day2Env]:
-    async with day2_env(sqlite_db, aiohttp_server, clock) as e:
+async def env(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
+) -> AsyncIterator[Day2Env]:
+    async with day2_env(sqlite_db, aiohttp_server, clock, web_client) as e:
         yield e
 
 
@@ -75,11 +77,11 @@ async def test_status_in_detail_with_quick_actions_for_the_owner(env: Day2Env) -
 
 
 async def test_status_shows_no_buttons_to_others_but_does_to_approvers(
-    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
 ) -> None:
     """With ``others_containers = "everyone"`` anyone may look, but only those who may act get buttons."""
     policy = Policy.model_validate({"approvers": [APPROVER], "access": {"others_containers": "everyone"}})
-    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy) as env:
+    async with day2_env(sqlite_db, aiohttp_server, clock, web_client, policy=policy) as env:
         await env.seed(10001)
         assert buttons(await run(env, "status 10001", user=OTHER)) == []
         assert buttons(await run(env, "status 10001", user=APPROVER)) != []
@@ -195,10 +197,10 @@ async def test_digest_elsewhere_than_a_digest_channel_is_never_posted(env: Day2E
 
 
 async def test_digest_in_a_digest_channel_is_posted_there(
-    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
 ) -> None:
     policy = Policy(approvers=[APPROVER], digest=[DigestSchedule(channel="C0DIGEST", cron="0 9 * * 1-5")])
-    async with day2_env(sqlite_db, aiohttp_server, clock, policy=policy) as env:
+    async with day2_env(sqlite_db, aiohttp_server, clock, web_client, policy=policy) as env:
         answer = await run(env, "digest", user=OTHER, channel="C0DIGEST")
         assert answer["text"] == "Posted the digest in this channel."
         [delivery] = env.outbox.deliveries
