@@ -21,8 +21,10 @@ from tests.handlers.day2_env import OWNER, Day2Env, day2_env
 
 
 @pytest.fixture
-async def env(sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock) -> AsyncIterator[Day2Env]:
-    async with day2_env(sqlite_db, aiohttp_server, clock) as e:
+async def env(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
+) -> AsyncIterator[Day2Env]:
+    async with day2_env(sqlite_db, aiohttp_server, clock, web_client) as e:
         yield e
 
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import func, select
 
 from bot.containers.stored import RequestSpec
@@ -20,8 +21,10 @@ SPEC = RequestSpec(hostname="web", template="local:vztmpl/debian-12.tar.zst", st
 
 
 @pytest.fixture
-async def env(sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock) -> AsyncIterator[Day2Env]:
-    async with day2_env(sqlite_db, aiohttp_server, clock) as e:
+async def env(
+    sqlite_db: Database, aiohttp_server: ServerFactory, clock: FakeClock, web_client: AsyncWebClient
+) -> AsyncIterator[Day2Env]:
+    async with day2_env(sqlite_db, aiohttp_server, clock, web_client) as e:
         yield e
 
 
