@@ -175,7 +175,8 @@ class RequestService:
     async def _allowed_online(self) -> list[NodeInfo]:
         """Online nodes the policy allows, the default node first, then by name."""
         place = self.policy.placement
-        nodes = [n for n in await self.proxmox.nodes() if n.status == "online" and place.node_allowed(n.node)]
+        listed = await self.proxmox.cached_nodes()
+        nodes = [n for n in listed if n.status == "online" and place.node_allowed(n.node)]
         return sorted(nodes, key=lambda n: (n.node != self.default_node, n.node))
 
     async def create_choices(self) -> CreateChoices:
@@ -184,7 +185,11 @@ class RequestService:
         place = self.policy.placement
         try:
             nodes = [n.node for n in await self._allowed_online()]
-            where = await locate_templates(self.proxmox, place.template_storage, nodes) if nodes else None
+            where = (
+                await locate_templates(self.proxmox, place.template_storage, nodes, cached=True)
+                if nodes
+                else None
+            )
         except ProxmoxError as exc:
             log.warning("create_modal.templates_unavailable", error=exc.what)
             return CreateChoices((), ())
@@ -298,10 +303,9 @@ class RequestService:
                     errors["hostname"] = f"hostname: {h} is already used by CT {existing.vmid}"
                     return
         try:
-            guests = await self.proxmox.cluster_resources("vm")
+            names = (await self.proxmox.guest_index()).names
         except ProxmoxError:
             return  # the approval card's pre-flight shows it; creation would fail with a clear message
-        names = {g.name for g in guests if g.name}
         clash = [h for h in hostnames if h in names]
         if clash:
             errors["hostname"] = f"hostname: {clash[0]} is already used on the cluster"
@@ -318,7 +322,7 @@ class RequestService:
                 return
             # This runs before the modal is answered (3 s): stop at the first node that holds it.
             for node in [form.node] if form.node else nodes:
-                content = await self.proxmox.storage_content(node, storage, "vztmpl")
+                content = await self.proxmox.cached_storage_content(node, storage, "vztmpl")
                 if form.template in {c.volid for c in content}:
                     return
         except ProxmoxError:
@@ -332,7 +336,7 @@ class RequestService:
 
     async def _holders_elsewhere(self, template: str, storage: str, nodes: list[str]) -> tuple[str, ...]:
         try:
-            return (await locate_templates(self.proxmox, storage, nodes)).nodes_with(template)
+            return (await locate_templates(self.proxmox, storage, nodes, cached=True)).nodes_with(template)
         except ProxmoxError:
             return ()
 

@@ -66,14 +66,20 @@ async def locate_templates(
     storage: str,
     nodes: Sequence[str],
     storages: Sequence[ClusterResource] | None = None,
+    *,
+    cached: bool = False,
 ) -> TemplateLocations:
     """List ``storage``'s templates on each of ``nodes`` (once, for a shared storage).
 
     ``storages`` is ``/cluster/resources?type=storage`` when the caller already has it. A node whose
     listing fails is reported in ``unreadable``; when every listing fails the last error is raised.
+    ``cached`` reads the client's shared short-lived snapshots (for the create modal and its validation).
     """
     if storages is None:
-        storages = await proxmox.cluster_resources("storage")
+        storages = await (
+            proxmox.cached_cluster_resources("storage") if cached else proxmox.cluster_resources("storage")
+        )
+    listing = proxmox.cached_storage_content if cached else proxmox.storage_content
     shared = storage_is_shared(storages, storage)
     if shared:
         # Same contents wherever the storage is available (storage.cfg may limit it to some nodes).
@@ -81,7 +87,7 @@ async def locate_templates(
         reachable = tuple(n for n in nodes if n in available)
         if not reachable:
             return TemplateLocations(storage, True, tuple(nodes))
-        content = await proxmox.storage_content(reachable[0], storage, "vztmpl")
+        content = await listing(reachable[0], storage, "vztmpl")
         holders = {c.volid: reachable for c in content}
         shared_sizes = {c.volid: c.size for c in content}
         return TemplateLocations(storage, True, tuple(nodes), holders, sizes=shared_sizes)
@@ -91,7 +97,7 @@ async def locate_templates(
     error: ProxmoxError | None = None
     for node in nodes:
         try:
-            content = await proxmox.storage_content(node, storage, "vztmpl")
+            content = await listing(node, storage, "vztmpl")
         except ProxmoxError as exc:
             log.info("templates.node_unreadable", node=node, storage=storage, error=exc.what)
             unreadable.append(node)

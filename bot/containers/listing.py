@@ -7,7 +7,7 @@ from typing import Literal
 
 from bot.access import Actor, require_view_all
 from bot.containers.context import ContainerContext
-from bot.containers.facts import disk_gib, int_or_none, lxc_resources, static_addresses
+from bot.containers.facts import disk_gib, int_or_none, static_addresses
 from bot.containers.snapshots import snapshot_entries
 from bot.containers.views import ContainerDetail, ContainerView
 from bot.db.records import Container
@@ -50,9 +50,7 @@ class ListingOps:
             else:
                 records = await tx.containers.list_all()
         try:
-            live: dict[int, ClusterResource] | None = lxc_resources(
-                await self.ctx.proxmox.cluster_resources("vm")
-            )
+            live: dict[int, ClusterResource] | None = (await self.ctx.proxmox.guest_index()).lxc
         except ProxmoxError:
             live = None
         views: list[ContainerView] = []

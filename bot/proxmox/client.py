@@ -35,6 +35,7 @@ from bot.proxmox.models import (
     Version,
     parse_interfaces,
 )
+from bot.proxmox.snapshot import DEFAULT_TTL, GuestIndex, SnapshotCache
 from bot.proxmox.tls import build_ssl
 from bot.proxmox.transport import RequestHook, RetryPolicy, Timeouts, Transport
 from bot.proxmox.upid import Upid, UpidError
@@ -79,6 +80,8 @@ class ProxmoxClient:
     TLS is verified by default; ``ca_file`` adds a CA, ``fingerprint`` pins the certificate's SHA-256.
     ``on_request(method, endpoint_template, status_or_None, seconds)`` is called once per HTTP attempt.
     ``clock`` (monotonic seconds) decides ticket renewal after ``ticket_renew_after`` seconds.
+    ``snapshot_ttl`` is how long the shared snapshots (:mod:`bot.proxmox.snapshot`) of the ``cached_*``
+    reads and :meth:`guest_index` live; any write the client sends invalidates them.
     """
 
     def __init__(
@@ -99,7 +102,10 @@ class ProxmoxClient:
         on_request: RequestHook | None = None,
         clock: Callable[[], float] = time.monotonic,
         ticket_renew_after: float = 3600.0,
+        snapshot_ttl: float = DEFAULT_TTL,
     ) -> None:
+        self._shared = SnapshotCache(clock, snapshot_ttl)
+        self._on_request = on_request
         self._t = Transport(
             base_url,
             token_id=token_id,
@@ -111,7 +117,7 @@ class ProxmoxClient:
             retries=retries,
             breaker=breaker,
             max_connections=max_connections,
-            on_request=on_request,
+            on_request=self._observe,
             clock=clock,
             ticket_renew_after=ticket_renew_after,
         )
@@ -165,6 +171,17 @@ class ProxmoxClient:
         """Close the pooled HTTP session."""
         await self._t.close()
 
+    def _observe(self, method: str, template: str, status: int | None, seconds: float) -> None:
+        # Cardinal changed something (or may have): the shared snapshots are stale from now on.
+        if method != "GET" and template != "/access/ticket":
+            self._shared.invalidate()
+        if self._on_request is not None:
+            self._on_request(method, template, status, seconds)
+
+    def invalidate_snapshots(self) -> None:
+        """Forget the shared snapshots (e.g. when a task Cardinal started has finished)."""
+        self._shared.invalidate()
+
     async def _get(self, path: str, template: str, params: Mapping[str, Any] | None = None) -> Any:
         return (await self._t.request("GET", path, template, params))["data"]
 
@@ -184,6 +201,48 @@ class ProxmoxClient:
         """``GET /cluster/resources[?type=…]``; ``vm`` covers both QEMU and LXC guests."""
         data = await self._get("/cluster/resources", "/cluster/resources", {"type": type})
         return _RESOURCES.validate_python(data or [])
+
+    async def guest_index(self) -> GuestIndex:
+        """The shared, short-lived snapshot of ``/cluster/resources?type=vm`` with its look-ups by VMID
+        and name (:mod:`bot.proxmox.snapshot`). For interactive reads, not for decisions that must see
+        the cluster as it is this instant."""
+
+        async def fetch() -> GuestIndex:
+            return GuestIndex.build(await self.cluster_resources("vm"))
+
+        return await self._shared.get(("guests",), fetch)
+
+    async def cached_cluster_resources(
+        self, type: Literal["storage", "node", "sdn"]
+    ) -> list[ClusterResource]:
+        """:meth:`cluster_resources` of one non-guest type from the shared snapshot."""
+
+        async def fetch() -> list[ClusterResource]:
+            return await self.cluster_resources(type)
+
+        return list(await self._shared.get(("resources", type), fetch))
+
+    async def cached_nodes(self) -> list[NodeInfo]:
+        """:meth:`nodes` from the shared snapshot (a copy of the list; the items are shared)."""
+        return list(await self._shared.get(("nodes",), self.nodes))
+
+    async def cached_storage_content(
+        self, node: str, storage: str, content: str | None = "vztmpl"
+    ) -> list[StorageContent]:
+        """:meth:`storage_content` from the shared snapshot."""
+
+        async def fetch() -> list[StorageContent]:
+            return await self.storage_content(node, storage, content)
+
+        return list(await self._shared.get(("content", node, storage, content), fetch))
+
+    async def cached_aplinfo(self, node: str) -> list[AplInfo]:
+        """:meth:`aplinfo` from the shared snapshot."""
+
+        async def fetch() -> list[AplInfo]:
+            return await self.aplinfo(node)
+
+        return list(await self._shared.get(("aplinfo", node), fetch))
 
     async def next_vmid(self, vmid: int | None = None) -> int:
         """``GET /cluster/nextid``: the lowest free VMID (or ``vmid`` itself when free). Not a reservation."""

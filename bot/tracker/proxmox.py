@@ -59,6 +59,13 @@ class CountingProxmox:
         self.inner = inner
         self.calls = 0
 
+    def invalidate_snapshots(self) -> None:
+        """Tell the client (when it keeps shared snapshots) that a task ended: guests, templates and
+        nodes may have changed (:mod:`bot.proxmox.snapshot`)."""
+        invalidate = getattr(self.inner, "invalidate_snapshots", None)
+        if callable(invalidate):
+            invalidate()
+
     async def node_tasks(
         self,
         node: str,

@@ -359,6 +359,8 @@ class Tracker:
         if polled or nodes:
             poll = await self._poller.poll(polled, nodes)
             observed, fallbacks = poll.due, poll.fallbacks
+            if poll.finished or any(o.finished for o in observed.values()):
+                self.px.invalidate_snapshots()  # what the task changed is visible from now on
             claimed.extend(await self._claim_finished(poll.finished, observed))
         work: list[tuple[Task, Awaitable[None]]] = []
         for task in claimed:
