@@ -275,3 +275,20 @@ async def test_tracking_the_same_upid_twice_is_harmless(world: World) -> None:
     world.sim.advance(2)
     await tracker.sweep()
     assert len(world.posts_of(TaskSucceeded)) == 1
+
+
+async def test_a_destroy_the_tracker_sees_finish_is_gone_from_the_shared_guest_snapshot(world: World) -> None:
+    """The list and Home read a shared snapshot of the cluster's guests; once the sweep sees Cardinal's
+    destroy end, the next read no longer lists the container (no waiting for the snapshot to expire)."""
+    tracker = world.tracker()
+    world.sim.add_container(160, "pve", status="stopped")
+    destroy = await world.px.destroy_container("pve", 160)
+    await tracker.track("destroy", destroy, vmid=160, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    assert 160 in (await world.px.guest_index()).lxc  # read while the destroy runs: kept for 15 s
+
+    async def reported() -> bool:
+        return bool(world.posts_of(TaskSucceeded) or world.posts_of(TaskFailed))
+
+    await world.drive(reported)
+    assert [p.event.action for p in world.posts_of(TaskSucceeded)] == ["destroy"]
+    assert 160 not in (await world.px.guest_index()).lxc
