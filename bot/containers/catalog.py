@@ -74,7 +74,7 @@ class CatalogOps:
 
     async def _template_nodes(self) -> list[str]:
         """Allowed nodes (online ones, if any), the default node first."""
-        nodes: list[NodeInfo] = await self.ctx.proxmox.nodes()
+        nodes: list[NodeInfo] = await self.ctx.proxmox.cached_nodes()
         allowed = [n for n in nodes if self.ctx.policy.placement.node_allowed(n.node)]
         online = [n for n in allowed if n.status == "online"] or allowed
         if not online:
@@ -92,7 +92,7 @@ class CatalogOps:
         storage = self.ctx.policy.placement.template_storage
         names = await self._template_nodes()
         node = names[0]
-        where = await locate_templates(self.ctx.proxmox, storage, names)
+        where = await locate_templates(self.ctx.proxmox, storage, names, cached=True)
         available = tuple(
             TemplateEntry(
                 name=volid.split("/", 1)[-1],
@@ -105,7 +105,7 @@ class CatalogOps:
         )
         have = {t.name for t in available}
         try:
-            apl = await self.ctx.proxmox.aplinfo(node)
+            apl = await self.ctx.proxmox.cached_aplinfo(node)
         except ProxmoxError:
             apl = []
         downloadable = tuple(
