@@ -53,7 +53,8 @@ from cardinal_sim.slack.payloads import (
     slash_command,
     view_submission,
 )
-from cardinal_sim.slack.standin import Activity, FakeSlack
+from cardinal_sim.slack.records import Activity
+from cardinal_sim.slack.standin import FakeSlack
 from handlers.blocks.create_modal import NODE_AUTO, TEMPLATE_UNAVAILABLE_BLOCK, template_label
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_DENY, CALLBACK_CREATE, CALLBACK_DENY_REASON, VALUE
 from handlers.runtime import Cardinal, assemble, serve_http
