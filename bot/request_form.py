@@ -296,8 +296,6 @@ class CreateFormRules:
         elif disk + sizes["disk_gib"] * count > q.total_disk_gib:
             errors["disk_gib"] = f"quota: total disk would exceed your {q.total_disk_gib} GiB"
 
-    # ----------------------------------------------------------------------------- submission
-
 
 _IN_FLIGHT = {
     RequestState.REQUESTED,

@@ -110,6 +110,7 @@ class RequestService(CreateFormRules):
     #: ``PROXMOX_NODE``: where containers go when it fits (and it is listed first in the modal).
     default_node: str | None = None
 
+    # ----------------------------------------------------------------------------- submission
     async def submit(self, valid: ValidRequest, *, requester: str, channel: str) -> ContainerRequest:
         """Record the request, then :meth:`advance` it: open its thread and ask approvers or provision.
 
