@@ -238,15 +238,9 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from bot.ops.check import (
-        CheckTargets,
-        check_policy,
-        check_settings,
-        passed,
-        render,
-        run_checks,
-        settings_without_slack,
-    )
+    from bot.ops.check.config import check_policy, check_settings, settings_without_slack
+    from bot.ops.check.result import CheckTargets, passed, render
+    from bot.ops.check.run import run_checks
 
     settings, results = check_settings(args.env_file)
     slack_skipped = None

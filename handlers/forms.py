@@ -1,4 +1,4 @@
-"""The create modal's raw values → :class:`bot.requests.CreateForm` (types only; rules live in bot/)."""
+"""The create modal's raw values → :class:`bot.request_form.CreateForm` (types only; rules live in bot/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from bot.errors import InputError
 from bot.policy import CUSTOM_PRESET, parse_duration
-from bot.requests import CreateForm, FormErrors
+from bot.request_form import CreateForm, FormErrors
 from handlers.blocks.create_modal import NODE_AUTO
 
 _INT_FIELDS = ("count", "cores", "memory_mib", "swap_mib", "disk_gib", "vlan")

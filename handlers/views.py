@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.requests import FormErrors
+from bot.request_form import FormErrors
 from handlers.actions import approval_id_of, tell_clicker
 from handlers.blocks.approval import read_deny_reason
 from handlers.blocks.create_modal import (

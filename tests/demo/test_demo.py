@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from cardinal_sim.demo.story import Console, run_demo, use_color
+from cardinal_sim.demo.console import Console
+from cardinal_sim.demo.story import run_demo, use_color
 
 #: Generous: the demo takes a few seconds; this only stops a hung run from hanging the suite.
 BOUND = 120.0

@@ -3,7 +3,7 @@
 Slack rejects a whole ``response_action: errors`` answer whose keys are not block_ids of the view's input
 blocks (docs.slack.dev/surfaces/modals, "Displaying errors in views"); the person then sees a generic
 error and no hint. The fake Slack refuses such answers
-(:func:`cardinal_sim.slack.standin.view_response_problems`).
+(:func:`cardinal_sim.slack.blockkit.view_response_problems`).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 (:mod:`cardinal_sim.slack.standin`); re-exported here so tests keep importing it from
 ``tests.fakes.slack``."""
 
-from cardinal_sim.slack.standin import DEFAULT_SCOPES, JSON_FIELDS, Activity, Call, FakeSlack
+from cardinal_sim.slack.records import Activity, Call
+from cardinal_sim.slack.standin import DEFAULT_SCOPES, JSON_FIELDS, FakeSlack
 
 __all__ = ["DEFAULT_SCOPES", "JSON_FIELDS", "Activity", "Call", "FakeSlack"]

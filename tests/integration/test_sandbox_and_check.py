@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from bot.ops.check import CheckResult, CheckTargets, passed, render, run_checks
+from bot.ops.check.result import CheckResult, CheckTargets, passed, render
+from bot.ops.check.run import run_checks
 from bot.ops.scopes import REQUIRED_BOT_SCOPES
 from bot.settings import Settings
 from cardinal_sim.proxmox import Running, Simulator, serve

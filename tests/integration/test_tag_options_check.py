@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from bot.ops.check import check_tag_options, evaluate_tag_options
+from bot.ops.check.tags import check_tag_options, evaluate_tag_options
 from bot.proxmox import ProxmoxPermissionError
 from bot.proxmox.models import Permissions
 from cardinal_sim.proxmox import Simulator

@@ -12,25 +12,18 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.ops.check import (
-    CheckResult,
-    CheckTargets,
-    check_database,
-    check_policy,
-    check_slack,
+from bot.ops.check.cluster import (
     evaluate_bridges,
-    evaluate_clock,
     evaluate_node,
     evaluate_privileges,
-    evaluate_probe,
     evaluate_rootfs_storages,
-    evaluate_scopes,
     evaluate_template_storage,
     evaluate_version,
-    passed,
-    probe_proxmox,
-    render,
 )
+from bot.ops.check.config import check_database, check_policy
+from bot.ops.check.result import CheckResult, CheckTargets, passed, render
+from bot.ops.check.slack import check_slack, evaluate_scopes
+from bot.ops.check.transport import evaluate_clock, evaluate_probe, probe_proxmox
 from bot.ops.privileges import REQUIRED_PRIVILEGES, REQUIREMENTS, SCHEMA_CHECKS
 from bot.ops.scopes import REQUIRED_BOT_SCOPES
 from bot.proxmox.models import ClusterResource, Permissions, StorageContent, Version

@@ -8,7 +8,9 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.ops.check import check_policy, passed, render, run_checks
+from bot.ops.check.config import check_policy
+from bot.ops.check.result import passed, render
+from bot.ops.check.run import run_checks
 from bot.ops.scopes import REQUIRED_BOT_SCOPES
 from tests.fakes.slack import FakeSlack
 from tests.ops.conftest import make_settings

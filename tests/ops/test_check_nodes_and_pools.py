@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.ops.check import CheckResult, CheckTargets, render, run_checks
+from bot.ops.check.result import CheckResult, CheckTargets, render
+from bot.ops.check.run import run_checks
 from bot.ops.privileges import REQUIRED_PRIVILEGES
 from bot.ops.scopes import REQUIRED_BOT_SCOPES
 from bot.settings import Settings
