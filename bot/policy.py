@@ -14,7 +14,8 @@ Layout (``examples/policy.toml`` is a complete, commented file)::
     [quota]              max_containers, total_memory_mib, total_disk_gib   (per user)
     [[auto_approve]]     presets, max_count, max_lifetime, within_quota
     [limits]             max_count, default_lifetime, max_lifetime,
-                         max_cores, max_memory_mib, max_swap_mib, max_disk_gib   (per container)
+                         max_cores, max_memory_mib, max_swap_mib, max_disk_gib,
+                         max_volumes, max_interfaces   (per container)
     [placement]          bridges, storages, template_storage, templates, nodes, vmid_min, vmid_max, pool
     [expiry]             reminders, action, grace
     [[digest]]           channel, cron, timezone, quiet_when_unchanged
@@ -205,6 +206,10 @@ class Limits(_Model):
     max_memory_mib: int = Field(16384, ge=64)
     max_swap_mib: int | None = Field(None, ge=0)
     max_disk_gib: int = Field(200, ge=1)
+    #: Extra volumes (``mpN``) a container may ask for in the create modal (0 hides the choice).
+    max_volumes: int = Field(1, ge=0, le=8)
+    #: Network interfaces per container, ``eth0`` included (1 hides the second interface).
+    max_interfaces: int = Field(2, ge=1, le=4)
 
     @model_validator(mode="after")
     def _lifetimes(self) -> Self:
