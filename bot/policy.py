@@ -45,6 +45,7 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError, InputError
+from bot.proxmox.codec import check_mount_path
 
 __all__ = [
     "CUSTOM_PRESET",
@@ -154,10 +155,25 @@ class Preset(_Model):
     memory_mib: int = Field(ge=16, le=4 * 1024 * 1024)
     swap_mib: int = Field(0, ge=0, le=4 * 1024 * 1024)
     disk_gib: int = Field(ge=1, le=65536)
+    #: An extra data volume every container of this preset gets (on the first allowed storage).
+    data_volume_gib: int | None = Field(None, ge=1, le=10240)
+    data_volume_path: str = "/data"
+
+    @field_validator("data_volume_path")
+    @classmethod
+    def _data_path(cls, value: str) -> str:
+        try:
+            check_mount_path(value, field="data_volume_path")
+        except InputError as exc:
+            raise ValueError(exc.what.removeprefix("data_volume_path: ")) from None
+        return value
 
     def describe(self) -> str:
-        """``2 vCPU · 2048 MiB RAM · 16 GiB disk``."""
-        return f"{self.cores} vCPU · {self.memory_mib} MiB RAM · {self.disk_gib} GiB disk"
+        """``2 vCPU · 2048 MiB RAM · 16 GiB disk`` (``+ 20 GiB /data`` with a data volume)."""
+        text = f"{self.cores} vCPU · {self.memory_mib} MiB RAM · {self.disk_gib} GiB disk"
+        if self.data_volume_gib is not None:
+            text += f" + {self.data_volume_gib} GiB {self.data_volume_path}"
+        return text
 
 
 def _default_presets() -> dict[str, Preset]:

@@ -277,6 +277,14 @@ class RequestService:
             net["ipv4_cidr"] = form.ipv4_cidr
             net["gateway"] = form.gateway
         extra = advanced_spec_fields(form.advanced, self.policy, errors)
+        preset = self.policy.preset(form.preset) if form.preset not in (None, CUSTOM_PRESET) else None
+        if preset is not None and preset.data_volume_gib is not None:
+            data = {
+                "storage": self.policy.placement.storages[0],
+                "size_gib": preset.data_volume_gib,
+                "path": preset.data_volume_path,
+            }
+            extra["mountpoints"].insert(0, data)
         try:
             return ContainerSpec(
                 hostname=_hostnames(form.hostname, form.count)[-1],

@@ -3,10 +3,13 @@ labels through the real Slack app, through approval and quota to the Proxmox cre
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.errors import ConfigError
+from bot.policy import load_policy
 from cardinal_sim.slack.payloads import (
     block_action,
     checked,
@@ -130,3 +133,31 @@ async def test_a_bad_mount_path_is_marked_on_its_field(harness: Harness) -> None
     _, body = await h.submit_view(view, values, user=REQUESTER)
     assert body["response_action"] == "errors"
     assert "/proc" in body["errors"][block_of(view, "Extra volume mount path")]
+
+
+class TestPresetWithDataVolume:
+    @pytest.fixture
+    def policy_overrides(self) -> dict[str, Any]:
+        preset = {"cores": 1, "memory_mib": 1024, "disk_gib": 8, "data_volume_gib": 20}
+        return {"presets": {"small": preset, "large": {**preset, "cores": 4}}}
+
+    async def test_one_click_gives_the_preset_volume(self, harness: Harness) -> None:
+        h = harness
+        await h.command("create")
+        view = h.last_view(CALLBACK_CREATE)
+        assert "small — 1 vCPU · 1024 MiB RAM · 8 GiB disk + 20 GiB /data" in str(view["blocks"])
+        assert await h.submit_view(view, basics("data", "small"), user=REQUESTER) == (200, "")
+        await h.settle(lambda: [t for t in h.texts() if "is ready" in t])
+        [create] = h.creates()
+        assert create.status == 200
+        assert create.params["mp0"] == "local-lvm:20,mp=/data,backup=1"
+
+
+def test_a_preset_data_volume_in_a_system_directory_is_refused(tmp_path: Path) -> None:
+    file = tmp_path / "policy.toml"
+    file.write_text(
+        '[presets.small]\ncores = 1\nmemory_mib = 512\ndisk_gib = 8\ndata_volume_path = "/proc/x"\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"presets\.small\.data_volume_path: .*/proc"):
+        load_policy(file)
