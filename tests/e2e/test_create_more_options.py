@@ -84,6 +84,7 @@ async def test_volume_interface_and_nesting_reach_the_proxmox_create_and_the_car
     card = await h.settle(lambda: h.slack.messages(APPROVALS))
     shown = str(card[0]["blocks"])
     assert "20 GiB on local-lvm at /data, read-only" in shown
+    assert "84 GiB needed" in shown  # the pre-flight storage check counts the volume (64 + 20 GiB)
     assert "eth1: 198.51.100.10/24 via 198.51.100.1 on vmbr0, VLAN 20" in shown
     await h.click(ACTION_APPROVE, button_value(card[0], ACTION_APPROVE), user=APPROVER)
     await h.settle(lambda: [t for t in h.texts() if "is ready" in t])
