@@ -21,6 +21,7 @@ from cardinal_sim.slack.payloads import (
 from handlers.blocks.ids import ACTION_APPROVE, ACTION_CREATE_MORE, CALLBACK_CREATE
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, REQUESTER, Harness, button_value
+from tests.e2e.test_day2_commands import ask
 
 
 async def open_more_options(h: Harness, *, user: str = REQUESTER) -> dict[str, Any]:
@@ -95,6 +96,9 @@ async def test_volume_interface_and_nesting_reach_the_proxmox_create_and_the_car
         "name=eth1,bridge=vmbr0,ip=198.51.100.10/24,gw=198.51.100.1,firewall=1,tag=20"
     )
     assert create.params["features"] == "nesting=1"
+    status = str((await ask(h, "status db"))["blocks"])
+    assert "*Volume* 20 GiB on local-lvm at /data, read-only" in status
+    assert "*Interface* eth1: 198.51.100.10/24 via 198.51.100.1 on vmbr0, VLAN 20" in status
 
 
 async def test_unticking_nesting_creates_without_features(harness: Harness) -> None:
