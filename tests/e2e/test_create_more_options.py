@@ -22,6 +22,7 @@ from handlers.blocks.ids import ACTION_APPROVE, ACTION_CREATE_MORE, CALLBACK_CRE
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, REQUESTER, Harness, button_value
 from tests.e2e.test_day2_commands import ask
+from tests.e2e.test_home import open_home, text_of
 
 
 async def open_more_options(h: Harness, *, user: str = REQUESTER) -> dict[str, Any]:
@@ -86,6 +87,8 @@ async def test_volume_interface_and_nesting_reach_the_proxmox_create_and_the_car
     shown = str(card[0]["blocks"])
     assert "20 GiB on local-lvm at /data, read-only" in shown
     assert "84 GiB needed" in shown  # the pre-flight storage check counts the volume (64 + 20 GiB)
+    home = text_of(await open_home(h, APPROVER))
+    assert "4 vCPU · 8192 MiB · 64 GiB + 20 GiB /data · 2 interfaces" in home
     assert "eth1: 198.51.100.10/24 via 198.51.100.1 on vmbr0, VLAN 20" in shown
     await h.click(ACTION_APPROVE, button_value(card[0], ACTION_APPROVE), user=APPROVER)
     await h.settle(lambda: [t for t in h.texts() if "is ready" in t])
