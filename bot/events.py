@@ -68,6 +68,8 @@ class RequestSummary:
     node: str | None = None  # None = automatic placement
     lifetime: timedelta | None = None
     requested_at: datetime | None = None
+    volumes: tuple[str, ...] = ()  # extra volumes, described ("20 GiB on local-lvm at /data")
+    interfaces: tuple[str, ...] = ()  # interfaces beyond eth0, described
 
     @property
     def count(self) -> int:

@@ -14,7 +14,8 @@ Layout (``examples/policy.toml`` is a complete, commented file)::
     [quota]              max_containers, total_memory_mib, total_disk_gib   (per user)
     [[auto_approve]]     presets, max_count, max_lifetime, within_quota
     [limits]             max_count, default_lifetime, max_lifetime,
-                         max_cores, max_memory_mib, max_swap_mib, max_disk_gib   (per container)
+                         max_cores, max_memory_mib, max_swap_mib, max_disk_gib,
+                         max_volumes, max_interfaces   (per container)
     [placement]          bridges, storages, template_storage, templates, nodes, vmid_min, vmid_max, pool
     [expiry]             reminders, action, grace
     [[digest]]           channel, cron, timezone, quiet_when_unchanged
@@ -44,6 +45,7 @@ from pydantic import (
 )
 
 from bot.errors import ConfigError, InputError
+from bot.proxmox.codec import check_mount_path
 
 __all__ = [
     "CUSTOM_PRESET",
@@ -153,10 +155,25 @@ class Preset(_Model):
     memory_mib: int = Field(ge=16, le=4 * 1024 * 1024)
     swap_mib: int = Field(0, ge=0, le=4 * 1024 * 1024)
     disk_gib: int = Field(ge=1, le=65536)
+    #: An extra data volume every container of this preset gets (on the first allowed storage).
+    data_volume_gib: int | None = Field(None, ge=1, le=10240)
+    data_volume_path: str = "/data"
+
+    @field_validator("data_volume_path")
+    @classmethod
+    def _data_path(cls, value: str) -> str:
+        try:
+            check_mount_path(value, field="data_volume_path")
+        except InputError as exc:
+            raise ValueError(exc.what.removeprefix("data_volume_path: ")) from None
+        return value
 
     def describe(self) -> str:
-        """``2 vCPU · 2048 MiB RAM · 16 GiB disk``."""
-        return f"{self.cores} vCPU · {self.memory_mib} MiB RAM · {self.disk_gib} GiB disk"
+        """``2 vCPU · 2048 MiB RAM · 16 GiB disk`` (``+ 20 GiB /data`` with a data volume)."""
+        text = f"{self.cores} vCPU · {self.memory_mib} MiB RAM · {self.disk_gib} GiB disk"
+        if self.data_volume_gib is not None:
+            text += f" + {self.data_volume_gib} GiB {self.data_volume_path}"
+        return text
 
 
 def _default_presets() -> dict[str, Preset]:
@@ -205,6 +222,10 @@ class Limits(_Model):
     max_memory_mib: int = Field(16384, ge=64)
     max_swap_mib: int | None = Field(None, ge=0)
     max_disk_gib: int = Field(200, ge=1)
+    #: Extra volumes (``mpN``) a container may ask for in the create modal (0 hides the choice).
+    max_volumes: int = Field(1, ge=0, le=8)
+    #: Network interfaces per container, ``eth0`` included (1 hides the second interface).
+    max_interfaces: int = Field(2, ge=1, le=4)
 
     @model_validator(mode="after")
     def _lifetimes(self) -> Self:

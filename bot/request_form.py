@@ -15,7 +15,8 @@ from typing import Any, Literal
 import structlog
 from pydantic import ValidationError
 
-from bot.containers.spec import ContainerSpec, NetSpec, check_limits, default_features, field_errors
+from bot.containers.advanced import AdvancedForm, advanced_field, advanced_spec_fields
+from bot.containers.spec import ContainerSpec, check_limits, field_errors
 from bot.db import ContainerState, Database, RequestState
 from bot.errors import InputError
 from bot.placement import allowed
@@ -60,6 +61,7 @@ class CreateForm:
     lifetime: timedelta | None = None
     node: str | None = None
     purpose: str = ""
+    advanced: AdvancedForm | None = None  # the modal's "More options": volume, interface, nesting
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,10 +159,10 @@ class CreateFormRules:
         if spec is not None:
             for problem in check_limits(spec, p.limits):
                 errors.setdefault(_FIELD_OF.get(problem.field or "", "preset"), problem.what)
-        if not errors:
+        if not errors and spec is not None:
             await self._check_hostnames_free(hostnames, errors)
             await self._check_cluster(form, errors)
-            await self._check_quota(requester, sizes, form.count, errors)
+            await self._check_quota(requester, {**sizes, "disk_gib": spec.total_disk_gib}, form.count, errors)
         if errors or spec is None:
             raise FormErrors(errors)
         preset = None if form.preset in (None, CUSTOM_PRESET) else form.preset
@@ -207,20 +209,30 @@ class CreateFormRules:
         if form.network == "static":
             net["ipv4_cidr"] = form.ipv4_cidr
             net["gateway"] = form.gateway
+        extra = advanced_spec_fields(form.advanced, self.policy, errors)
+        preset = self.policy.preset(form.preset) if form.preset not in (None, CUSTOM_PRESET) else None
+        if preset is not None and preset.data_volume_gib is not None:
+            data = {
+                "storage": self.policy.placement.storages[0],
+                "size_gib": preset.data_volume_gib,
+                "path": preset.data_volume_path,
+            }
+            extra["mountpoints"].insert(0, data)
         try:
             return ContainerSpec(
                 hostname=_hostnames(form.hostname, form.count)[-1],
                 template=form.template,
                 storage=self.policy.placement.storages[0],
-                nets=[NetSpec(**net)],
+                nets=[net, *extra["extra_nets"]],
+                mountpoints=extra["mountpoints"],
                 ssh_public_keys=[form.ssh_key.strip()] if form.ssh_key and form.ssh_key.strip() else [],
                 generate_password=form.generate_password,
-                features=default_features(self.policy, unprivileged=True),
+                features=extra["features"],
                 **sizes,
             )
         except ValidationError as exc:
             for path, message in field_errors(exc).items():
-                errors.setdefault(_form_field(path), message)
+                errors.setdefault(advanced_field(path) or _form_field(path), message)
             return None
 
     async def _check_hostnames_free(self, hostnames: tuple[str, ...], errors: dict[str, str]) -> None:
@@ -282,13 +294,13 @@ class CreateFormRules:
         active = [r for r in requests if r.state in _IN_FLIGHT]
         in_flight = sum(r.count for r in active)
         mem = sum(r.spec.memory_mib * r.count for r in active)
-        disk = sum(r.spec.disk_gib * r.count for r in active)
+        disk = sum(r.spec.total_disk_gib * r.count for r in active)
         specs = {r.id: r.spec for r in requests}
         for c in owned:
             spec = specs.get(c.request_id or "")
             if spec is not None:
                 mem += spec.memory_mib
-                disk += spec.disk_gib
+                disk += spec.total_disk_gib
         n = len(owned) + in_flight + count
         if n > q.max_containers:
             errors["count"] = (

@@ -259,7 +259,9 @@ class RequestService(CreateFormRules):
                 storage=spec.storage,
                 hostnames=tuple(spec.hostnames),
                 memory_mib=spec.memory_mib,
-                disk_gib=spec.disk_gib,
+                # the root disk and the volumes on the same storage (others are not checked yet)
+                disk_gib=spec.disk_gib
+                + sum(m.size_gib for m in spec.mountpoints if m.storage == spec.storage),
                 node_patterns=tuple(self.policy.placement.nodes),
                 vmid_min=self.policy.placement.vmid_min,
                 vmid_max=self.policy.placement.vmid_max,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from bot.containers.advanced import AdvancedForm, InterfaceForm, VolumeForm
 from bot.errors import InputError
 from bot.policy import CUSTOM_PRESET, parse_duration
 from bot.request_form import CreateForm, FormErrors
@@ -13,12 +14,13 @@ from handlers.blocks.create_modal import NODE_AUTO
 _INT_FIELDS = ("count", "cores", "memory_mib", "swap_mib", "disk_gib", "vlan")
 
 
-def form_from_submission(raw: Mapping[str, Any]) -> CreateForm:
-    """Convert what :func:`~handlers.blocks.create_modal.read_create_submission` read.
-
-    :class:`FormErrors` per bad field.
+def form_from_submission(raw: Mapping[str, Any], advanced: Mapping[str, Any] | None = None) -> CreateForm:
+    """Convert what :func:`~handlers.blocks.create_modal.read_create_submission` read, and the
+    "More options" part :func:`~handlers.blocks.create_modal.read_advanced_submission` read when it was
+    open. :class:`FormErrors` per bad field.
     """
     errors: dict[str, str] = {}
+    extra = _advanced(advanced, errors) if advanced is not None else None
     ints: dict[str, int | None] = {}
     for name in _INT_FIELDS:
         value = raw.get(name)
@@ -62,4 +64,44 @@ def form_from_submission(raw: Mapping[str, Any]) -> CreateForm:
         lifetime=lifetime,
         node=None if node in (None, NODE_AUTO) else str(node),
         purpose=str(raw.get("purpose") or ""),
+        advanced=extra,
     )
+
+
+def _int(raw: Mapping[str, Any], name: str, errors: dict[str, str]) -> int | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        errors[name] = "must be a whole number"
+        return None
+
+
+def _advanced(raw: Mapping[str, Any], errors: dict[str, str]) -> AdvancedForm:
+    """The "More options" part: a volume when a size or path is given, eth1 when a bridge is chosen."""
+    size = _int(raw, "mp0_size_gib", errors)
+    volume = None
+    if size is not None or raw.get("mp0_path"):
+        ticks = raw.get("mp0_options")
+        volume = VolumeForm(
+            storage=raw.get("mp0_storage"),
+            size_gib=size,
+            path=raw.get("mp0_path"),
+            backup=True if ticks is None else "backup" in ticks,
+            read_only=False if ticks is None else "ro" in ticks,
+        )
+    vlan = _int(raw, "net1_vlan", errors)
+    interface = None
+    if raw.get("net1_bridge"):
+        interface = InterfaceForm(
+            bridge=str(raw["net1_bridge"]),
+            mode="static" if raw.get("net1_mode") == "static" else "dhcp",
+            vlan=vlan,
+            ipv4_cidr=raw.get("net1_ipv4"),
+            gateway=raw.get("net1_gateway"),
+        )
+    features = raw.get("features")
+    nesting = None if features is None else "nesting" in features
+    return AdvancedForm(volume=volume, interface=interface, nesting=nesting)

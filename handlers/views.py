@@ -9,10 +9,13 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.request_form import FormErrors
+from handlers import create_options
 from handlers.actions import approval_id_of, tell_clicker
 from handlers.blocks.approval import read_deny_reason
 from handlers.blocks.create_modal import (
     TEMPLATE_UNAVAILABLE_BLOCK,
+    advanced_open,
+    read_advanced_submission,
     read_create_submission,
     read_private_metadata,
 )
@@ -26,7 +29,8 @@ VALIDATION_BUDGET = 2.0
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    """Attach the view submission listeners."""
+    """Attach the view submission listeners (and the create modal's "More options" button)."""
+    create_options.register(app, services)
 
     @app.view(CALLBACK_CREATE)
     async def create_submitted(
@@ -35,8 +39,9 @@ def register(app: AsyncApp, services: Services) -> None:
         user = body["user"]["id"]
         meta = services.seal.open(read_private_metadata(view.get("private_metadata", "")))
         raw = read_create_submission(view["state"]["values"])
+        extra = read_advanced_submission(view["state"]["values"]) if advanced_open(view) else None
         try:
-            form = form_from_submission(raw)
+            form = form_from_submission(raw, extra)
             valid = await asyncio.wait_for(services.requests.validate(form, user), VALIDATION_BUDGET)
         except FormErrors as exc:
             await ack(response_action="errors", errors=_on_blocks(exc.errors, view))

@@ -7,7 +7,13 @@ from typing import Literal
 
 from bot.access import Actor, require_view_all
 from bot.containers.context import ContainerContext
-from bot.containers.facts import disk_gib, int_or_none, static_addresses
+from bot.containers.facts import (
+    disk_gib,
+    extra_interfaces,
+    int_or_none,
+    static_addresses,
+    volumes,
+)
 from bot.containers.snapshots import snapshot_entries
 from bot.containers.views import ContainerDetail, ContainerView
 from bot.db.records import Container
@@ -114,6 +120,8 @@ class ListingOps:
             thread_channel=container.thread_channel,
             thread_ts=container.thread_ts,
             snapshots=await snapshot_entries(self.ctx.proxmox, container.node, container.vmid),
+            volumes=volumes(config),
+            interfaces=extra_interfaces(config),
         )
 
     async def discover_ips(self, actor: Actor, vmid: int) -> list[str]:

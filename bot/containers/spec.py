@@ -338,6 +338,7 @@ class MountPoint(BaseModel):
     size_gib: SizeGiB
     path: str
     backup: bool = True
+    read_only: bool = False
 
     @field_validator("path")
     @classmethod
@@ -351,7 +352,12 @@ class MountPoint(BaseModel):
     def to_property(self, index: int) -> str:
         """This mount point as an ``mp{index}`` property string (through the codec)."""
         return codec.mountpoint_property(
-            self.storage, self.size_gib, self.path, backup=self.backup, field=f"mp{index}"
+            self.storage,
+            self.size_gib,
+            self.path,
+            backup=self.backup,
+            ro=self.read_only or None,
+            field=f"mp{index}",
         )
 
 

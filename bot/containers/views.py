@@ -60,6 +60,8 @@ class ContainerDetail:
     thread_channel: str | None = None
     thread_ts: str | None = None
     snapshots: tuple[SnapshotEntry, ...] = ()
+    volumes: tuple[str, ...] = ()  # extra volumes (mp0…), described
+    interfaces: tuple[str, ...] = ()  # interfaces beyond net0, described
 
 
 @dataclass(frozen=True, slots=True)

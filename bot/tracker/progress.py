@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.containers.advanced import describe_interface, describe_volume
 from bot.db import Container, ContainerRequest, RequestState, Task, TaskStatus
 from bot.events import ContainerLine, RequestSummary
 from bot.tracker import results
@@ -89,4 +90,6 @@ def summary(request: ContainerRequest, lines: Sequence[ContainerLine]) -> Reques
         decided_by=request.decided_by,
         decision_reason=request.decision_reason,
         containers=tuple(lines),
+        volumes=tuple(describe_volume(mp) for mp in spec.mountpoints),
+        interfaces=tuple(describe_interface(n) for n in spec.nets[1:]),
     )

@@ -125,10 +125,14 @@ class _DemoSettings(Settings):
 
 def demo_policy() -> Policy:
     """Bob approves in #approvals; the default rules auto-approve one small container for a week; #lab gets
-    the digest."""
+    the digest. ``medium`` carries a 20 GiB data volume at /data, so Alice's request shows one."""
+    medium = {"cores": 2, "memory_mib": 4096, "swap_mib": 1024, "disk_gib": 32, "data_volume_gib": 20}
+    small = {"cores": 1, "memory_mib": 1024, "swap_mib": 512, "disk_gib": 8}
+    large = {"cores": 4, "memory_mib": 8192, "swap_mib": 2048, "disk_gib": 64}
     return Policy.model_validate(
         {
             "approvers": [BOB.id],
+            "presets": {"small": small, "medium": medium, "large": large},
             "approval_channel": APPROVALS,
             "placement": {"vmid_min": 20001, "vmid_max": 20999},
             "digest": [{"channel": LAB, "cron": "0 9 * * 1-5"}],  # so /lxc digest in #lab posts there

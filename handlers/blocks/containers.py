@@ -180,6 +180,10 @@ def container_status(
     if ui_base_url:
         pairs.append(("Proxmox", link(proxmox_ui_link(ui_base_url, c.vmid), "Open in the Proxmox UI")))
     blocks: list[Block] = [header(f"{c.hostname} ({c.vmid})"), fields(pairs)]
+    if c.volumes or c.interfaces:
+        lines = [f"*Volume* {escape(clip(v, 200))}" for v in c.volumes[:8]]
+        lines += [f"*Interface* {escape(clip(n, 200))}" for n in c.interfaces[:8]]
+        blocks.append(section("\n".join(lines)))
     if c.purpose:
         blocks.append(section("*Purpose*\n" + escape(clip(c.purpose, 2000))))
     if show_actions:

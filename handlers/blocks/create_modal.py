@@ -6,12 +6,15 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.containers.advanced import FEATURES_FIELD, INTERFACE_FIELDS, VOLUME_FIELDS
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
-from handlers.blocks.ids import CALLBACK_CREATE
+from handlers.blocks.ids import ACTION_CREATE_MORE, CALLBACK_CREATE
 from handlers.blocks.kit import (
     MAX_OPTIONS,
     MAX_PRIVATE_METADATA,
     Block,
+    action_button,
+    context,
     divider,
     input_block,
     number_input,
@@ -95,6 +98,7 @@ def create_modal(
     preset: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     template_nodes: Mapping[str, str] | None = None,
+    advanced: bool = False,
 ) -> dict[str, Any]:
     """The create modal (callback ``lxc_create``).
 
@@ -103,7 +107,8 @@ def create_modal(
     are the nodes to offer besides automatic placement; ``template_nodes`` names, per template held by
     only some of them, the nodes that hold it (shown after the template's name). ``metadata``
     (e.g. channel and thread) goes into ``private_metadata`` as compact JSON; ValueError if it exceeds
-    Slack's 3000 characters.
+    Slack's 3000 characters. ``advanced`` adds the "More options" part (extra volume, second
+    interface, nesting); without it the view ends its network section with a "More options" button.
     """
     meta = json.dumps(dict(metadata or {}), separators=(",", ":"), sort_keys=True)
     if len(meta) > MAX_PRIVATE_METADATA:
@@ -156,6 +161,7 @@ def create_modal(
         input_block(
             "vlan", "VLAN tag", number_input(1, 4094), optional=True, hint="1–4094; empty for untagged."
         ),
+        *(advanced_blocks(policy) if advanced else [_more_options_button()]),
         divider(),
         input_block(
             "ssh_key",
@@ -223,3 +229,133 @@ def read_private_metadata(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+#: Block ids of the advanced part; its presence in a submitted view means the part was open.
+ADVANCED_MARKER = "advanced_part"
+FEATURES_NOTE = (
+    "keyctl, fuse and mount are not offered: Proxmox lets only root@pam change those feature flags"
+    " (pve-container check_ct_modify_config_perm), and Cardinal does not act as root@pam."
+)
+
+
+def _more_options_button() -> Block:
+    return {
+        "type": "actions",
+        "block_id": "more_options",
+        "elements": [action_button(ACTION_CREATE_MORE, "More options", "open")],
+    }
+
+
+def advanced_blocks(policy: Policy) -> list[Block]:
+    """The "More options" part: one extra volume, a second interface and nesting, as the policy allows."""
+    limits, place = policy.limits, policy.placement
+    blocks: list[Block] = [
+        divider(),
+        {
+            "type": "section",
+            "block_id": ADVANCED_MARKER,
+            "text": {"type": "mrkdwn", "text": "*More options* — leave empty what you do not need."},
+        },
+    ]
+    if limits.max_volumes >= 1:
+        storages = [option(st, st) for st in place.storages]
+        blocks += [
+            input_block(
+                "mp0_storage", "Extra volume storage", select(storages, place.storages[0], "Storage")
+            ),
+            input_block(
+                "mp0_size_gib",
+                "Extra volume size GiB",
+                number_input(1, limits.max_disk_gib),
+                optional=True,
+                hint="Counts against your disk quota. Empty for no extra volume.",
+            ),
+            input_block(
+                "mp0_path",
+                "Extra volume mount path",
+                text_input("/data", max_length=255),
+                optional=True,
+                hint="An absolute path inside the container, not in /proc, /sys, /dev or /run.",
+            ),
+            input_block(
+                "mp0_options",
+                "Extra volume options",
+                {
+                    "type": "checkboxes",
+                    "options": [option("Include in backups", "backup"), option("Read-only", "ro")],
+                    "initial_options": [option("Include in backups", "backup")],
+                },
+                optional=True,
+            ),
+        ]
+    if limits.max_interfaces >= 2:
+        bridges = [option(b, b) for b in place.bridges]
+        blocks += [
+            input_block(
+                "net1_bridge",
+                "Second interface bridge",
+                select(bridges, None, "No second interface"),
+                optional=True,
+                hint="Choose a bridge to add eth1.",
+            ),
+            input_block("net1_vlan", "Second interface VLAN tag", number_input(1, 4094), optional=True),
+            input_block(
+                "net1_mode",
+                "Second interface network",
+                {
+                    "type": "radio_buttons",
+                    "options": [option("DHCP", "dhcp"), option("Static IPv4", "static")],
+                    "initial_option": option("DHCP", "dhcp"),
+                },
+                optional=True,
+            ),
+            input_block(
+                "net1_ipv4",
+                "Second interface IPv4 address (static)",
+                text_input("198.51.100.10/24", max_length=18),
+                optional=True,
+            ),
+            input_block(
+                "net1_gateway",
+                "Second interface gateway (static)",
+                text_input("198.51.100.1", max_length=15),
+                optional=True,
+            ),
+        ]
+    if policy.features.nesting:
+        nesting = option("Nesting (needed by systemd in recent distributions)", "nesting")
+        blocks.append(
+            input_block(
+                "features",
+                "Features",
+                {"type": "checkboxes", "options": [nesting], "initial_options": [nesting]},
+                optional=True,
+                hint="On by default for unprivileged containers.",
+            )
+        )
+    else:
+        blocks.append(context("Nesting is turned off by this team's policy."))
+    blocks.append(context(FEATURES_NOTE))
+    return blocks
+
+
+def advanced_open(view: Mapping[str, Any]) -> bool:
+    """Whether ``view`` (a submitted create modal) shows the "More options" part."""
+    return any(b.get("block_id") == ADVANCED_MARKER for b in view.get("blocks", []))
+
+
+def read_advanced_submission(view_state_values: Mapping[str, Any]) -> dict[str, Any]:
+    """The raw entries of the "More options" part, keyed by block id (strings stripped, ``None`` when
+    empty); ``mp0_options`` and ``features`` are the lists of ticked values (``None`` when the block is
+    not in the state). Nothing is validated here."""
+    raw: dict[str, Any] = {}
+    for field in (*VOLUME_FIELDS, *INTERFACE_FIELDS, FEATURES_FIELD):
+        value = state_value(view_state_values, field)
+        if isinstance(value, str):
+            value = value.strip() or None
+        raw[field] = value
+    for ticks in ("mp0_options", FEATURES_FIELD):
+        # Absent from the state (never shown): None, so the defaults apply rather than "all unticked".
+        raw[ticks] = list(raw[ticks] or []) if ticks in view_state_values else None
+    return raw

@@ -85,7 +85,11 @@ def _hostnames(p: PendingApproval) -> str:
 
 def _size(p: PendingApproval) -> str:
     spec = p.request.spec
-    return f"{spec.cores} vCPU · {spec.memory_mib} MiB · {spec.disk_gib} GiB"
+    size = f"{spec.cores} vCPU · {spec.memory_mib} MiB · {spec.disk_gib} GiB"
+    size += "".join(f" + {mp.size_gib} GiB {escape(clip(mp.path, 100))}" for mp in spec.mountpoints[:8])
+    if len(spec.nets) > 1:
+        size += f" · {len(spec.nets)} interfaces"
+    return size
 
 
 def _approval_text(p: PendingApproval) -> str:

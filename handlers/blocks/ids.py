@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.expiry import EXTEND_ACTION_ID
 
 CALLBACK_CREATE = "lxc_create"
+ACTION_CREATE_MORE = "lxc_create_more"  # the create modal's "More options" button, value "open"
 CALLBACK_DENY_REASON = "lxc_deny_reason"
 ACTION_APPROVE = "approval_approve"
 ACTION_DENY = "approval_deny"

@@ -56,5 +56,16 @@ def request_fields(req: RequestSummary) -> Block:
             ("Node", escape(req.node) if req.node else "automatic"),
             ("Lifetime", _lifetime_text(req)),
             ("Count", str(req.count)),
+            *_extras(req),
         ]
     )
+
+
+def _extras(req: RequestSummary) -> list[tuple[str, str]]:
+    """The advanced choices, only when made: extra volumes and interfaces."""
+    out: list[tuple[str, str]] = []
+    if req.volumes:
+        out.append(("Volumes", "\n".join(escape(v) for v in req.volumes)))
+    if req.interfaces:
+        out.append(("More interfaces", "\n".join(escape(n) for n in req.interfaces)))
+    return out

@@ -79,6 +79,7 @@ def test_the_approval_card_shows_the_preflight_checks_and_buttons(demo_run: tupl
     ]
     assert "[ Approve ]  [ Deny ]" in card
     assert "staging for the checkout team" in card
+    assert "20 GiB on local-lvm at /data" in card  # the medium preset's data volume
 
 
 def test_the_thread_walks_through_the_states_to_ready(demo_run: tuple[int, str, str]) -> None:
