@@ -239,3 +239,30 @@ def checked(*values: str) -> dict[str, Any]:
         "type": "checkboxes",
         "selected_options": [{"text": {"type": "plain_text", "text": v}, "value": v} for v in values],
     }
+
+
+def create_values(
+    hostname: str,
+    *,
+    template: str,
+    preset: str = "small",
+    count: int = 1,
+    lifetime: str = "7d",
+    purpose: str = "testing",
+    **fields: dict[str, Any],
+) -> dict[str, Any]:
+    """The create modal's state values as a person fills the first screen (DHCP on ``vmbr0``, automatic
+    node); ``fields`` replace or add blocks by block id."""
+    values: dict[str, Any] = {
+        "hostname": {"value": plain(hostname)},
+        "count": {"value": number(str(count))},
+        "template": {"value": selected(template)},
+        "preset": {"value": selected(preset)},
+        "net_mode": {"value": selected("dhcp", "radio_buttons")},
+        "bridge": {"value": selected("vmbr0")},
+        "lifetime": {"value": selected(lifetime)},
+        "node": {"value": selected("auto")},
+        "purpose": {"value": plain(purpose)},
+    }
+    values.update(fields)
+    return values

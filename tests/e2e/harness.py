@@ -21,6 +21,7 @@ from bot.policy import Policy
 from bot.settings import Settings
 from cardinal_sim.proxmox.core import Simulator
 from cardinal_sim.proxmox.server import Running
+from cardinal_sim.slack.payloads import create_values
 from handlers.blocks.ids import CALLBACK_CREATE
 from handlers.runtime import Cardinal
 from tests.conftest import SIM_TEMPLATE
@@ -28,9 +29,6 @@ from tests.fakes.signing import (
     block_action,
     form_body,
     interactive_body,
-    number,
-    plain,
-    selected,
     signed_request_headers,
     slash_command,
     view_submission,
@@ -178,18 +176,9 @@ class Harness:
         """``/lxc create`` then submit the modal; returns the submission's (status, ack body)."""
         await self.command("create", user=user)
         view = self.last_view(CALLBACK_CREATE)
-        values: dict[str, Any] = {
-            "hostname": {"value": plain(hostname)},
-            "count": {"value": number(str(count))},
-            "template": {"value": selected(template)},
-            "preset": {"value": selected(preset)},
-            "net_mode": {"value": selected("dhcp", "radio_buttons")},
-            "bridge": {"value": selected("vmbr0")},
-            "lifetime": {"value": selected(lifetime)},
-            "node": {"value": selected("auto")},
-            "purpose": {"value": plain("testing")},
-        }
-        values.update(fields or {})
+        values = create_values(
+            hostname, template=template, preset=preset, count=count, lifetime=lifetime, **(fields or {})
+        )
         return await self.submit_view(view, values, user=user)
 
     # --- time --------------------------------------------------------------------------------------

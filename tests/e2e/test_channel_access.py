@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 
 from bot.db import RequestState
+from cardinal_sim.slack.payloads import create_values
 from handlers.blocks.ids import ACTION_APPROVE, CALLBACK_CREATE
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, REQUESTER, Harness, button_value
-from tests.fakes.signing import number, plain, selected
 
 NOT_INVITED = "C0NOTINVIT"
 PEOPLE_DM = "D0PEOPLE01"
@@ -25,17 +25,7 @@ ARCHIVED = "C0ARCHIVED"
 async def _request_from(harness: Harness, channel: str, hostname: str, preset: str = "small") -> None:
     await harness.command("create", channel=channel)
     view = harness.last_view(CALLBACK_CREATE)
-    values = {
-        "hostname": {"value": plain(hostname)},
-        "count": {"value": number("1")},
-        "template": {"value": selected(SIM_TEMPLATE)},
-        "preset": {"value": selected(preset)},
-        "net_mode": {"value": selected("dhcp", "radio_buttons")},
-        "bridge": {"value": selected("vmbr0")},
-        "lifetime": {"value": selected("7d")},
-        "node": {"value": selected("auto")},
-        "purpose": {"value": plain("testing")},
-    }
+    values = create_values(hostname, template=SIM_TEMPLATE, preset=preset)
     status, body = await harness.submit_view(view, values, user=REQUESTER)
     assert (status, body) == (200, "")
 

@@ -13,6 +13,7 @@ from bot.policy import load_policy
 from cardinal_sim.slack.payloads import (
     block_action,
     checked,
+    create_values,
     interactive_body,
     number,
     plain,
@@ -49,17 +50,7 @@ def block_of(view: dict[str, Any], label: str) -> str:
 
 
 def basics(hostname: str, preset: str) -> dict[str, Any]:
-    return {
-        "hostname": {"value": plain(hostname)},
-        "count": {"value": number("1")},
-        "template": {"value": selected(SIM_TEMPLATE)},
-        "preset": {"value": selected(preset)},
-        "net_mode": {"value": selected("dhcp", "radio_buttons")},
-        "bridge": {"value": selected("vmbr0")},
-        "lifetime": {"value": selected("7d")},
-        "node": {"value": selected("auto")},
-        "purpose": {"value": plain("testing")},
-    }
+    return create_values(hostname, template=SIM_TEMPLATE, preset=preset)
 
 
 def advanced(view: dict[str, Any], *, size: str = "20", path: str = "/data") -> dict[str, Any]:

@@ -23,14 +23,12 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from cardinal_sim.slack.payloads import create_values as modal_values
 from tests.conftest import SIM_TEMPLATE, free_port
 from tests.fakes.signing import (
     block_action,
     form_body,
     interactive_body,
-    number,
-    plain,
-    selected,
     signed_request_headers,
     slash_command,
     view_submission,
@@ -305,16 +303,4 @@ class SlackDriver:
 
 def create_values(hostname: str, *, preset: str = "tiny", **fields: dict[str, Any]) -> dict[str, Any]:
     """Modal state values of a create request (``fields`` replace or add blocks)."""
-    values: dict[str, Any] = {
-        "hostname": {"value": plain(hostname)},
-        "count": {"value": number("1")},
-        "template": {"value": selected(SIM_TEMPLATE)},
-        "preset": {"value": selected(preset)},
-        "net_mode": {"value": selected("dhcp", "radio_buttons")},
-        "bridge": {"value": selected("vmbr0")},
-        "lifetime": {"value": selected("7d")},
-        "node": {"value": selected("auto")},
-        "purpose": {"value": plain("reliability")},
-    }
-    values.update(fields)
-    return values
+    return modal_values(hostname, template=SIM_TEMPLATE, preset=preset, purpose="reliability", **fields)

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cardinal_sim.slack.payloads import create_values
 from handlers.blocks.ids import ACTION_APPROVE, CALLBACK_CREATE
 from handlers.socket_mode import SocketMode
 from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, CHANNEL, REQUESTER, Harness, button_value
-from tests.fakes.signing import block_action, number, plain, selected, slash_command, view_submission
+from tests.fakes.signing import block_action, slash_command, view_submission
 from tests.fakes.socket_mode import FakeSocketMode
 
 Served = tuple[Harness, SocketMode]
@@ -40,17 +41,7 @@ async def _interactive(harness: Harness, fake: FakeSocketMode, payload: dict[str
 
 
 def _create_values(hostname: str, preset: str) -> dict[str, Any]:
-    return {
-        "hostname": {"value": plain(hostname)},
-        "count": {"value": number("1")},
-        "template": {"value": selected(SIM_TEMPLATE)},
-        "preset": {"value": selected(preset)},
-        "net_mode": {"value": selected("dhcp", "radio_buttons")},
-        "bridge": {"value": selected("vmbr0")},
-        "lifetime": {"value": selected("7d")},
-        "node": {"value": selected("auto")},
-        "purpose": {"value": plain("testing")},
-    }
+    return create_values(hostname, template=SIM_TEMPLATE, preset=preset)
 
 
 async def test_a_slash_command_is_answered_in_its_ack(
