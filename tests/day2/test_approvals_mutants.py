@@ -6,6 +6,7 @@ say, and that a decision stands when Slack fails to show it (bot.approvals; the 
 from __future__ import annotations
 
 import pytest
+from structlog.testing import capture_logs
 
 from bot.access import AccessDenied, Actor
 from bot.approvals import ActionApprovals, ApprovalNotOpen, card_key, outcome_key, plan_of
@@ -252,9 +253,26 @@ async def test_the_decision_stands_when_slack_cannot_show_it(
 ) -> None:
     opened = await ask_destroy(approvals, seed)
     notifier.down = True
-    decision = await approvals.decide(opened.id, clicker=APPROVER, approve=True)
+    with capture_logs() as logs:
+        decision = await approvals.decide(opened.id, clicker=APPROVER, approve=True)
     assert (decision.won, decision.approved) == (True, True)
     assert len(requests_to(sim, "DELETE", "/lxc/10001")) == 1
     assert (await stored(db, opened.id)).status is ApprovalStatus.APPROVED
     assert notifier.updates == []
     assert notifier.posts_with_key(outcome_key(opened.id)) == []
+    # the operator sees which approval Slack could not show, and why
+    warned = [dict(line) for line in logs if line["log_level"] == "warning"]
+    assert warned == [
+        {
+            "event": "approval.card_not_revised",
+            "log_level": "warning",
+            "approval_id": opened.id,
+            "error": "SlackDown",
+        },
+        {
+            "event": "approval.requester_not_told",
+            "log_level": "warning",
+            "approval_id": opened.id,
+            "error": "SlackDown",
+        },
+    ]

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from structlog.testing import capture_logs
 
 from handlers.edge import (
     BODY_DEADLINE,
@@ -159,6 +160,7 @@ def test_signatures_not_shaped_like_v0_hex_are_malformed(mangle: Any) -> None:
         ("http://127.0.0.1:8080/api", "http://127.0.0.1:8080/hooks/"),
         ("http://standin.lan/slack/api/", "http://standin.lan/slack/hooks/"),
         ("http://standin.lan/", "http://standin.lan/hooks/"),
+        ("http://standin.lan/proxy/X/api/", "http://standin.lan/proxy/X/hooks/"),
     ],
 )
 def test_the_hooks_base_follows_the_api_base(api_url: str, base: str) -> None:
@@ -285,6 +287,7 @@ def test_a_form_with_blank_values_is_kept() -> None:
         (form(command="/lxc", user_id="U1"), "", "unsupported Content-Type"),
         ("&".join(f"f{i}=1" for i in range(101)).encode(), FORM, "too many form fields"),
         (b"command=%2Flxc&user_id=U1&user_id=U2", FORM, "a form field is repeated"),
+        (b"command=%2Flxc&user_id=U1&text=&text=", FORM, "a form field is repeated"),
         (form(payload="{not json"), FORM, "payload is not JSON"),
         (form(payload="[1]"), FORM, "payload is not a JSON object"),
         (form(command="lxc", user_id="U1"), FORM, "slash command without command or user_id"),
@@ -464,14 +467,24 @@ class Edge:
     def __init__(self, client: TestClient[web.Request, web.Application], clock: list[float]) -> None:
         self.client = client
         self.clock = clock
+        self.closed = False
 
-    async def post(self, body: bytes, *, content_type: str = FORM, signed: bool = True) -> tuple[int, object]:
+    async def post(
+        self,
+        body: bytes,
+        *,
+        content_type: str = FORM,
+        signed: bool = True,
+        extra: dict[str, str] | None = None,
+        path: str = "/slack/events",
+    ) -> tuple[int, object]:
         """POST ``body`` signed now; the status and the answer (JSON when it is JSON, else its text)."""
-        ts = str(int(self.clock[0]))
-        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts}
+        ts = str(int(abs(self.clock[0])))
+        headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts, **(extra or {})}
         if signed:
             headers["X-Slack-Signature"] = sign(body, ts)
-        response = await self.client.post("/slack/events", data=body, headers=headers)
+        response = await self.client.post(path, data=body, headers=headers)
+        self.closed = response.headers.get("Connection", "").lower() == "close"
         text = await response.text()
         try:
             return response.status, json.loads(text)
@@ -490,17 +503,24 @@ async def edge() -> AsyncIterator[Edge]:
     bolt = AsyncApp(signing_secret=SECRET.decode(), authorize=authorize, request_verification_enabled=False)
 
     @bolt.command("/lxc")
-    async def lxc(ack: Any) -> None:
-        await ack("ok")
+    async def lxc(ack: Any, request: Any) -> None:
+        retry = request.headers.get("x-slack-retry-num", ["-"])[0]
+        await ack("ok" if retry == "-" and not request.query else f"ok retry={retry} query={request.query}")
 
-    clock = [float(NOW)]
+    clock: list[float] = [float(NOW)]
+
+    def now() -> float:
+        if clock[0] < 0:
+            raise OSError("clock unavailable")
+        return clock[0]
+
     app = make_edge_app(
         bolt,
         signing_secret=SECRET,
         api_url="https://slack.com/api/",
         max_body=CAP,
         body_deadline=0.2,
-        clock=lambda: clock[0],
+        clock=now,
     )
     async with TestClient(TestServer(app)) as client:
         yield Edge(client, clock)
@@ -543,11 +563,12 @@ async def test_a_body_that_never_finishes_is_408(edge: Edge) -> None:
         yield b""
 
     try:
-        response = await edge.client.post(
-            "/slack/events",
-            data=stalls(),
-            headers={"X-Slack-Request-Timestamp": str(NOW), "X-Slack-Signature": "x"},
-        )
+        async with asyncio.timeout(10):  # without the deadline the edge would wait for ever
+            response = await edge.client.post(
+                "/slack/events",
+                data=stalls(),
+                headers={"X-Slack-Request-Timestamp": str(NOW), "X-Slack-Signature": "x"},
+            )
         assert response.status == 408
         assert await response.json() == {"error": "body not received within 0.2 s"}
     finally:
@@ -590,10 +611,127 @@ async def test_only_the_configured_path_and_post_are_served(edge: Edge) -> None:
     assert (await edge.client.post("/other", data=b"")).status == 404
 
 
+def refusals(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
+    return [line for line in logs if line["event"] == "slack.request_refused"]
+
+
+async def test_each_refusal_is_logged_with_status_reason_and_size_only(edge: Edge) -> None:
+    with capture_logs() as logs:
+        await edge.post(command(100), signed=False)
+        await edge.post(form(command="/lxc"))
+        await edge.post(command(CAP + 1))
+    assert refusals(logs) == [
+        {
+            "event": "slack.request_refused",
+            "log_level": "warning",
+            "status": 401,
+            "reason": "no X-Slack-Signature",
+            "size": 100,
+        },
+        {
+            "event": "slack.request_refused",
+            "log_level": "warning",
+            "status": 400,
+            "reason": "slash command without command or user_id",
+            "size": len(form(command="/lxc")),
+        },
+        {
+            "event": "slack.request_refused",
+            "log_level": "warning",
+            "status": 413,
+            "reason": f"body larger than {CAP} bytes",
+            "size": CAP + 1,
+        },
+    ]
+
+
+async def test_oversized_bodies_close_the_connection_and_other_refusals_keep_it(edge: Edge) -> None:
+    status, _ = await edge.post(command(CAP + 1))
+    assert (status, edge.closed) == (413, True)
+    status, _ = await edge.post(command(100), signed=False)
+    assert (status, edge.closed) == (401, False)
+    status, _ = await edge.post(form(command="/lxc"))
+    assert (status, edge.closed) == (400, False)
+
+
+async def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(edge: Edge) -> None:
+    """Only the headers arrive: the declared length alone earns the 413 (not a 408 after the deadline)."""
+    server = edge.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    try:
+        writer.write(
+            b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            + FORM.encode()
+            + b"\r\nContent-Length: "
+            + str(CAP + 1).encode()
+            + b"\r\n\r\ncommand"
+        )
+        await writer.drain()
+        with capture_logs() as logs:
+            async with asyncio.timeout(10):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                answer = await reader.readexactly(length)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert json.loads(answer) == {"error": f"body larger than {CAP} bytes"}
+    [line] = refusals(logs)
+    assert line["size"] == CAP + 1  # what the client declared
+
+
+async def test_a_failure_before_the_signature_holds_is_a_plain_401(edge: Edge) -> None:
+    edge.clock[0] = -NOW  # the clock cannot be read
+    body = command(100)
+    with capture_logs() as logs:
+        status, answer = await edge.post(body)
+    assert (status, answer) == (401, {"error": "request could not be read or verified"})
+    assert refusals(logs) == [
+        {
+            "event": "slack.request_refused",
+            "log_level": "warning",
+            "status": 401,
+            "reason": "request could not be read or verified",
+            "size": 100,
+        }
+    ]
+
+
+async def test_a_payload_bolt_cannot_read_is_400_and_the_log_names_only_the_error(edge: Edge) -> None:
+    body = json.dumps(
+        {"type": "event_callback", "event": {"type": "app_mention"}, "authorizations": [1]}
+    ).encode()
+    with capture_logs() as logs:
+        status, answer = await edge.post(body, content_type=JSON)
+    assert (status, answer) == (400, {"error": "malformed payload"})
+    assert refusals(logs) == [
+        {
+            "event": "slack.request_refused",
+            "log_level": "warning",
+            "status": 400,
+            "reason": "AttributeError",
+            "size": len(body),
+        }
+    ]
+
+
+async def test_bolt_sees_the_request_headers_and_query(edge: Edge) -> None:
+    status, answer = await edge.post(
+        form(command="/lxc", user_id="U1"), extra={"X-Slack-Retry-Num": "2"}, path="/slack/events?a=1"
+    )
+    assert (status, answer) == (200, "ok retry=2 query={'a': ['1']}")
+
+
 # --- the aiohttp server's own log -----------------------------------------------------------------------
 
 
 def test_the_server_log_keeps_the_error_type_but_not_what_the_client_sent() -> None:
+    for old in list(logging.getLogger("cardinal.edge.http").filters):
+        logging.getLogger("cardinal.edge.http").removeFilter(old)
     logger = server_logger()
     assert logger.name == "cardinal.edge.http"
     assert server_logger().filters == logger.filters  # added once
