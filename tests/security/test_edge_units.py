@@ -9,6 +9,7 @@ request Slack really sends that must keep passing. The end-to-end refusals are i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -161,6 +162,7 @@ def test_signatures_not_shaped_like_v0_hex_are_malformed(mangle: Any) -> None:
         ("http://standin.lan/slack/api/", "http://standin.lan/slack/hooks/"),
         ("http://standin.lan/", "http://standin.lan/hooks/"),
         ("http://standin.lan/proxy/X/api/", "http://standin.lan/proxy/X/hooks/"),
+        ("http://standin.lan/X/", "http://standin.lan/X/hooks/"),
     ],
 )
 def test_the_hooks_base_follows_the_api_base(api_url: str, base: str) -> None:
@@ -493,10 +495,24 @@ class Edge:
 
 
 CAP = 512
+LARGE_CAP = 70_000
 
 
 @pytest.fixture
 async def edge() -> AsyncIterator[Edge]:
+    async with serve(CAP) as served:
+        yield served
+
+
+@pytest.fixture
+async def large_edge() -> AsyncIterator[Edge]:
+    """An edge whose cap is above the 64 KiB it reads at a time, so a body arrives in several reads."""
+    async with serve(LARGE_CAP) as served:
+        yield served
+
+
+@contextlib.asynccontextmanager
+async def serve(cap: int) -> AsyncIterator[Edge]:
     async def authorize(**_: Any) -> AuthorizeResult:  # no Web API call: the edge is under test
         return AuthorizeResult(enterprise_id=None, team_id="T1", bot_token="xoxb-test", bot_user_id="UB")
 
@@ -518,7 +534,7 @@ async def edge() -> AsyncIterator[Edge]:
         bolt,
         signing_secret=SECRET,
         api_url="https://slack.com/api/",
-        max_body=CAP,
+        max_body=cap,
         body_deadline=0.2,
         clock=now,
     )
@@ -570,9 +586,32 @@ async def test_a_body_that_never_finishes_is_408(edge: Edge) -> None:
                 headers={"X-Slack-Request-Timestamp": str(NOW), "X-Slack-Signature": "x"},
             )
         assert response.status == 408
+        assert response.headers.get("Connection", "").lower() == "close"
         assert await response.json() == {"error": "body not received within 0.2 s"}
     finally:
         gate.set()
+
+
+async def post_chunked(edge: Edge, body: bytes) -> tuple[int, str]:
+    """POST a signed ``body`` without a Content-Length, in pieces: only the edge's own count can cap it."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 10_000):
+            yield body[start : start + 10_000]
+
+    ts = str(NOW)
+    headers = {"Content-Type": FORM, "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sign(body, ts)}
+    response = await edge.client.post("/slack/events", data=pieces(), headers=headers)
+    return response.status, await response.text()
+
+
+async def test_a_body_read_in_several_pieces_is_verified_whole(large_edge: Edge) -> None:
+    assert await post_chunked(large_edge, command(LARGE_CAP)) == (200, "ok")
+
+
+async def test_a_body_over_the_cap_only_in_total_is_413(large_edge: Edge) -> None:
+    status, answer = await post_chunked(large_edge, command(LARGE_CAP + 1))
+    assert (status, json.loads(answer)) == (413, {"error": f"body larger than {LARGE_CAP} bytes"})
 
 
 async def test_an_unsigned_request_is_401_with_the_reason(edge: Edge) -> None:
