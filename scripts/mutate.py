@@ -2,12 +2,13 @@
 
 The modules, their tests and their target scores are listed in ``pyproject.toml`` under
 ``[tool.cardinal.mutation]``; the mutmut settings they share are under ``[tool.mutmut]``. For each
-module this script prepares a work directory ``.mutation/<module>/`` (copies of ``bot/``, ``tests/``
-and ``examples/``, and a ``pyproject.toml`` telling mutmut to mutate only that module and run only
-its tests), runs ``mutmut run`` there and prints a table: mutants, killed, survived, score, target.
-Each run starts from scratch (mutmut would otherwise keep its first run's map of which tests cover
-what); the work directory is kept until the next run, so survivors can be inspected with
-``cd .mutation/<module> && ../../.venv/bin/mutmut results`` and ``… mutmut show <name>``.
+module this script prepares a work directory ``.mutation/<module>/`` (copies of ``bot/``,
+``handlers/``, ``cardinal_sim/``, ``tests/`` and ``examples/``, and a ``pyproject.toml`` telling
+mutmut to mutate only that module and run only its tests), runs ``mutmut run`` there and prints a
+table: mutants, killed, survived, score, target. Each run starts from scratch (mutmut would
+otherwise keep its first run's map of which tests cover what); the work directory is kept until the
+next run, so survivors can be inspected with ``cd .mutation/<module> && ../../.venv/bin/mutmut
+results`` and ``… mutmut show <name>``.
 
 Usage: ``python scripts/mutate.py [MODULE ...] [--jobs N] [--check] [--survivors]``. ``MODULE`` is
 a path such as ``bot/access.py`` or a unique part of one (``access``); without one, every listed
@@ -28,7 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
-COPIED = ("bot", "tests", "examples")
+COPIED = ("bot", "handlers", "cardinal_sim", "tests", "examples")
 
 
 @dataclass(frozen=True)
