@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -249,10 +250,10 @@ def create_values(
     count: int = 1,
     lifetime: str = "7d",
     purpose: str = "testing",
-    **fields: dict[str, Any],
+    fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The create modal's state values as a person fills the first screen (DHCP on ``vmbr0``, automatic
-    node); ``fields`` replace or add blocks by block id."""
+    node); ``fields`` replace or add blocks by block id (``hostname`` included)."""
     values: dict[str, Any] = {
         "hostname": {"value": plain(hostname)},
         "count": {"value": number(str(count))},
@@ -264,5 +265,5 @@ def create_values(
         "node": {"value": selected("auto")},
         "purpose": {"value": plain(purpose)},
     }
-    values.update(fields)
+    values.update(fields or {})
     return values

@@ -177,7 +177,7 @@ class Harness:
         await self.command("create", user=user)
         view = self.last_view(CALLBACK_CREATE)
         values = create_values(
-            hostname, template=template, preset=preset, count=count, lifetime=lifetime, **(fields or {})
+            hostname, template=template, preset=preset, count=count, lifetime=lifetime, fields=fields
         )
         return await self.submit_view(view, values, user=user)
 

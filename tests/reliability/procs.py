@@ -303,4 +303,4 @@ class SlackDriver:
 
 def create_values(hostname: str, *, preset: str = "tiny", **fields: dict[str, Any]) -> dict[str, Any]:
     """Modal state values of a create request (``fields`` replace or add blocks)."""
-    return modal_values(hostname, template=SIM_TEMPLATE, preset=preset, purpose="reliability", **fields)
+    return modal_values(hostname, template=SIM_TEMPLATE, preset=preset, purpose="reliability", fields=fields)
