@@ -114,3 +114,23 @@ async def test_a_forged_download_value_is_refused(harness: Harness, value: str) 
     said = await click(harness, ACTION_DOWNLOAD, value, user=APPROVER, ephemeral=True)
     assert "template" in str(said)
     assert posts_to(harness, "POST", "/aplinfo") == []
+
+
+async def test_a_failed_download_is_reported_with_its_log_and_the_modal_does_not_offer_it(
+    harness: Harness,
+) -> None:
+    harness.sim.faults.task_failure_rate = 1.0
+    await click(harness, ACTION_DOWNLOAD, TRIXIE, user=APPROVER, ephemeral=True)
+    failed = await harness.settle(
+        lambda: (
+            len([t for t in _thread(harness, TRIXIE) if "Can't connect" in t]) == 3
+            and _thread(harness, TRIXIE)
+        )
+    )
+    assert not any("downloaded on" in t for t in failed)
+    roots = [m for m in harness.slack.messages(CHANNEL) if "is downloading" in m["text"]]
+    blocks = str([m["blocks"] for m in harness.slack.thread(CHANNEL, roots[0]["ts"])])
+    assert "*Last lines of the task log*" in blocks
+    assert "target file: /var/lib/vz/template/cache/" + TRIXIE in blocks
+    harness.sim.faults.task_failure_rate = 0.0
+    assert f"local:vztmpl/{TRIXIE}" not in await _modal_templates(harness)
