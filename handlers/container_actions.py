@@ -1,5 +1,6 @@
 """Container buttons: Extend (reminders, status), quick power actions, destroy confirmation, rollback
-confirmation, and the Approve/Deny buttons of day-2 approval cards (destroy, resize).
+confirmation, template Download buttons, and the Approve/Deny buttons of day-2 approval cards (destroy,
+resize).
 
 Every listener acks first, then reads the button's value strictly (anything that is not exactly what
 Cardinal put there is refused with a clear message: :class:`~bot.errors.InputError`, delivered by
@@ -15,6 +16,7 @@ first-click-wins claim, audit, action and card revision are :class:`bot.approval
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
@@ -28,12 +30,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import ApprovalNotOpen
 from bot.clicks import ClickLedger
+from bot.containers.downloads import TEMPLATE_NAME_RE
 from bot.containers.service import ContainerService
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
 from bot.policy import parse_duration
 from bot.proxmox.client import PowerAction
 from handlers.blocks.approval import destroy_asked
+from handlers.blocks.catalog import download_started
 from handlers.blocks.containers import destroy_started, extend_result, power_started
 from handlers.blocks.day2 import rollback_started
 from handlers.blocks.events import notice
@@ -41,6 +45,7 @@ from handlers.blocks.ids import (
     ACTION_DESTROY_APPROVE,
     ACTION_DESTROY_CONFIRM,
     ACTION_DESTROY_DENY,
+    ACTION_DOWNLOAD,
     ACTION_EXTEND,
     ACTION_POWER,
     ACTION_RESIZE_APPROVE,
@@ -54,6 +59,7 @@ from handlers.subcommands import actor_of
 
 __all__ = [
     "DESTROY_CONFIRM_JOB",
+    "DOWNLOAD_BUTTON_JOB",
     "EXTEND_BUTTON_JOB",
     "ROLLBACK_CONFIRM_JOB",
     "approval_id_of",
@@ -72,6 +78,7 @@ _Work = Callable[..., Coroutine[Any, Any, None]]
 
 DESTROY_CONFIRM_JOB = "destroy-confirm"
 ROLLBACK_CONFIRM_JOB = "rollback-confirm"
+DOWNLOAD_BUTTON_JOB = "download-button"
 EXTEND_BUTTON_JOB = "extend-button"
 
 _VMID_RE = re.compile(r"^[1-9][0-9]{2,8}$")
@@ -257,12 +264,44 @@ def register(app: AsyncApp, services: Services) -> None:
     listen(_POWER_ACTION_RE, power_clicked)
     listen(ACTION_DESTROY_CONFIRM, destroy_confirmed)
     listen(ACTION_ROLLBACK_CONFIRM, rollback_confirmed)
+    listen(ACTION_DOWNLOAD, download_clicked)
     for approve_id, deny_id in (
         (ACTION_DESTROY_APPROVE, ACTION_DESTROY_DENY),
         (ACTION_RESIZE_APPROVE, ACTION_RESIZE_DENY),
     ):
         listen(approve_id, partial(approval_decided, approve=True))
         listen(deny_id, partial(approval_decided, approve=False))
+
+
+async def download_clicked(
+    services: Services,
+    body: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    user: str,
+    value: str,
+) -> None:
+    """A confirmed Download button of ``/lxc templates``: the value must be a template's file name, the
+    clicker an approver now, and the template downloadable and allowed (checked by the service)."""
+    if not TEMPLATE_NAME_RE.fullmatch(value):
+        raise InputError(
+            "That button does not match a template Cardinal offers.",
+            hint="Nothing was changed. Use `/lxc templates` for fresh buttons.",
+        )
+    channel, _ts, _ephemeral = _where(body)
+    actor = await actor_of(services, user)
+    containers = services.containers
+    download = containers.download_template(actor, value, channel=channel)
+    if not actor.is_approver:
+        await download  # refused (and audited) by the service
+        return
+    slot = f"{_click_key(body)}:{hashlib.sha256(value.encode()).hexdigest()[:12]}"  # job_run.slot: 64
+    if not await _claim(containers, DOWNLOAD_BUTTON_JOB, slot, user):
+        download.close()
+        await _say(respond, "That download was already started. `/lxc tasks` shows how it goes.")
+        return
+    result = await _run_claimed(containers, DOWNLOAD_BUTTON_JOB, slot, user, download, _upid)
+    await respond(response_type="ephemeral", replace_original=False, **download_started(result))
 
 
 async def power_clicked(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from bot.containers.downloads import TEMPLATE_NAME_RE
 from bot.errors import InputError
 from bot.policy import parse_duration
 from bot.proxmox import PowerAction
@@ -29,6 +30,7 @@ __all__ = [
     "Create",
     "Destroy",
     "Digest",
+    "Download",
     "Extend",
     "Help",
     "Ip",
@@ -115,6 +117,13 @@ class Templates:
 
 
 @dataclass(frozen=True)
+class Download:
+    """``/lxc download <template>``: the template's file name as the appliance index lists it."""
+
+    template: str
+
+
+@dataclass(frozen=True)
 class Tasks:
     """``/lxc tasks``."""
 
@@ -168,6 +177,7 @@ Command = (
     | Extend
     | Ip
     | Templates
+    | Download
     | Tasks
     | Audit
     | Digest
@@ -200,6 +210,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("extend", "<vmid> <duration>", "push the expiry, e.g. `extend 10042 3d`"),
     CommandSpec("ip", "<vmid>", "re-discover and show a container's addresses"),
     CommandSpec("templates", "", "templates you can create containers from"),
+    CommandSpec("download", "<template>", "download a template onto the nodes lacking it (approvers)"),
     CommandSpec("tasks", "", "pending and recent Proxmox tasks"),
     CommandSpec("audit", "[vmid|@user]", "recent audit events"),
     CommandSpec("digest", "", "post the digest now"),
@@ -411,6 +422,11 @@ def parse_command(text: str, *, command_name: str = "/lxc") -> Command:
         case "templates":
             p.arity(0, 0)
             return Templates()
+        case "download":
+            p.arity(1, 1)
+            if not TEMPLATE_NAME_RE.fullmatch(args[0]):
+                raise p.fail(f"`{_shown(args[0])}` is not a template name.", field="template")
+            return Download(args[0])
         case "tasks":
             p.arity(0, 0)
             return Tasks()

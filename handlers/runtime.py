@@ -282,7 +282,9 @@ async def assemble(
         default_node=settings.proxmox_node,
     )
     metrics.watch_breaker(lambda: proxmox.breaker.state)
-    containers = ContainerService(db, proxmox, tracker, policy, clock, default_node=settings.proxmox_node)
+    containers = ContainerService(
+        db, proxmox, tracker, policy, clock, default_node=settings.proxmox_node, poster=outbox
+    )
     approvals = ActionApprovals(db, containers, outbox, approvers, clock)
     secret = settings.slack_signing_secret or settings.slack_bot_token
     background = Background()

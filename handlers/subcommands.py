@@ -17,7 +17,7 @@ from bot.containers.service import ContainerService
 from bot.errors import CardinalError, InputError
 from bot.events import Notice
 from handlers.blocks.approval import resize_asked
-from handlers.blocks.catalog import audit_list, tasks_list, templates_list
+from handlers.blocks.catalog import audit_list, download_started, tasks_list, templates_list
 from handlers.blocks.containers import (
     addresses_message,
     container_list,
@@ -36,6 +36,7 @@ from handlers.parsing import (
     Create,
     Destroy,
     Digest,
+    Download,
     Extend,
     Help,
     Ip,
@@ -109,7 +110,10 @@ async def run(
         case Ip(vmid=vmid):
             return addresses_message(vmid, await containers.discover_ips(actor, vmid))
         case Templates():
-            return templates_list(await containers.templates())
+            return templates_list(await containers.templates(), can_download=actor.is_approver)
+        case Download(template=template):
+            channel = str(command.get("channel_id", "")) or None
+            return download_started(await containers.download_template(actor, template, channel=channel))
         case Tasks():
             return tasks_list(await containers.tasks())
         case Audit(vmid=vmid, user_id=about):

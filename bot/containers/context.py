@@ -41,7 +41,7 @@ class TaskFollower(Protocol):
         kind: str,
         upid: Upid,
         *,
-        vmid: int,
+        vmid: int | None,
         node: str,
         actor: str,
         channel: str | None,

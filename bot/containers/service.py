@@ -1,10 +1,11 @@
 """Day-2 operations on containers Cardinal owns: power, destroy, extend, addresses, lists, status, audit.
 
 :class:`ContainerService` is what the Slack edge calls for ``/lxc start|stop|shutdown|reboot|destroy|
-extend|ip|list|status|audit|templates|tasks|snapshot|rollback|resize``. It is a facade over one part per
-concern (:mod:`bot.containers.power`, :mod:`~bot.containers.destroy`, :mod:`~bot.containers.extend`,
-:mod:`~bot.containers.snapshots`, :mod:`~bot.containers.resize`, :mod:`~bot.containers.listing`,
-:mod:`~bot.containers.catalog`) sharing one :class:`~bot.containers.context.ContainerContext`.
+extend|ip|list|status|audit|templates|download|tasks|snapshot|rollback|resize``. It is a facade over one
+part per concern (:mod:`bot.containers.power`, :mod:`~bot.containers.destroy`,
+:mod:`~bot.containers.extend`, :mod:`~bot.containers.snapshots`, :mod:`~bot.containers.resize`,
+:mod:`~bot.containers.listing`, :mod:`~bot.containers.catalog`, :mod:`~bot.containers.downloads`) sharing
+one :class:`~bot.containers.context.ContainerContext`.
 
 Every method takes the acting person as an :class:`~bot.access.Actor`, checks :mod:`bot.access`, talks to
 Proxmox *outside* any database transaction, hands each Proxmox task to a
@@ -23,6 +24,7 @@ from bot.clicks import ClickLedger
 from bot.containers.catalog import CatalogOps
 from bot.containers.context import ContainerContext, TaskFollower
 from bot.containers.destroy import DestroyOps
+from bot.containers.downloads import DownloadOps, DownloadResult, ThreadPoster
 from bot.containers.extend import ExtendOps
 from bot.containers.listing import ListingOps
 from bot.containers.power import PowerOps
@@ -50,7 +52,8 @@ __all__ = ["ContainerService"]
 
 
 class ContainerService:
-    """Day-2 operations. ``clock`` gives "now" (aware UTC); ``follower`` follows the Proxmox tasks."""
+    """Day-2 operations. ``clock`` gives "now" (aware UTC); ``follower`` follows the Proxmox tasks;
+    ``poster`` (the outbox) opens the threads of template downloads."""
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class ContainerService:
         clock: Clock,
         *,
         default_node: str | None = None,
+        poster: ThreadPoster | None = None,
     ) -> None:
         self.db = db
         self.proxmox = proxmox
@@ -79,6 +83,7 @@ class ContainerService:
         self._resize = ResizeOps(ctx)
         self._listing = ListingOps(ctx)
         self._catalog = CatalogOps(ctx)
+        self._downloads = DownloadOps(ctx, poster)
 
     # --- power --------------------------------------------------------------------------------------
 
@@ -187,6 +192,13 @@ class ContainerService:
     async def templates(self) -> TemplateList:
         """Templates on the template storage and downloadable ones (:meth:`CatalogOps.templates`)."""
         return await self._catalog.templates()
+
+    async def download_template(
+        self, actor: Actor, template: str, *, channel: str | None = None
+    ) -> DownloadResult:
+        """Download a template where it is missing, reported in a thread in ``channel``
+        (:meth:`DownloadOps.download_template`)."""
+        return await self._downloads.download_template(actor, template, channel=channel)
 
     async def tasks(self, *, limit: int = 20) -> list[TaskView]:
         """Pending tasks, then recently changed ones (:meth:`CatalogOps.tasks`)."""

@@ -79,6 +79,7 @@ class TaskKind(StrEnum):
     ROLLBACK = "rollback"
     DELSNAPSHOT = "delsnapshot"
     RESIZE = "resize"
+    DOWNLOAD = "download"  # a template download (no container; reported in the download's thread)
 
 
 ACTIVE_TASK_STATUSES: tuple[TaskStatus, ...] = (TaskStatus.QUEUED, TaskStatus.SUBMITTING, TaskStatus.RUNNING)

@@ -182,7 +182,8 @@ class Day2:
     async def timed_out(self, task: Task) -> None:
         """Past its deadline: report it with the log so far."""
         tail = await self.ctx.log_tail(task)
-        error = self.ctx.overdue(task, f"{task.kind} of CT {task.vmid}")
+        what = f"{task.kind} of CT {task.vmid}" if task.vmid is not None else f"{task.kind} on {task.node}"
+        error = self.ctx.overdue(task, what)
         await self.fail(task, error, tail, timed_out=True)
 
     async def _audit(

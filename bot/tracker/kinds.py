@@ -40,6 +40,7 @@ TASK_TYPES: dict[TaskKind, str] = {
     TaskKind.ROLLBACK: "vzrollback",
     TaskKind.DELSNAPSHOT: "vzdelsnapshot",
     TaskKind.RESIZE: "resize",
+    TaskKind.DOWNLOAD: "download",
 }
 """Proxmox task type (``typefilter``) of each kind that has one."""
 

@@ -11,7 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from bot.db import Task
-from bot.events import ContainerReady, Event, TaskFailed, TaskSucceeded
+from bot.db.enums import TaskKind
+from bot.events import ContainerReady, Event, Notice, TaskFailed, TaskSucceeded
+from bot.proxmox.upid import Upid, UpidError
 from bot.tracker.kinds import PROVISIONING_KINDS, action_word
 
 READY = "ready"
@@ -112,4 +114,15 @@ def event_of(task: Task, *, ui_url: str) -> Event | None:
             actor=task.actor or "cardinal",
             detail=str(result.get("detail") or ""),
         )
+    if kind == SUCCEEDED and task.kind == TaskKind.DOWNLOAD:
+        return Notice(f"✅ `{_downloaded(task)}` downloaded on {task.node}.")
     return None
+
+
+def _downloaded(task: Task) -> str:
+    """The template a ``download`` task fetched: the UPID's id (``fork_worker('download', $template…)``
+    in pve-manager ``API2/Nodes.pm``)."""
+    try:
+        return Upid.parse(task.upid or "").id or "the template"
+    except UpidError:
+        return "the template"

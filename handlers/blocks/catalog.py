@@ -6,15 +6,19 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.containers.downloads import DownloadResult
 from bot.containers.views import TaskView, TemplateList
 from bot.db.records import AuditEvent
 from handlers.blocks.create_modal import template_label
+from handlers.blocks.ids import ACTION_DOWNLOAD
 from handlers.blocks.kit import (
     MAX_MESSAGE_BLOCKS,
     MAX_MESSAGE_CHARS,
     Block,
     Message,
+    action_button,
     clip,
+    confirm_dialog,
     context,
     escape,
     header,
@@ -32,8 +36,14 @@ def _size(n: int | None) -> str:
     return f" · {n / 1024**2:.0f} MiB" if n < 1024**3 else f" · {n / 1024**3:.1f} GiB"
 
 
-def templates_list(templates: TemplateList) -> Message:
-    """``/lxc templates``: templates on the template storage, then downloadable ones."""
+MAX_DOWNLOAD_BUTTONS = 20
+"""Downloadable templates shown with their own Download button (each a section with an accessory)."""
+
+
+def templates_list(templates: TemplateList, *, can_download: bool = False) -> Message:
+    """``/lxc templates``: templates on the template storage, then downloadable ones; for an approver
+    (``can_download``) each of the first :data:`MAX_DOWNLOAD_BUTTONS` has a Download button that asks
+    for confirmation (the click is authorised again when it arrives)."""
     storage = escape(clip(templates.storage, 100))
     blocks: list[Block] = [
         header(f"Templates on {clip(templates.storage, 100)}"),
@@ -48,8 +58,15 @@ def templates_list(templates: TemplateList) -> Message:
     blocks += sections
     if left:
         blocks.append(context(f"… and {left} more on {storage}."))
-    if templates.downloadable:
-        blocks.append(section("*Downloadable* (an operator can fetch these)"))
+    if templates.downloadable and can_download:
+        blocks.append(section("*Downloadable* (or type `/lxc download <template>`)"))
+        for t in templates.downloadable[:MAX_DOWNLOAD_BUTTONS]:
+            blocks.append(_download_row(t.name, t.description, templates.storage))
+        left = len(templates.downloadable) - MAX_DOWNLOAD_BUTTONS
+        if left > 0:
+            blocks.append(context(f"… and {left} more downloadable; use `/lxc download <template>`."))
+    elif templates.downloadable:
+        blocks.append(section("*Downloadable* (an approver can fetch these)"))
         more = [
             f"• `{escape(clip(t.name, 200))}`"
             + (f" — {escape(clip(t.description, 80))}" if t.description else "")
@@ -60,6 +77,34 @@ def templates_list(templates: TemplateList) -> Message:
         if left:
             blocks.append(context(f"… and {left} more downloadable."))
     return message(f"{len(templates.available)} template(s) on {storage}", blocks)
+
+
+def _download_row(name: str, description: str | None, storage: str) -> Block:
+    text = f"`{escape(clip(name, 200))}`" + (f" — {escape(clip(description, 80))}" if description else "")
+    ask = confirm_dialog(
+        "Download template?",
+        f"Download {clip(name, 200)} to {clip(storage, 100)} on every node that lacks it?",
+        "Download",
+    )
+    ask["style"] = "primary"  # not destructive
+    block = section(text)
+    block["accessory"] = action_button(ACTION_DOWNLOAD, "Download", name, confirm=ask)
+    return block
+
+
+def download_started(result: DownloadResult) -> Message:
+    """The answer to a download: where it runs and where its outcome will be reported."""
+    where = ", ".join(result.nodes)
+    follow = (
+        "The outcome will be posted in the thread I started."
+        if result.thread_ts is not None
+        else "`/lxc tasks` shows how it goes."
+    )
+    text = (
+        f"⬇️ Downloading `{escape(clip(result.template, 200))}` to {escape(clip(result.storage, 100))} on "
+        f"{escape(clip(where, 300))}. {follow}"
+    )
+    return message(f"Downloading {clip(result.template, 200)}", [section(text)])
 
 
 def tasks_list(tasks: Sequence[TaskView]) -> Message:

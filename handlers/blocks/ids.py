@@ -28,4 +28,5 @@ ACTION_ROLLBACK_CONFIRM = "lxc_rollback_confirm"  # value "<vmid>:<snapshot name
 ACTION_RESIZE_APPROVE = "lxc_resize_approve"  # value: the approval record's id
 ACTION_RESIZE_DENY = "lxc_resize_deny"  # value: the approval record's id
 ROLLBACK_CONFIRM_BLOCK = "rollback_confirm"
+ACTION_DOWNLOAD = "lxc_download"  # value: the template's file name (``/lxc templates``, approvers)
 RESIZE_APPROVAL_BLOCK = "resize_approval_actions"

@@ -17,6 +17,7 @@ from handlers.parsing import (
     Create,
     Destroy,
     Digest,
+    Download,
     Extend,
     Help,
     Ip,
@@ -58,6 +59,10 @@ class TestValidCommands:
             ("status 10042", Status(vmid=10042)),
             ("status web-1", Status(hostname="web-1")),
             ("status Web-1.lab.example.com", Status(hostname="web-1.lab.example.com")),
+            (
+                "download debian-13-standard_13.6-1_amd64.tar.zst",
+                Download("debian-13-standard_13.6-1_amd64.tar.zst"),
+            ),
             ("start 10042", Power("start", 10042)),
             ("stop 100", Power("stop", 100)),
             ("shutdown 999999999", Power("shutdown", 999999999)),
@@ -194,6 +199,9 @@ class TestBadArguments:
             ("create ../../etc", "preset", "preset name"),
             ("status web_1", "hostname", "host name"),
             ("status -web", "hostname", "host name"),
+            ("download", "template", "needs <template>"),
+            ("download ../../etc/passwd", "template", "not a template name"),
+            ("download local:vztmpl/debian.tar.zst", "template", "not a template name"),
         ],
     )
     def test_argument_errors_name_the_argument(self, text: str, field: str, words: str) -> None:
