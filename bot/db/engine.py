@@ -9,6 +9,7 @@ PostgreSQL (asyncpg): a pre-pinged pool; an optional ``schema`` becomes the conn
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+from sqlalchemy.util import await_only
 
 from bot.errors import ConfigError
 
@@ -68,6 +70,33 @@ def build_engine(
     raise ConfigError(["DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://"])
 
 
+WAL_ATTEMPTS = 50
+"""How often a new connection tries to switch a fresh database file to WAL while another holds it."""
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (persistent in the file, so only its first connection changes it).
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once — without the
+    busy handler — when replicas open a fresh file together and one of them is already migrating it.
+    So: nothing to do when the file is already in WAL mode, else retry for a few seconds.
+    """
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            mode = cursor.fetchone()
+            if mode is not None and str(mode[0]).lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # sqlite3.OperationalError through the driver's adapter
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            # This hook runs in SQLAlchemy's greenlet on the event loop: wait without blocking the loop,
+            # so the connection that holds the file (maybe in this very process) can finish.
+            await_only(asyncio.sleep(0.02 * (attempt + 1)))
+
+
 def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -76,7 +105,7 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _ensure_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         finally:
