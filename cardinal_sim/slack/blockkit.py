@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import Block
 # Sources: docs.slack.dev/reference/block-kit/blocks ("up to 50 blocks in each message, and 100 blocks in
 # modals or Home tabs"; block_id "must be unique for each block in a message or view"), the block element
 # references (action_id "should be unique among all other action_ids in the containing block";
-# plain_text_input max_length at most 3000) and /work/shared/docs/slack-platform.md §5. Per-field lengths
+# plain_text_input max_length at most 3000) and Slack's Block Kit limits (docs.slack.dev). Per-field lengths
 # (section text 3000, header 150, button text 75, 100 options, …) are checked by slack_sdk's models, which
 # encode the same limits; what they miss is checked here.
 

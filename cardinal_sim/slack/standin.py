@@ -135,7 +135,7 @@ class FakeSlack:
         """A new ``trigger_id``, as Slack puts in a slash command or interaction payload; views.open
         answers ``expired_trigger_id`` once :data:`TRIGGER_TTL` seconds of :meth:`now` have passed
         (Bolt: "Pass a valid trigger_id within 3 seconds of receiving it"; slackapi/bolt-python#434;
-        /work/shared/docs/slack-platform.md §1.5). Ids the fake did not issue never expire."""
+        Slack's platform documentation (docs.slack.dev) §1.5). Ids the fake did not issue never expire."""
         trigger = self._next_id("trigger.")
         self._triggers[trigger] = self.now()
         return trigger
@@ -338,7 +338,7 @@ class FakeSlack:
         docs.slack.dev/reference/methods/chat.postMessage (errors ``not_in_channel``,
         ``channel_not_found``, ``is_archived``), docs.slack.dev/reference/scopes/chat:write.public
         ("Send messages to channels your Slack app isn't a member of"; not modelled: Cardinal does not
-        ask for it) and /work/shared/docs/slack-platform.md.
+        ask for it) and Slack's platform documentation (docs.slack.dev).
         """
         known = self.channels.get(channel)
         if known is None:

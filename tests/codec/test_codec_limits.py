@@ -2,7 +2,7 @@
 
 Each refusal is what the person who typed the value reads (``InputError.what``) and ``field`` is where
 the Slack edge puts the error, so both are asserted. The limits follow Proxmox's schema for LXC
-(``/work/shared/proxmox/apidata.json``: ``tag`` 1-4094, ``mtu`` 64-65535, ``rate`` MB/s, interface
+(the official Proxmox API schema, ``apidata.json``: ``tag`` 1-4094, ``mtu`` 64-65535, ``rate`` MB/s, interface
 names up to 15 characters) and the property-string rules in the codec's docstring.
 """
 

@@ -136,7 +136,7 @@ async def test_slack_unreachable_names_slack_api_url(lab: Lab) -> None:
 
 async def test_a_refused_bot_token_names_slack_bot_token(lab: Lab) -> None:
     # Slack answers a bad token with HTTP 200 and {"ok": false, "error": "invalid_auth"}
-    # (/work/shared/docs/slack-platform.md, Web API errors).
+    # (Slack's platform documentation (docs.slack.dev), Web API errors).
     lab.slack.fail_next("auth.test", 200, body={"ok": False, "error": "invalid_auth"}, times=5)
     outcome = await _cardinal(lab, "run")
     _assert_one_line(outcome, 2, "SLACK_BOT_TOKEN", also="invalid_auth")

@@ -3,7 +3,7 @@
 The notifier here searches the way Slack does (``bot.notify.RecordingNotifier``): a thread reply is
 only found by searching that thread (``conversations.replies``), a top-level message only by searching
 the channel (``conversations.history``), and only messages at or after ``oldest`` are returned
-(``/work/shared/docs/slack-platform.md``).
+(``Slack's platform documentation (docs.slack.dev)``).
 """
 
 from __future__ import annotations
