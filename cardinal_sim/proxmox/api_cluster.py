@@ -214,43 +214,50 @@ async def cluster_tasks(ctx: Ctx) -> list[dict[str, Any]]:
 
 @route("GET", "/nodes/{node}/tasks")
 async def node_tasks(ctx: Ctx) -> Paged:
-    """Task list with the real filters; default ``source=archive`` lists finished tasks only."""
+    """The task list as pve-manager ``PVE/API2/Tasks.pm`` ``node_tasks`` builds it — NOT sorted by start.
+
+    ``source=active|all``: the running tasks first, in the order they were started (the ``active`` file);
+    then ``source=archive|all`` (default ``archive``): the archive ``index`` read backwards, then
+    ``index.1`` backwards — finished tasks most recently ended first, only those the last rotation kept
+    (:mod:`cardinal_sim.proxmox.taskfiles`). The filters (``since``/``until`` on the start time, user,
+    type, vmid, status) and ``start``/``limit`` apply along that sequence; ``total`` counts every match.
+    A running task has no status while filtered (``normalize_status_type(undef)`` = ``unknown``).
+    """
     p = ctx.params
     source = p.get("source", "archive")
     start = int(p.get("start", 0))
     limit = int(p.get("limit", 50))
     all_users = ctx.has(f"/nodes/{ctx.node}", "Sys.Audit")
     statuses = {s.lower() for s in split_list(str(p.get("statusfilter", "")))}
-    matches: list[Task] = []
-    for t in ctx.sim.tasks:
-        if t.node != ctx.node:
-            continue
-        if source == "archive" and t.running:
-            continue
-        if source == "active" and not t.running:
+    since = int(p["since"]) if "since" in p else None
+    until = int(p["until"]) if "until" in p else None
+    ctx.sim.tick()
+    count = 0
+    page: list[Task] = []
+    for t in ctx.sim.task_files(ctx.node).listed(source):
+        if "userfilter" in p and str(p["userfilter"]).lower() not in t.user_only.lower():
             continue
         if not all_users and t.user != ctx.userid:
             continue
         if "typefilter" in p and t.type != p["typefilter"]:
             continue
-        if "userfilter" in p and str(p["userfilter"]).lower() not in t.user.lower():
-            continue
         if "vmid" in p and t.id != str(p["vmid"]):
             continue
-        if "since" in p and t.starttime < int(p["since"]):
+        if since is not None and t.starttime < since:
             continue
-        if "until" in p and t.starttime > int(p["until"]):
+        if until is not None and t.starttime > until:
             continue
-        status = "RUNNING" if t.running else (t.exitstatus or "")
+        kind = status_class(t.exitstatus or "")
         if p.get("errors"):
-            if status == "OK":
+            if kind == "ok":
                 continue
-        elif statuses and status_class(status) not in statuses:
+        elif statuses and kind not in statuses:
             continue
-        matches.append(t)
-    matches.sort(key=lambda t: (t.starttime, t.pid), reverse=True)
-    page = matches[start:] if limit == 0 else matches[start : start + limit]
-    return Paged([task_list_item(t) for t in page], len(matches))
+        count += 1
+        if count > start and len(page) < limit:
+            page.append(t)
+    ctx.sim.counters["task_list_items"] += len(page)
+    return Paged([task_list_item(t) for t in page], count)
 
 
 def _find_task(ctx: Ctx) -> Task:

@@ -38,6 +38,7 @@ from cardinal_sim.proxmox.state import (
     TaskResult,
     Volume,
 )
+from cardinal_sim.proxmox.taskfiles import TaskFiles
 
 DEFAULT_TEMPLATES: tuple[str, ...] = (
     "debian-12-standard_12.12-1_amd64.tar.zst",
@@ -126,6 +127,7 @@ class Simulator:
         self._tasks: list[Task] = []
         self._pending: list[tuple[float, int, Task]] = []
         self._tasks_by_upid: dict[str, Task] = {}
+        self._task_files: dict[str, TaskFiles] = {}
         self._leases: dict[tuple[str, str], str] = {}
         self._macs: set[str] = set()
         self._now_override: float | None = None
@@ -203,6 +205,7 @@ class Simulator:
             task.lines.append("TASK OK")
             task.exitstatus = "OK"
         task.endtime = max(int(at), task.starttime)
+        self.task_files(task.node).archived(task)  # the reaper archives at once (active_workers($upid))
         self.counters[f"task:{task.type}:{'ok' if result.error is None else 'error'}"] += 1
 
     def duration(self, task_type: str) -> float:
@@ -257,6 +260,7 @@ class Simulator:
         )
         self._tasks.append(task)
         self._tasks_by_upid[upid] = task
+        self.task_files(node).started(task)
         heapq.heappush(self._pending, (task.ends_at, task.pid, task))
         self.counters[f"task:{task_type}:started"] += 1
         return task
@@ -299,6 +303,13 @@ class Simulator:
         """All tasks, oldest first (tasks due by now are completed first)."""
         self.tick()
         return self._tasks
+
+    def task_files(self, node: str) -> TaskFiles:
+        """The node's active task list and archive index, as ``GET /nodes/{node}/tasks`` reads them."""
+        files = self._task_files.get(node)
+        if files is None:
+            files = self._task_files[node] = TaskFiles()
+        return files
 
     def task(self, upid: str) -> Task | None:
         """The task with this UPID, if the simulator started it."""

@@ -233,11 +233,12 @@ def task_list_item(task: Task) -> dict[str, Any]:
 
 
 def status_class(status: str) -> str:
-    """``PVE::Tools::upid_normalize_status_type``: ok / warning / error (RUNNING counts as error)."""
+    """``PVE::UPID::normalize_status_type`` (pve-common): ok / warning / error; no status (a running task
+    while the task list filters it) and ``unexpected status`` are ``unknown``."""
     if status == "OK":
         return "ok"
     if re.match(r"^WARNINGS: \d+$", status):
         return "warning"
-    if status in ("", "unknown"):
+    if status in ("", "unexpected status"):
         return "unknown"
     return "error"
