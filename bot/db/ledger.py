@@ -1,11 +1,14 @@
 """The pending-task ledger: every Proxmox task Cardinal follows, claimed by replicas through leases.
 
-A sweep claims due rows with :meth:`LedgerRepo.claim_due` (one statement; ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL, the write lock of ``BEGIN IMMEDIATE`` on SQLite), polls Proxmox *outside* any transaction,
-then writes the outcome with a fenced update (:meth:`record_poll`, :meth:`reschedule`, :meth:`finish`)
-that only applies while the caller still owns the lease. A replica that dies leaves leases that expire,
-and the rows become claimable again. Finished rows stay claimable until :meth:`mark_notified`, so the
-final Slack message is retried until it is confirmed.
+A running task with a UPID is *watched* (:meth:`LedgerRepo.watched_running`): a sweep reads it from its
+node's task list and writes nothing while it runs, then claims it with :meth:`LedgerRepo.claim_by_upids`
+once the list shows it ended. Everything else due is claimed with :meth:`LedgerRepo.claim_due` (one
+statement; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, the write lock of ``BEGIN IMMEDIATE`` on SQLite).
+Proxmox is polled *outside* any transaction; the outcome is written with a fenced update
+(:meth:`record_poll`, :meth:`reschedule`, :meth:`finish`) that only applies while the caller still owns
+the lease. A replica that dies leaves leases that expire, and the rows become claimable again. Finished
+rows stay claimable until :meth:`mark_notified`, so the final Slack message is retried until it is
+confirmed.
 
 ``owner`` must identify one process uniquely (e.g. ``f"{hostname}:{pid}:{random}"``).
 """
@@ -60,6 +63,15 @@ class NodeRunning:
     oldest: int
     running: int
     listed: int
+
+
+@dataclass(frozen=True, slots=True)
+class WatchedTask:
+    """A running row the sweep follows through its node's task list (:meth:`LedgerRepo.watched_running`)."""
+
+    node: str
+    upid: str
+    started_at: int
 
 
 class LedgerRepo:
@@ -152,24 +164,40 @@ class LedgerRepo:
             raise DuplicateUpid(upid) from exc
         return result.rowcount == 1
 
-    async def claim_due(self, owner: str, *, now: datetime, lease_seconds: float, limit: int) -> list[Task]:
+    async def claim_due(
+        self, owner: str, *, now: datetime, lease_seconds: float, limit: int, skip_watched: bool = False
+    ) -> list[Task]:
         """Lease up to ``limit`` due tasks to ``owner`` and return them, most overdue first.
 
         Due: in flight (submitting/running; never ``queued``) or final-but-not-notified,
         ``next_poll_at <= now``, and no live lease. One
         ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …``, so concurrent claimers
         never get the same row. Each claim increments ``attempts``.
+
+        With ``skip_watched``, *watched* rows (see :meth:`watched_running`) are left out until their
+        deadline passes: the sweep learns their end from the node's task list and claims them then
+        (:meth:`claim_by_upids`), so a task that keeps running costs no write.
         """
+        conditions = [
+            or_(
+                t.c.status.in_(_IN_FLIGHT),
+                and_(t.c.status.in_(_FINAL), t.c.notify_state == NotifyState.PENDING.value),
+            ),
+            t.c.next_poll_at <= now,
+            or_(t.c.lease_until.is_(None), t.c.lease_until < now),
+        ]
+        if skip_watched:
+            conditions.append(
+                or_(
+                    t.c.status != TaskStatus.RUNNING.value,
+                    t.c.upid.is_(None),
+                    t.c.attempts > 0,
+                    t.c.deadline_at <= now,
+                )
+            )
         due = (
             select(t.c.id)
-            .where(
-                or_(
-                    t.c.status.in_(_IN_FLIGHT),
-                    and_(t.c.status.in_(_FINAL), t.c.notify_state == NotifyState.PENDING.value),
-                ),
-                t.c.next_poll_at <= now,
-                or_(t.c.lease_until.is_(None), t.c.lease_until < now),
-            )
+            .where(*conditions)
             .order_by(t.c.next_poll_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -391,6 +419,21 @@ class LedgerRepo:
             .returning(*t.c)
         )
         return _readable(await self._conn.execute(stmt))
+
+    async def watched_running(self) -> list[WatchedTask]:
+        """The *watched* rows, by node: ``running``, with a UPID, and never claimed (``attempts`` 0) — the
+        tasks a sweep follows through its node's task list alone. A row claimed once (its end seen,
+        an error, a follow-up waiting) is scheduled by ``next_poll_at`` instead. One read-only query of
+        three columns; ordered by node and start."""
+        stmt = (
+            select(t.c.node, t.c.upid, t.c.started_at)
+            .where(t.c.status == TaskStatus.RUNNING.value, t.c.upid.is_not(None), t.c.attempts == 0)
+            .order_by(t.c.node, t.c.started_at)
+        )
+        return [
+            WatchedTask(node=str(node), upid=str(upid), started_at=int(started or 0))
+            for node, upid, started in await self._conn.execute(stmt)
+        ]
 
     async def running_by_node(self) -> list[NodeRunning]:
         """Per node with ``running`` tasks that have a UPID: their oldest start, count, and the ledger rows

@@ -2,11 +2,13 @@
 
 Every Proxmox task Cardinal follows — and every creation waiting to be submitted — is a row in the
 ledger (``tracked_task``). :meth:`Tracker.sweep` (run every few seconds by the scheduler on every
-replica) claims due rows under a lease, reads the task list of every node with running rows (one request
-per node), finishes every task seen ended there — due or not, after claiming it — writes outcomes with
-fenced updates, posts each final message exactly once through the outbox, and refills the provisioning
-pool. A replica that dies leaves leases that expire; another replica (or the restarted process) picks the
-rows up where they were.
+replica) claims due rows under a lease — queued work, unclear submissions, Cardinal's own polls, messages
+not yet delivered, tasks past their deadline — and reads the task list of every node with running tasks
+(one request per node, :mod:`bot.tracker.poller`). A task that is still running is *not* claimed and
+costs no write: the list shows it running. Each task the list shows ended is claimed then, finished with
+fenced updates, and its final message is posted exactly once through the outbox; then the provisioning
+pool is refilled. A replica that dies leaves leases that expire; another replica (or the restarted
+process) picks the rows up where they were.
 """
 
 from __future__ import annotations
@@ -101,12 +103,14 @@ class CreationItem:
 
 @dataclass(frozen=True, slots=True)
 class SweepReport:
-    """What one sweep did. ``status_fallbacks``: per-UPID status calls for due tasks their node's task
-    list did not show (the rest of ``proxmox_requests`` is one list per node, log reads and actions)."""
+    """What one sweep did. ``claimed``: rows leased (due, or seen ended). ``status_fallbacks``: per-UPID
+    status calls for tasks their node's task list did not show (the rest of ``proxmox_requests`` is one
+    list per node, log reads and actions); ``listed``: task-list entries read."""
 
     claimed: int = 0
     proxmox_requests: int = 0
     status_fallbacks: int = 0
+    listed: int = 0
     finished: int = 0
     notified: int = 0
     submitted: int = 0
@@ -349,19 +353,24 @@ class Tracker:
         now = ctx.now()
         async with ctx.db.transaction() as tx:
             claimed = await tx.ledger.claim_due(
-                self.owner, now=now, lease_seconds=self.config.lease_seconds, limit=self.config.batch_size
+                self.owner,
+                now=now,
+                lease_seconds=self.config.lease_seconds,
+                limit=self.config.batch_size,
+                skip_watched=True,
             )
         async with ctx.db.transaction(readonly=True) as tx:
-            nodes = await tx.ledger.running_by_node()
+            watched = await tx.ledger.watched_running()
         polled = [t for t in claimed if t.status is TaskStatus.RUNNING and t.upid is not None]
         observed: dict[str, Observation] = {}
-        fallbacks = 0
-        if polled or nodes:
-            poll = await self._poller.poll(polled, nodes)
-            observed, fallbacks = poll.due, poll.fallbacks
-            if poll.finished or any(o.finished for o in observed.values()):
+        fallbacks = listed = 0
+        if polled or watched:
+            poll = await self._poller.poll(polled, watched)
+            observed, fallbacks, listed = poll.due, poll.fallbacks, poll.items
+            ended = await self._claim_finished(poll.ended, observed)
+            if any(o.finished for o in observed.values()):
                 self.px.invalidate_snapshots()  # what the task changed is visible from now on
-            claimed.extend(await self._claim_finished(poll.finished, observed))
+            claimed.extend(ended)
         work: list[tuple[Task, Awaitable[None]]] = []
         for task in claimed:
             work.append((task, self._dispatch(task, observed)))
@@ -373,6 +382,7 @@ class Tracker:
             claimed=len(claimed),
             proxmox_requests=self.px.calls - calls,
             status_fallbacks=fallbacks,
+            listed=listed,
             finished=self._reporter.finished - finished,
             notified=self._reporter.notified - notified,
             submitted=submitted,
@@ -384,14 +394,13 @@ class Tracker:
     async def _claim_finished(
         self, finished: Mapping[str, Observation], observed: dict[str, Observation]
     ) -> list[Task]:
-        """Lease the running ledger rows among the ``finished`` UPIDs the lists showed — due or not — and
-        add their observations to ``observed``. At most about one batch per sweep; the rest next sweep."""
+        """Lease the watched rows the poll found ended (``finished``: UPID → observation) and add their
+        observations to ``observed``. All of them: the next list no longer reaches back to
+        their end, so a row left for later would cost a status call."""
         ctx = self.ctx
         upids = list(finished)
         extra: list[Task] = []
         for i in range(0, len(upids), _CLAIM_CHUNK):
-            if len(extra) >= self.config.batch_size:
-                break
             async with ctx.db.transaction() as tx:
                 got = await tx.ledger.claim_by_upids(
                     self.owner,
@@ -520,6 +529,7 @@ def report_fields(report: SweepReport) -> dict[str, int]:
         "claimed": report.claimed,
         "proxmox_requests": report.proxmox_requests,
         "status_fallbacks": report.status_fallbacks,
+        "listed": report.listed,
         "finished": report.finished,
         "notified": report.notified,
         "submitted": report.submitted,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
@@ -10,7 +10,6 @@ from pydantic import SecretStr
 from bot.db import ContainerState, Task, TaskStatus
 from bot.events import TaskFailed, TaskSucceeded
 from bot.proxmox import CircuitBreaker, ProxmoxClient, RetryPolicy, Timeouts, Upid
-from bot.tracker import Backoff
 from tests.tracker.conftest import CHANNEL, TOKEN_ID, World
 
 THREAD = "1690000000.000999"
@@ -33,8 +32,8 @@ async def _row(world: World, task_id: str) -> Task:
 
 
 async def test_two_hundred_pending_tasks_on_three_nodes_cost_three_requests(world: World) -> None:
-    """Polling cost grows with nodes, not tasks: 200 running tasks on 3 nodes → 3 requests per sweep,
-    plus one status call for a UPID the node lists do not show, whether or not the rows are due."""
+    """Polling cost grows with nodes, not tasks: 200 running tasks on 3 nodes → 3 requests per sweep, and
+    nothing claimed while they run; plus one status call for a UPID the node lists do not show."""
     tracker = world.tracker()
     nodes = ["pve", "pve2", "pve3"]
     for i in range(200):
@@ -43,10 +42,11 @@ async def test_two_hundred_pending_tasks_on_three_nodes_cost_three_requests(worl
 
     before = len(world.sim.request_log)
     report = await tracker.sweep()
-    assert report.claimed == 200
+    assert report.claimed == 0
     assert report.proxmox_requests == 3
     assert len(world.sim.request_log) - before == 3
     assert {r.path for r in world.sim.request_log[before:]} == {f"/nodes/{n}/tasks" for n in nodes}
+    assert all("since" not in r.params for r in world.sim.request_log[before:])
 
     # Half of them finish: still three requests, and each finished task is reported at once.
     ghost = Upid.parse(_start_task(world, "pve2", 999, duration=3600))
@@ -67,49 +67,100 @@ async def test_two_hundred_pending_tasks_on_three_nodes_cost_three_requests(worl
     assert failure.event.vmid == 998
     assert "no such task" in failure.event.error
 
-    # The 100 still running back off; sweeps in between still read exactly one list per node.
+    # The 100 still running: every sweep reads exactly one list per node and claims nothing.
     for _ in range(3):
         world.sim.advance(1)
         before = len(world.sim.request_log)
         report = await tracker.sweep()
-        assert report.proxmox_requests == 3
+        assert (report.proxmox_requests, report.claimed, report.status_fallbacks) == (3, 0, 0)
         assert len(world.sim.request_log) - before == 3
-        assert report.status_fallbacks == 0
     assert len(world.posts_of(TaskSucceeded)) == 100
 
 
-async def test_backoff_grows_while_a_task_keeps_running(world: World) -> None:
-    """Each "still running" answer pushes the next poll further out, up to the cap."""
-    tracker = world.tracker(poll_backoff=Backoff(base=1, factor=2, cap=8, jitter=0))
-    upid = _start_task(world, "pve", 101, duration=3600)
-    task = await tracker.track("start", upid, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+async def _ledger(world: World) -> list[tuple[Any, ...]]:
+    async with world.db.transaction(readonly=True) as tx:
+        tasks = await tx.ledger.pending_tasks(limit=10_000)
+    return sorted(
+        (t.id, t.status, t.attempts, t.updated_at, t.next_poll_at, t.lease_owner, t.consecutive_errors)
+        for t in tasks
+    )
 
-    delays = []
-    for _ in range(5):
-        now = world.now()
-        await tracker.sweep()
-        row = await _row(world, task.id)
-        delays.append((row.next_poll_at - now).total_seconds())
-        world.sim.advance((row.next_poll_at - now).total_seconds())
-    assert delays == [1, 2, 4, 8, 8]
-    # A sweep before the task is due reads the node's list (one request) but leaves the row alone.
-    assert (await tracker.sweep()).claimed == 1  # due now: polled, next poll 8 s away
-    row = await _row(world, task.id)
-    world.sim.advance(1)
+
+async def test_sweeps_over_running_tasks_write_nothing_to_the_ledger(world: World) -> None:
+    """Sixty tasks that keep running through twenty sweeps leave their rows exactly as they were (no
+    claim, no poll record), while a task that ends among them is claimed, finished and reported."""
+    tracker = world.tracker()
+    for i in range(60):
+        upid = _start_task(world, ("pve", "pve2")[i % 2], 400 + i, duration=3600)
+        await tracker.track("start", upid, vmid=400 + i, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    rows = await _ledger(world)
+    for _ in range(20):
+        world.sim.advance(3)
+        report = await tracker.sweep()
+        assert (report.claimed, report.proxmox_requests) == (0, 2)
+    assert await _ledger(world) == rows
+
+    short = _start_task(world, "pve", 500, duration=1)
+    task = await tracker.track("start", short, vmid=500, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    world.sim.advance(3)
     report = await tracker.sweep()
-    assert (report.claimed, report.proxmox_requests) == (0, 1)
-    assert await _row(world, task.id) == row
+    assert (report.claimed, report.finished, report.notified) == (1, 1, 1)
+    assert (await _row(world, task.id)).status is TaskStatus.SUCCEEDED
+    assert await _ledger(world) == rows  # the others are still untouched
 
 
-async def test_a_task_that_ends_while_backing_off_is_reported_by_the_next_sweep(world: World) -> None:
-    """The poll backoff never delays a final message: the end shows in the node's list at the next sweep,
-    long before the row is due again."""
-    tracker = world.tracker(poll_backoff=Backoff(base=30, factor=2, cap=60, jitter=0))
+async def test_an_hour_long_task_does_not_widen_the_node_list(world: World) -> None:
+    """One task running for an hour while thousands of other tasks end on its node: each sweep reads one
+    page holding the running task and what ended since the previous sweep — not the node's history since
+    the long task started."""
+    tracker = world.tracker(deadlines={"start": timedelta(hours=2)})
+    upid = _start_task(world, "pve", 101, duration=3600)
+    await tracker.track("start", upid, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    items: list[int] = []
+    for sweep in range(800):  # 40 minutes of sweeps every 3 s
+        for i in range(3):  # other users' work: one task ending per second
+            world.sim.start_task("pve", "vzdump", str(6000 + sweep), "backup@pam", duration=1 + i)
+        world.sim.advance(3)
+        before = world.sim.counters["task_list_items"]
+        report = await tracker.sweep()
+        assert report.proxmox_requests == 1
+        assert "since" not in world.sim.request_log[-1].params
+        items.append(world.sim.counters["task_list_items"] - before)
+    assert world.sim.task_files("pve").rotations >= 2
+    # A sweep sees the long task, up to three ends per 3 s, a margin; the same in the last minute as in
+    # the first, though 2,400 tasks ended on the node since the long task began.
+    assert max(items[20:]) <= 40
+    assert max(items[-20:]) <= max(items[20:40])
+    assert world.posts_of(TaskSucceeded) == []
+
+
+async def test_a_task_rotated_out_of_the_archive_is_still_reported_by_its_status(world: World) -> None:
+    """A tracked task that ended so long before the list looked that Proxmox's archive index has rotated
+    it away (or that the list never reaches) is found by one status call and reported."""
+    tracker = world.tracker()
+    early = _start_task(world, "pve", 101, duration=1)
+    world.sim.advance(2)
+    for i in range(2500):  # other tasks end after it: the index rotates twice
+        world.sim.start_task("pve", "vzdump", str(6000 + i), "backup@pam", duration=1)
+        world.sim.advance(1)
+    assert world.sim.task_files("pve").rotations >= 2
+    listed = await world.px.node_tasks("pve", source="all", limit=5000)
+    assert early not in {t.upid for t in listed}
+    await tracker.track("start", early, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    report = await tracker.sweep()
+    assert (report.status_fallbacks, report.finished, report.notified) == (1, 1, 1)
+    (post,) = world.posts_of(TaskSucceeded)
+    assert post.event.vmid == 101
+
+
+async def test_a_task_that_ends_is_reported_by_the_next_sweep(world: World) -> None:
+    """The end of a task shows in the node's list at the next sweep; nothing was written for it before."""
+    tracker = world.tracker()
     long = _start_task(world, "pve", 101, duration=3600)
     short = _start_task(world, "pve", 102, duration=5)
     await tracker.track("start", long, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
     await tracker.track("start", short, vmid=102, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
-    assert (await tracker.sweep()).claimed == 2  # both running: next polls 30 s away
+    assert (await tracker.sweep()).claimed == 0
 
     world.sim.advance(4)
     assert (await tracker.sweep()).finished == 0
@@ -122,22 +173,29 @@ async def test_a_task_that_ends_while_backing_off_is_reported_by_the_next_sweep(
     assert (post.event.vmid, post.thread_ts) == (102, THREAD)
 
 
-async def test_other_users_tasks_beyond_the_list_limit_are_paged_not_polled_one_by_one(world: World) -> None:
-    """A node busy with other people's tasks: the list is read page by page (``start``), and Cardinal's
-    tasks are still answered by the lists alone — no per-task status calls."""
+async def test_other_users_tasks_ending_after_ours_are_paged_not_polled_one_by_one(world: World) -> None:
+    """A node busy with other people's tasks that ended after ours: the list is read page by page
+    (``start``) until it reaches Cardinal's tasks — no per-task status calls."""
     tracker = world.tracker()
     mine = [_start_task(world, "pve", 200 + i, duration=10) for i in range(3)]
     for i, upid in enumerate(mine):
         await tracker.track("start", upid, vmid=200 + i, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
-    for i in range(1200):  # newer than ours, so they come first in the newest-first list
+    assert (await tracker.sweep()).claimed == 0
+    world.sim.advance(10)  # ours end
+    for i in range(300):  # others end after ours, so they come first in the newest-ended-first list
         world.sim.start_task("pve", "qmstart", str(5000 + i), "backup@pam", duration=1)
-    world.sim.advance(11)
+    world.sim.advance(2)
 
     before = len(world.sim.request_log)
     report = await tracker.sweep()
     lists = world.sim.request_log[before:]
-    assert [r.path for r in lists] == ["/nodes/pve/tasks"] * 3
-    assert [r.params.get("start") for r in lists] == [None, "500", "1000"]
+    assert len(lists) > 1
+    assert {r.path for r in lists} == {"/nodes/pve/tasks"}
+    offsets = [r.params.get("start") for r in lists]  # each page starts where the one before ended
+    assert offsets[0] is None
+    assert [int(o) for o in offsets[1:]] == [
+        sum(int(r.params["limit"]) for r in lists[:k]) for k in range(1, len(lists))
+    ]
     assert report.status_fallbacks == 0
     assert report.finished == 3
     assert sorted(p.event.vmid for p in world.posts_of(TaskSucceeded)) == [200, 201, 202]
@@ -165,8 +223,11 @@ async def test_a_finished_task_leased_by_another_replica_is_left_to_it(world: Wo
     assert [p.event.vmid for p in world.posts_of(TaskSucceeded)] == [101]
 
 
-async def test_unreachable_proxmox_backs_off_and_counts_errors_then_recovers(world: World) -> None:
-    """Connection failures are transient: the error streak grows the delay; the task is not failed."""
+async def test_unreachable_proxmox_writes_nothing_and_the_task_is_reported_later(
+    world: World,
+) -> None:
+    """Connection failures are transient: while the node's list cannot be read the rows stay as they
+    were (nothing claimed, nothing failed), and the next sweep that reads it reports the task."""
     dead = ProxmoxClient(
         "http://127.0.0.1:9/api2/json",
         token_id=TOKEN_ID,
@@ -176,26 +237,20 @@ async def test_unreachable_proxmox_backs_off_and_counts_errors_then_recovers(wor
         breaker=CircuitBreaker(failure_threshold=100),
     )
     try:
-        tracker = world.tracker(proxmox=dead, error_backoff=Backoff(base=1, factor=2, cap=8, jitter=0))
+        tracker = world.tracker(proxmox=dead)
         upid = _start_task(world, "pve", 101, duration=5)
         task = await tracker.track("start", upid, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
-        delays = []
+        rows = await _ledger(world)
         for _ in range(4):
-            now = world.now()
-            await tracker.sweep()
-            row = await _row(world, task.id)
-            delays.append((row.next_poll_at - now).total_seconds())
-            world.sim.advance(delays[-1])
-        assert delays == [1, 2, 4, 8]
-        assert row.status is TaskStatus.RUNNING
-        assert row.consecutive_errors == 4
-        assert row.error is not None
-        assert "could not be reached" in row.error
+            report = await tracker.sweep()
+            assert (report.claimed, report.finished, report.status_fallbacks) == (0, 0, 0)
+            world.sim.advance(3)
+        assert await _ledger(world) == rows
+        assert (await _row(world, task.id)).status is TaskStatus.RUNNING
     finally:
         await dead.close()
 
     healthy = world.tracker("replica-b")
-    world.sim.advance(10)
     await healthy.sweep()
     assert (await _row(world, task.id)).status is TaskStatus.SUCCEEDED
     assert len(world.posts_of(TaskSucceeded)) == 1
