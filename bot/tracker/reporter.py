@@ -1,16 +1,25 @@
-"""Ending a ledger row and telling people: fenced final write, post-once message, request progress."""
+"""Ending a ledger row and telling people: fenced final write, post-once message, request progress.
+
+Inside :meth:`Reporter.batch` (a sweep's work), the rows concluded are written together: one transaction
+records every final state, its effects and the intent of its message (the outbox's post-once record),
+the messages are posted, and one more transaction records them posted and the rows notified — two
+transactions for the whole sweep instead of four per task. Rows of a request, and messages whose intent
+already existed, take the one-by-one path (:meth:`Reporter.notify`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import structlog
 
 from bot.db import RequestState, Task, TaskStatus, Tx
-from bot.events import RequestProgress
+from bot.events import Event, RequestProgress
 from bot.outbox import OutboxBusy
 from bot.tracker import progress, results
 from bot.tracker.context import Ctx, LeaseLost
@@ -29,6 +38,25 @@ _BEFORE_FINAL = (
 )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Conclusion:
+    task: Task
+    status: TaskStatus
+    result: dict[str, Any]
+    exitstatus: str | None
+    error: str | None
+    effects: Effects | None
+
+
+@dataclasses.dataclass(slots=True)
+class _Message:
+    task: Task
+    key: str
+    channel: str
+    event: Event | None
+    ts: str | None = None
+
+
 class Reporter:
     """Writes final outcomes and delivers their messages (through the outbox, at most once)."""
 
@@ -36,6 +64,24 @@ class Reporter:
         self.ctx = ctx
         self.finished = 0
         self.notified = 0
+        self._pending: list[_Conclusion] | None = None
+
+    @asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Collect the rows :meth:`conclude` ends inside the block and write them together when it ends
+        (see the module docstring). If the block raises, nothing collected is written: the rows stay
+        leased and are taken up again once the lease runs out."""
+        if self._pending is not None:
+            yield
+            return
+        self._pending = []
+        try:
+            yield
+            pending = self._pending
+        finally:
+            self._pending = None
+        if pending:
+            await self._conclude_all(pending)
 
     async def _finish(
         self,
@@ -84,8 +130,17 @@ class Reporter:
     ) -> bool:
         """Record the final outcome (fenced) with ``effects`` in one transaction, then post its message.
 
-        Returns True when the message was delivered (or there was nothing to say).
+        Returns True when the message was delivered (or there was nothing to say); inside
+        :meth:`batch`, False: the row is written when the batch ends.
         """
+        if self._pending is not None:
+            self._pending.append(_Conclusion(task, status, result, exitstatus, error, effects))
+            return False
+        return await self._conclude_one(_Conclusion(task, status, result, exitstatus, error, effects))
+
+    async def _conclude_one(self, c: _Conclusion) -> bool:
+        task, status, result = c.task, c.status, c.result
+        exitstatus, error, effects = c.exitstatus, c.error, c.effects
         final = await self._finish(
             task, status, result, exitstatus=exitstatus, error=error, effects=effects, notified=False
         )
@@ -96,6 +151,117 @@ class Reporter:
             "tracker.task_finished", task_id=task.id, kind=task.kind, vmid=task.vmid, status=status.value
         )
         return await self.notify(final)
+
+    async def _conclude_all(self, pending: list[_Conclusion]) -> None:
+        """Write the collected rows together (module docstring); one by one if that fails."""
+        ctx = self.ctx
+        channels = await self._conversations(pending)
+        now = ctx.now()
+        finals: list[Task] = []
+        messages: list[_Message] = []
+        singles: list[Task] = []
+        try:
+            async with ctx.db.transaction() as tx:
+                for c in pending:
+                    if not await tx.ledger.finish(
+                        c.task.id,
+                        ctx.owner,
+                        status=c.status,
+                        now=now,
+                        exitstatus=c.exitstatus,
+                        error=c.error,
+                        result=c.result,
+                    ):
+                        log.warning("tracker.lease_lost", task_id=c.task.id, kind=c.task.kind)
+                        continue
+                    if c.effects is not None:
+                        await c.effects(tx, now)
+                    final = dataclasses.replace(
+                        c.task, status=c.status, result=c.result, exitstatus=c.exitstatus, error=c.error
+                    )
+                    finals.append(final)
+                    event = results.event_of(final, ui_url=ctx.config.ui_url)
+                    channel = channels.get(final.channel or "")
+                    if final.request_id is not None or (event is not None and channel is None):
+                        singles.append(final)  # request progress, or a DM not opened: one by one
+                    elif event is None or final.channel is None:
+                        messages.append(_Message(final, "", "", None))  # nothing to say
+                    elif channel is not None:
+                        key = results.final_key(final)
+                        if await tx.outbox.claim_post(key, channel, final.thread_ts, now=now) is None:
+                            messages.append(_Message(final, key, channel, event))
+                        else:
+                            singles.append(final)  # an earlier intent: deliver() searches first
+        except Exception:
+            log.exception("tracker.batch_write_failed", rows=len(pending))
+            await self._one_by_one(pending)
+            return
+        for final in finals:
+            self.finished += 1
+            ctx.observer.task_finished(kind=final.kind, outcome=final.status.value)
+            log.info(
+                "tracker.task_finished",
+                task_id=final.id,
+                kind=final.kind,
+                vmid=final.vmid,
+                status=final.status,
+            )
+        await self._post_all(messages)
+        delivered = [m for m in messages if m.event is None or m.ts is not None]
+        if delivered:
+            now = ctx.now()
+            async with ctx.db.transaction() as tx:
+                for m in delivered:
+                    if m.ts is not None:
+                        await tx.outbox.mark_posted(m.key, m.ts, now=now)
+                    await tx.ledger.mark_notified(m.task.id, now=now)
+            self.notified += sum(1 for m in delivered if m.ts is not None)
+        for final in singles:
+            try:
+                await self.notify(final)
+            except Exception as exc:  # one bad row must not stop the others
+                log.exception("tracker.task_error", task_id=final.id, kind=final.kind)
+                await ctx.retry_after_error(final, exc)
+
+    async def _conversations(self, pending: list[_Conclusion]) -> dict[str, str]:
+        """Conversation ids of the batch's channels (a user id needs its DM opened)."""
+        out: dict[str, str] = {}
+        for c in pending:
+            channel = c.task.channel
+            if channel is None or channel in out or c.task.request_id is not None:
+                continue
+            try:
+                out[channel] = await self.ctx.outbox.conversation(channel)
+            except Exception as exc:  # those rows take the one-by-one path, which retries
+                log.warning("tracker.conversation_unavailable", channel=channel, error=str(exc))
+        return out
+
+    async def _one_by_one(self, pending: list[_Conclusion]) -> None:
+        for c in pending:
+            try:
+                await self._conclude_one(c)
+            except Exception as exc:  # one bad row must not stop the others
+                log.exception("tracker.task_error", task_id=c.task.id, kind=c.task.kind)
+                await self.ctx.retry_after_error(c.task, exc)
+
+    async def _post_all(self, messages: list[_Message]) -> None:
+        """Post the messages whose intent was just recorded; a failed post leaves its row to be retried
+        (the intent stays, so the retry searches the channel first)."""
+        ctx = self.ctx
+        limit = asyncio.Semaphore(ctx.config.parallel)
+
+        async def post(m: _Message) -> None:
+            if m.event is None:
+                return
+            async with limit:
+                try:
+                    m.ts = await ctx.outbox.notifier.post(
+                        key=m.key, channel=m.channel, thread_ts=m.task.thread_ts, event=m.event
+                    )
+                except Exception as exc:  # Slack trouble of any kind: keep the row and retry later
+                    await ctx.retry_after_error(m.task, exc)
+
+        await asyncio.gather(*(post(m) for m in messages))
 
     async def conclude_failed(
         self,

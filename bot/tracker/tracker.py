@@ -374,7 +374,8 @@ class Tracker:
         work: list[tuple[Task, Awaitable[None]]] = []
         for task in claimed:
             work.append((task, self._dispatch(task, observed)))
-        await self._run_all(work)
+        async with self._reporter.batch():  # the rows ended here are written together
+            await self._run_all(work)
         submitted = 0
         if not self.stopping:
             submitted = await self._provisioner.fill(stopping=self._stopping)
