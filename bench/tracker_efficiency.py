@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Bar, parser, percentile, report, table
+from bench.ledger_tools import DbTarget, WriteCounter, drop_schema, old_claims, postgres_schema
 
 TOKEN_ID = "cardinal@pve!bench"
 TOKEN_SECRET = "6d1c9a0e-2b3f-4e5a-8c7d-9e0f1a2b3c4d"
@@ -213,89 +214,6 @@ class _Timer:
         return self.sim_at, time.perf_counter() - self.real0
 
 
-class WriteCounter:
-    """Counts ``tracked_task`` rows written (INSERT/UPDATE/DELETE) through a database engine."""
-
-    def __init__(self, engine: Any) -> None:
-        from sqlalchemy import event
-
-        self.rows = 0
-        self.statements = 0
-        event.listen(engine.sync_engine, "after_cursor_execute", self._seen)
-
-    def _seen(
-        self, _conn: Any, cursor: Any, statement: str, params: Any, _ctx: Any, executemany: bool
-    ) -> None:
-        head = statement.lstrip()[:6].upper()
-        if (
-            head not in ("INSERT", "UPDATE", "DELETE")
-            or "tracked_task" not in statement.split("SET", maxsplit=1)[0]
-        ):
-            return
-        self.statements += 1
-        count = cursor.rowcount
-        if count is None or count < 0:
-            count = len(params) if executemany else 0
-        self.rows += count
-
-
-@dataclass(frozen=True)
-class DbTarget:
-    """Where the ledger lives: a SQLite file, or a fresh schema on PostgreSQL."""
-
-    url: str
-    schema: str | None = None
-
-
-async def _postgres_schema(base_url: str) -> DbTarget:
-    import uuid
-
-    from sqlalchemy import text
-
-    from bot.db.engine import build_engine
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = build_engine(base_url, pooled=False)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    finally:
-        await admin.dispose()
-    return DbTarget(base_url, schema)
-
-
-async def _drop_schema(target: DbTarget) -> None:
-    from sqlalchemy import text
-
-    from bot.db.engine import build_engine
-
-    admin = build_engine(target.url, pooled=False)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE'))
-    finally:
-        await admin.dispose()
-
-
-def _old_claims() -> Any:
-    """The regression ``--self-test`` runs: ``claim_due`` claims running rows each time they are due, as
-    the tracker did before it watched them through the task list. Returns a function that undoes it."""
-    from bot.db.ledger import LedgerRepo
-
-    original = LedgerRepo.claim_due
-
-    async def claim_everything(self: Any, owner: str, **kw: Any) -> Any:
-        kw["skip_watched"] = False
-        return await original(self, owner, **kw)
-
-    LedgerRepo.claim_due = claim_everything  # type: ignore[method-assign]
-
-    def undo() -> None:
-        LedgerRepo.claim_due = original  # type: ignore[method-assign]
-
-    return undo
-
-
 async def run_cardinal(work: list[Job], interval: float, target: DbTarget) -> Outcome:
     """Cardinal's tracker on its own simulator; returns per-sweep figures and per-task delays."""
     from bot.db import open_database
@@ -445,11 +363,11 @@ async def _run_on(db: str, work: list[Job], interval: float) -> Outcome:
     import os
 
     if db == "postgres":
-        target = await _postgres_schema(os.environ[POSTGRES_ENV])
+        target = await postgres_schema(os.environ[POSTGRES_ENV])
         try:
             return await run_cardinal(work, interval, target)
         finally:
-            await _drop_schema(target)
+            await drop_schema(target)
     with tempfile.TemporaryDirectory(prefix="cardinal-bench-") as tmp:
         return await run_cardinal(work, interval, DbTarget(f"sqlite+aiosqlite:///{Path(tmp) / 'tracker.db'}"))
 
@@ -458,7 +376,7 @@ async def amain(
     sizes: list[int], interval: float, *, db: str, control: bool, self_test: bool
 ) -> dict[int, SizeResult]:
     out: dict[int, SizeResult] = {}
-    undo = _old_claims() if self_test else None
+    undo = old_claims() if self_test else None
     try:
         for count in sizes:
             ours = await _run_on(db, jobs(count), interval)
