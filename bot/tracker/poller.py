@@ -158,10 +158,10 @@ class Poller:
     A node's page is sized from what the node's previous list showed: ``max(its running tasks, the
     watched + due tasks there) + 2 × the entries that had ended since the list before + margin`` (at
     least ``min_limit``); a busier moment costs further pages (each twice the size of the one before),
-    never a missed task. Paging stops once
-    every watched/due task of the node was seen, or the page reached ends older than the watermark, or
-    after ``max_pages`` requests. ``mark_margin``: seconds of end times re-read below the watermark
-    (Proxmox stamps the end when it archives the line; the slack covers clock steps).
+    never a missed task. Paging stops once every watched/due task of the node was seen, or the page
+    reached ends older than the watermark, or after ``max_pages`` requests (tasks not reached are asked
+    one by one). ``mark_margin``: seconds of end times re-read below the watermark (Proxmox stamps the
+    end when it archives the line; the slack covers clock steps).
     ``max_fallbacks``: status calls per node and sweep for tasks the list did not show (after a long
     outage many may have ended before the list reaches back); the rest are asked in later sweeps.
     """
