@@ -347,3 +347,25 @@ async def test_a_destroy_the_tracker_sees_finish_is_gone_from_the_shared_guest_s
     await world.drive(reported)
     assert [p.event.action for p in world.posts_of(TaskSucceeded)] == ["destroy"]
     assert 160 not in (await world.px.guest_index()).lxc
+
+
+async def test_a_watched_task_past_its_deadline_is_reported_timed_out_once(world: World) -> None:
+    """A task that is never seen ending costs nothing until its deadline; then it is claimed, reported as
+    timed out with its log so far, and left alone."""
+    tracker = world.tracker(deadlines={"start": timedelta(minutes=2)})
+    upid = _start_task(world, "pve", 101, duration=3600)
+    task = await tracker.track("start", upid, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    rows = await _ledger(world)
+    for _ in range(39):  # 117 s
+        world.sim.advance(3)
+        assert (await tracker.sweep()).claimed == 0
+    assert await _ledger(world) == rows
+    world.sim.advance(3)
+    report = await tracker.sweep()
+    assert (report.claimed, report.finished, report.notified) == (1, 1, 1)
+    assert (await _row(world, task.id)).status is TaskStatus.TIMED_OUT
+    (post,) = world.posts_of(TaskFailed)
+    assert "did not finish within 2 minutes" in post.event.error
+    world.sim.advance(3)
+    assert (await tracker.sweep()).claimed == 0
+    assert len(world.posts_of(TaskFailed)) == 1
