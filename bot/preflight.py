@@ -2,6 +2,11 @@
 
 Each check reads Proxmox (template storage, storages, nodes, guests) and never changes anything. A check
 that cannot be answered (Proxmox down) is reported as not OK with the reason, never as a crash.
+
+The reads come from the client's shared short-lived snapshots (:mod:`bot.proxmox.snapshot`): the card is
+posted moments after the create form's validation read the same copies, so a submission costs no Proxmox
+request of its own and no parse of the whole cluster. What the card shows is advice for the approver;
+placement reads the cluster live when the request is approved.
 """
 
 from __future__ import annotations
@@ -37,11 +42,13 @@ class PreflightInput:
 async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[PreflightCheck, ...]:
     """All pre-flight checks for one request (several alike containers count together)."""
     try:
-        nodes = await proxmox.nodes()
-        resources = await proxmox.cluster_resources()
+        nodes = await proxmox.cached_nodes()
+        storages = await proxmox.cached_cluster_resources("storage")
+        guests = (await proxmox.guest_index()).resources
     except ProxmoxError as exc:
         return (PreflightCheck("Proxmox reachable", False, exc.what),)
-    template_check, holders = await _template_present(proxmox, need, nodes, resources)
+    resources = [*storages, *guests]
+    template_check, holders = await _template_present(proxmox, need, nodes, storages)
     checks = [
         template_check,
         _storage_headroom(need, resources),
@@ -67,7 +74,7 @@ async def _template_present(
         why = f"node {need.node} is not an allowed, online node" if need.node else "no allowed node is online"
         return PreflightCheck(name, False, why), None
     try:
-        where = await locate_templates(proxmox, storage, looked, resources)
+        where = await locate_templates(proxmox, storage, looked, resources, cached=True)
     except ProxmoxError as exc:
         return PreflightCheck(name, False, exc.what), None
     holders = where.nodes_with(need.template)

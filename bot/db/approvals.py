@@ -56,8 +56,10 @@ class ApprovalRepo:
         card_channel: str | None = None,
         card_ts: str | None = None,
         approval_id: str | None = None,
+        move_request: bool = True,
     ) -> Approval:
-        """Open a pending approval; a ``requested`` request moves to ``pending_approval``."""
+        """Open a pending approval; a ``requested`` request moves to ``pending_approval`` (skipped with
+        ``move_request=False``, for a request stored as ``pending_approval`` in the same transaction)."""
         row = (
             await self._conn.execute(
                 insert(t)
@@ -72,9 +74,10 @@ class ApprovalRepo:
                 .returning(*t.c)
             )
         ).one()
-        await self._requests.set_state(
-            request_id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
-        )
+        if move_request:
+            await self._requests.set_state(
+                request_id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
+            )
         return Approval.from_row(row)
 
     async def set_card(self, approval_id: str, *, channel: str, ts: str) -> bool:

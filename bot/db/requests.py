@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
@@ -21,9 +22,11 @@ def _states(expect: RequestState | Iterable[RequestState]) -> list[str]:
     )
 
 
-def _stored(spec: RequestSpec) -> dict[str, object]:
-    """The JSON to store for ``spec``, validated afresh (a model built without validation is refused)."""
-    return RequestSpec.model_validate(spec.model_dump(mode="json")).model_dump(mode="json")
+def _stored(spec: RequestSpec) -> tuple[RequestSpec, dict[str, object]]:
+    """The model and the JSON to store for ``spec``, validated afresh (a model built without validation
+    is refused)."""
+    checked = RequestSpec.model_validate(spec.model_dump(mode="json"))
+    return checked, checked.model_dump(mode="json")
 
 
 class RequestRepo:
@@ -47,8 +50,16 @@ class RequestRepo:
         expires_at: datetime | None = None,
         thread_ts: str | None = None,
         request_id: str | None = None,
+        decided_by: str | None = None,
+        decision_reason: str | None = None,
     ) -> ContainerRequest:
-        """Store a new request (id: a fresh UUID unless given) and return it."""
+        """Store a new request (id: a fresh UUID unless given) and return it, as stored.
+
+        ``decided_by`` / ``decision_reason`` record a decision made with the request (auto-approval by
+        policy): ``decided_at`` is then ``now``. The record returned is the inserted row itself
+        (``RETURNING``), so nobody needs to read it back.
+        """
+        checked, stored = _stored(spec)
         row = (
             await self._conn.execute(
                 insert(t)
@@ -57,7 +68,7 @@ class RequestRepo:
                     requester=requester,
                     channel=channel,
                     thread_ts=thread_ts,
-                    spec=_stored(spec),
+                    spec=stored,
                     count=count,
                     purpose=purpose,
                     node=node,
@@ -65,11 +76,19 @@ class RequestRepo:
                     created_at=now,
                     updated_at=now,
                     expires_at=expires_at,
+                    decided_by=decided_by,
+                    decided_at=now if decided_by is not None else None,
+                    decision_reason=decision_reason,
                 )
                 .returning(*t.c)
             )
         ).one()
-        return ContainerRequest.from_row(row)
+        # The spec just validated is the stored one: the record keeps the model instead of reading the
+        # JSON back into a new one.
+        mapping = row._mapping
+        return ContainerRequest(
+            **{f.name: mapping[f.name] for f in fields(ContainerRequest)} | {"spec": checked}
+        )
 
     async def get_request(self, request_id: str) -> ContainerRequest | None:
         """The request, or ``None`` when there is no such id."""
