@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from bot.containers.advanced import AdvancedForm, advanced_field, advanced_spec_fields
 from bot.containers.spec import ContainerSpec, check_limits, field_errors
-from bot.db import Container, ContainerRequest, ContainerState, Database, RequestState
+from bot.db import Container, ContainerState, Database, RequestState
+from bot.db.requests import RequestUsage
 from bot.errors import InputError
 from bot.placement import allowed
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
@@ -246,7 +247,7 @@ class CreateFormRules:
                     taken = (h, existing.vmid)
                     break
             owned = await tx.containers.list_by_owner(requester)
-            requests = await tx.requests.list_by_requester(requester, limit=200)
+            requests = await tx.requests.usage_by_requester(requester, limit=200)
         return _StoredFacts(taken, owned, requests)
 
     async def _check_hostnames_free(
@@ -302,14 +303,14 @@ class CreateFormRules:
         requests = stored.requests
         active = [r for r in requests if r.state in _IN_FLIGHT]
         in_flight = sum(r.count for r in active)
-        mem = sum(r.spec.memory_mib * r.count for r in active)
-        disk = sum(r.spec.total_disk_gib * r.count for r in active)
-        specs = {r.id: r.spec for r in requests}
+        mem = sum(r.memory_mib * r.count for r in active)
+        disk = sum(r.total_disk_gib * r.count for r in active)
+        usage = {r.id: r for r in requests}
         for c in owned:
-            spec = specs.get(c.request_id or "")
-            if spec is not None:
-                mem += spec.memory_mib
-                disk += spec.total_disk_gib
+            claimed = usage.get(c.request_id or "")
+            if claimed is not None:
+                mem += claimed.memory_mib
+                disk += claimed.total_disk_gib
         n = len(owned) + in_flight + count
         if n > q.max_containers:
             errors["count"] = (
@@ -329,7 +330,7 @@ class _StoredFacts:
 
     hostname_taken: tuple[str, int] | None
     owned: list[Container]
-    requests: list[ContainerRequest]
+    requests: list[RequestUsage]
 
 
 _IN_FLIGHT = {

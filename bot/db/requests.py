@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from dataclasses import fields
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.containers.stored import RequestSpec
 from bot.db.enums import RequestState
+from bot.db.errors import StoredRowInvalid
 from bot.db.records import ContainerRequest
 from bot.db.tables import container_request as t
 
@@ -27,6 +29,28 @@ def _stored(spec: RequestSpec) -> tuple[RequestSpec, dict[str, object]]:
     is refused)."""
     checked = RequestSpec.model_validate(spec.model_dump(mode="json"))
     return checked, checked.model_dump(mode="json")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestUsage:
+    """What one request claims of its requester's quota, read without rebuilding its whole spec."""
+
+    id: str
+    state: RequestState
+    count: int
+    memory_mib: int
+    total_disk_gib: int  # root disk plus every volume, per container
+
+
+def _usage(row: Mapping[Any, Any]) -> RequestUsage:
+    spec = row["spec"]
+    try:
+        disk = int(spec["disk_gib"]) + sum(int(mp["size_gib"]) for mp in spec.get("mountpoints") or ())
+        state = RequestState(row["state"])
+        return RequestUsage(row["id"], state, int(row["count"]), int(spec["memory_mib"]), disk)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        problem = f"spec: {type(exc).__name__}: {exc}"
+        raise StoredRowInvalid("container_request", str(row["id"]), [problem]) from None
 
 
 class RequestRepo:
@@ -165,6 +189,17 @@ class RequestRepo:
         """The person's requests, newest first."""
         stmt = select(t).where(t.c.requester == requester).order_by(t.c.created_at.desc()).limit(limit)
         return [ContainerRequest.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def usage_by_requester(self, requester: str, *, limit: int = 50) -> list[RequestUsage]:
+        """What the person's newest requests claim of their quota (the quota check reads only this: no
+        request's spec is rebuilt into its model)."""
+        stmt = (
+            select(t.c.id, t.c.state, t.c.count, t.c.spec)
+            .where(t.c.requester == requester)
+            .order_by(t.c.created_at.desc())
+            .limit(limit)
+        )
+        return [_usage(r._mapping) for r in await self._conn.execute(stmt)]
 
     async def list_by_state(self, *states: RequestState, limit: int = 100) -> list[ContainerRequest]:
         """Requests in any of ``states``, oldest first."""
