@@ -18,6 +18,7 @@ from bot.placement import candidate_nodes
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import ClusterResource, NodeInfo
+from bot.proxmox.snapshot import GuestIndex
 from bot.template_locations import locate_templates
 
 GIB = 1024**3
@@ -44,17 +45,16 @@ async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[P
     try:
         nodes = await proxmox.cached_nodes()
         storages = await proxmox.cached_cluster_resources("storage")
-        guests = (await proxmox.guest_index()).resources
+        guests = await proxmox.guest_index()
     except ProxmoxError as exc:
         return (PreflightCheck("Proxmox reachable", False, exc.what),)
-    resources = [*storages, *guests]
     template_check, holders = await _template_present(proxmox, need, nodes, storages)
     checks = [
         template_check,
-        _storage_headroom(need, resources),
+        _storage_headroom(need, storages),
         _node_headroom(need, nodes, holders),
-        _hostnames_free(need, resources),
-        _vmids_available(need, resources),
+        _hostnames_free(need, guests),
+        _vmids_available(need, guests),
     ]
     return tuple(checks)
 
@@ -126,17 +126,20 @@ def _node_headroom(
     )
 
 
-def _hostnames_free(need: PreflightInput, resources: list[ClusterResource]) -> PreflightCheck:
-    taken = {r.name for r in resources if r.type in ("lxc", "qemu") and r.name}
-    clash = [h for h in need.hostnames if h in taken]
+def _hostnames_free(need: PreflightInput, guests: GuestIndex) -> PreflightCheck:
+    # The snapshot's indexes: a look-up per hostname, not a pass over every guest of the cluster.
+    clash = [h for h in need.hostnames if h in guests.names]
     if clash:
         return PreflightCheck("Hostname free", False, f"already used: {', '.join(clash)}")
     return PreflightCheck("Hostname free", True, ", ".join(need.hostnames))
 
 
-def _vmids_available(need: PreflightInput, resources: list[ClusterResource]) -> PreflightCheck:
-    used = {r.vmid for r in resources if r.vmid is not None}
+def _vmids_available(need: PreflightInput, guests: GuestIndex) -> PreflightCheck:
     size = need.vmid_max - need.vmid_min + 1
-    free = size - sum(1 for v in used if need.vmid_min <= v <= need.vmid_max)
+    if size <= len(guests.by_vmid):  # a look-up per VMID of the range, or a pass over the guests
+        used = sum(1 for v in range(need.vmid_min, need.vmid_max + 1) if v in guests.by_vmid)
+    else:
+        used = sum(1 for v in guests.by_vmid if need.vmid_min <= v <= need.vmid_max)
+    free = size - used
     ok = free >= len(need.hostnames)
     return PreflightCheck("VMID available", ok, f"{free} free in {need.vmid_min}–{need.vmid_max}")
