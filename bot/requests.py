@@ -44,6 +44,7 @@ from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import NodeInfo
 from bot.request_form import CreateFormRules, ValidRequest
+from bot.request_messages import AUTO_APPROVED, card_key, moved_text, root_key
 from bot.template_locations import locate_templates
 from bot.tracker import progress
 from bot.tracker.tracker import CreationItem
@@ -51,9 +52,6 @@ from bot.tracker.tracker import CreationItem
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
-
-AUTO_APPROVED = "auto-approved by policy"
-"""The decision reason of a request the policy approved without asking anyone."""
 
 
 class ApproverDirectory(Protocol):
@@ -163,7 +161,7 @@ class RequestService(CreateFormRules):
                 now=now,
                 detail={"hostnames": list(valid.hostnames), "needs_approval": valid.needs_approval},
             )
-            root_recorded = await self.outbox.intend(tx, _root_key(req.id), req.channel, None)
+            root_recorded = await self.outbox.intend(tx, root_key(req.id), req.channel, None)
         # Nothing has been created for a new request: its summary has no container lines.
         return await self._carry(req, None, (), root_recorded=root_recorded, fresh=True)
 
@@ -297,11 +295,11 @@ class RequestService(CreateFormRules):
                 and now_approval.card_ts is None
             ):
                 channel = self._card_channel(now_req)
-                card_recorded = await self.outbox.intend(tx, _card_key(now_approval.id), channel, None)
+                card_recorded = await self.outbox.intend(tx, card_key(now_approval.id), channel, None)
 
         try:
             await self.outbox.deliver(
-                _root_key(req.id),
+                root_key(req.id),
                 req.channel,
                 None,
                 RequestProgress(summary),
@@ -346,7 +344,7 @@ class RequestService(CreateFormRules):
             await self._give_up_unreachable(replace(req, channel=asked_in), unreachable)
             raise
         await self.outbox.deliver(
-            f"request:{req.id}:moved", req.channel, ts, Notice(_moved_text(asked_in, refused.reason))
+            f"request:{req.id}:moved", req.channel, ts, Notice(moved_text(asked_in, refused.reason))
         )
 
     async def _give_up_unreachable(self, req: ContainerRequest, refused: ChannelUnavailable) -> None:
@@ -414,7 +412,7 @@ class RequestService(CreateFormRules):
 
         try:
             await self.outbox.deliver(
-                _card_key(approval.id), card_channel, None, card, recorded=recorded, then=record_card
+                card_key(approval.id), card_channel, None, card, recorded=recorded, then=record_card
             )
         except ChannelUnavailable as refused:
             # Only an invite fixes this: say so once in the request's thread; the card is posted by
@@ -697,29 +695,3 @@ class RequestService(CreateFormRules):
         if req is None:
             raise CardinalError(f"request {request_id} not found")
         return req
-
-
-def _root_key(request_id: str) -> str:
-    """The outbox key of a request's thread root message."""
-    return f"request:{request_id}:root"
-
-
-def _card_key(approval_id: str) -> str:
-    """The outbox key of an approval's card."""
-    return f"approval:{approval_id}:card"
-
-
-def _moved_text(channel: str, reason: str) -> str:
-    """Why a request's thread is in the requester's DM instead of the channel it was asked in."""
-    if reason == "is_archived":
-        why = f"<#{channel}> is archived"
-    elif reason == "not_in_channel":
-        why = f"Cardinal is not a member of <#{channel}>"
-    else:
-        why = (
-            "Cardinal cannot post in the conversation you asked from (a private channel or a direct message)"
-        )
-    return (
-        f"{why}, so this request's updates come here instead. It goes on as usual. To follow requests "
-        "in a channel next time, invite Cardinal there first: `/invite @Cardinal`."
-    )
