@@ -129,11 +129,10 @@ class RequestService(CreateFormRules):
     async def submit(self, valid: ValidRequest, *, requester: str, channel: str) -> ContainerRequest:
         """Record the request, then carry it on: open its thread and ask approvers, or provision.
 
-        One transaction records the request, its audit event and the intent to post its thread's root
-        message; the one that records the root's ``ts`` also opens the approval (or records the policy's
-        approval) and the intent to post the approval card, so a request is never awaiting a decision,
-        nor approved, without a thread. Everything after the first is resumable: if posting fails or the
-        process dies, :meth:`resume_stalled` carries the request on (posts are at most once per key).
+        One transaction records the request, its audit event and the intent to post its thread's root;
+        the one recording the root's ``ts`` also applies the policy (approval opened, or approved) and
+        records the card's post intent: no request awaits a decision, or is approved, without a thread.
+        All after the first is resumable (:meth:`resume_stalled`; posts are at most once per key).
         Returns the request as it stands afterwards, built from what was written (nothing is read back).
         """
         now = self.clock()
@@ -191,9 +190,9 @@ class RequestService(CreateFormRules):
         """The steps of :meth:`advance` for a request known as ``req``, with its pending ``approval`` and
         its container ``lines``: each step carries on with the records it wrote instead of reading them.
 
-        ``fresh``: ``req`` was recorded just now by :meth:`submit`. Its root message is posted showing the
-        state recorded with it, so it needs no revision once the card is posted; a resumed request's root
-        is revised then (an earlier attempt may have stopped before the root showed the current state).
+        ``fresh``: ``req`` was recorded just now by :meth:`submit`; its root is posted in the state recorded
+        with it. A resumed request's root is revised after its card (an earlier attempt may have stopped
+        before the root showed the current state).
         """
         card_recorded = False
         revise = not fresh
@@ -211,30 +210,42 @@ class RequestService(CreateFormRules):
                 summary = shown if shown is not None and shown.state is req.state else None
                 summary = summary or progress.summary(req, lines)
                 await self._post_card(req, approval, summary, recorded=card_recorded)
-                if revise:
-                    await self._revise_root(req, summary)
+                if revise and req.thread_ts:
+                    await self.outbox.revise(req.channel, req.thread_ts, RequestProgress(summary))
         elif req.state is RequestState.APPROVED:
             await self.provision(req.id)
         return req
 
     async def _apply_policy(
-        self, tx: Tx, req: ContainerRequest, approval: Approval | None, *, fresh: bool
+        self,
+        tx: Tx,
+        req: ContainerRequest,
+        approval: Approval | None,
+        *,
+        fresh: bool,
+        thread_ts: str | None = None,
     ) -> tuple[ContainerRequest, Approval | None]:
         """In ``tx``: a ``requested`` request gets its pending approval, or is approved when the policy
-        needs nobody's. Returns the request and approval as they are now. ``fresh``: ``req`` was recorded
-        moments ago and nobody else knows it (no approval can exist yet)."""
+        needs nobody's; with ``thread_ts``, its thread is recorded too. Returns the request and approval
+        as they are now. ``fresh``: ``req`` was recorded moments ago and nobody else knows it (no approval
+        can exist yet)."""
+        now = self.clock()
+        if thread_ts is not None:
+            req = replace(req, thread_ts=thread_ts, updated_at=now)
+            waits = req.state is RequestState.REQUESTED and req.spec.needs_approval
+            moving = (RequestState.REQUESTED, RequestState.PENDING_APPROVAL) if waits else None
+            await tx.requests.set_thread_ts(req.id, thread_ts, now=now, moving=moving)
         if req.state is not RequestState.REQUESTED:
             return req, approval
-        now = self.clock()
         if req.spec.needs_approval:
             if approval is None and not fresh:
                 pending = [
                     a for a in await tx.approvals.for_request(req.id) if a.status is ApprovalStatus.PENDING
                 ]
                 approval = pending[0] if pending else None
-            if approval is None:
-                approval = await tx.approvals.open_approval(req.id, now=now)
-            else:
+            if approval is None:  # the request moved with its thread, or moves now
+                approval = await tx.approvals.open_approval(req.id, now=now, move_request=thread_ts is None)
+            elif thread_ts is None:
                 await tx.requests.set_state(
                     req.id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
                 )
@@ -255,10 +266,9 @@ class RequestService(CreateFormRules):
 
     def _after_policy(self, req: ContainerRequest) -> ContainerRequest:
         """``req`` as :meth:`_apply_policy` leaves it (what its root message shows when it is posted)."""
-        if req.state is not RequestState.REQUESTED:
-            return req
-        if req.spec.needs_approval:
-            return replace(req, state=RequestState.PENDING_APPROVAL)
+        if req.state is not RequestState.REQUESTED or req.spec.needs_approval:
+            waits = req.state is RequestState.REQUESTED
+            return replace(req, state=RequestState.PENDING_APPROVAL) if waits else req
         return replace(
             req, state=RequestState.APPROVED, decided_by=SYSTEM_ACTOR, decision_reason=AUTO_APPROVED
         )
@@ -286,9 +296,7 @@ class RequestService(CreateFormRules):
 
         async def record_thread(tx: Tx, ts: str) -> None:
             nonlocal now_req, now_approval, card_recorded
-            await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
-            now_req, now_approval = await self._apply_policy(tx, base, approval, fresh=fresh)
-            now_req = replace(now_req, thread_ts=ts)
+            now_req, now_approval = await self._apply_policy(tx, base, approval, fresh=fresh, thread_ts=ts)
             if (
                 now_req.state is RequestState.PENDING_APPROVAL
                 and now_approval is not None
@@ -427,11 +435,6 @@ class RequestService(CreateFormRules):
                 ),
             )
             raise
-
-    async def _revise_root(self, req: ContainerRequest, summary: RequestSummary) -> None:
-        """Show ``summary`` in the request's thread root (when it has one)."""
-        if req.thread_ts:
-            await self.outbox.revise(req.channel, req.thread_ts, RequestProgress(summary))
 
     async def resume_stalled(self, *, owner: str, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Carry on requests that stopped half-way (a failed post, a crash, Proxmox down).

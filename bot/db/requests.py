@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.containers.stored import RequestSpec
@@ -161,11 +161,23 @@ class RequestRepo:
         )
         return result.rowcount == 1
 
-    async def set_thread_ts(self, request_id: str, thread_ts: str, *, now: datetime) -> bool:
-        """Remember the ts of the request's root message (the thread all progress goes to)."""
-        result = await self._conn.execute(
-            update(t).where(t.c.id == request_id).values(thread_ts=thread_ts, updated_at=now)
-        )
+    async def set_thread_ts(
+        self,
+        request_id: str,
+        thread_ts: str,
+        *,
+        now: datetime,
+        moving: tuple[RequestState, RequestState] | None = None,
+    ) -> bool:
+        """Remember the ts of the request's root message (the thread all progress goes to).
+
+        ``moving=(a, b)``: in the same statement, a request in state ``a`` moves to ``b`` (in any other
+        state it keeps its state; the thread is recorded either way)."""
+        values: dict[str, Any] = {"thread_ts": thread_ts, "updated_at": now}
+        if moving is not None:
+            was, to = (RequestState(s).value for s in moving)
+            values["state"] = case((t.c.state == was, to), else_=t.c.state)
+        result = await self._conn.execute(update(t).where(t.c.id == request_id).values(**values))
         return result.rowcount == 1
 
     async def move_thread(self, request_id: str, channel: str, *, now: datetime) -> bool:

@@ -20,10 +20,10 @@ from tests.conftest import SIM_TEMPLATE
 from tests.e2e.harness import APPROVALS, APPROVER, CHANNEL, REQUESTER, Harness, button_value
 
 #: Validation's reads (one transaction: 3 statements); the request, its audit event and the root's post
-#: intent (one: 3); the root's ts, the thread, the approval (the request now awaits it) and the card's post
-#: intent (one: 5); the card's ts and where the card is (one: 2).
+#: intent (one: 3); the root's ts, the thread (and the request's state), the approval and the card's post
+#: intent (one: 4); the card's ts and where the card is (one: 2).
 MAX_TRANSACTIONS = 4
-MAX_STATEMENTS = 13  # not counting BEGIN
+MAX_STATEMENTS = 12  # not counting BEGIN
 
 
 @dataclass
