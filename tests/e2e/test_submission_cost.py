@@ -2,7 +2,8 @@
 
 A submission that needs an approver (validated in the ack, then: request recorded, thread opened, approval
 card with its pre-flight posted) used to take 19 transactions and 49 statements, reading the request row
-back 8 times. Counted here through the engine's events on the real database, as a DBA would see it.
+back 8 times. Counted here through the engine's events on the real database, as a DBA would see it; and
+what the fewer, larger transactions must keep: a post recorded before it is made, and posted once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import event
 
+from bot.db import RequestState
 from cardinal_sim.slack.payloads import create_values
 from handlers.blocks.ids import ACTION_APPROVE, CALLBACK_CREATE
 from tests.conftest import SIM_TEMPLATE
@@ -90,5 +92,29 @@ async def test_a_submission_waiting_for_an_approver_takes_a_handful_of_transacti
     assert _reads_of(after, "slack_message") == []
 
     # The records written that way hold: the card's buttons work and the thread gets the outcome.
+    await harness.click(ACTION_APPROVE, button_value(card, ACTION_APPROVE), user=APPROVER)
+    assert any("approved by" in t for t in harness.texts())
+
+
+async def test_a_root_posted_but_not_recorded_is_found_and_the_request_carried_on_once(
+    harness: Harness,
+) -> None:
+    """The connection drops after Slack posted the thread's root: nothing after the post was recorded.
+    Resuming finds the root by its key, records the thread with the approval in one go, and posts the
+    card: one root, one card."""
+    harness.slack.drop_next("chat.postMessage")  # the root is posted; Cardinal never hears its ts
+    assert await harness.request("big", preset="large") == (200, "")
+    [root] = harness.slack.messages(CHANNEL)
+    assert harness.slack.messages(APPROVALS) == []
+    harness.clock.advance(seconds=120)
+    assert await harness.cardinal.services.requests.resume_stalled(owner="e2e-replica") == 1
+    assert harness.slack.messages(CHANNEL) == [root]
+    [card] = harness.slack.messages(APPROVALS)
+    async with harness.cardinal.db.transaction(readonly=True) as tx:
+        [request] = await tx.requests.list_by_requester(REQUESTER)
+        [approval] = await tx.approvals.for_request(request.id)
+    assert request.thread_ts == root["ts"]
+    assert request.state is RequestState.PENDING_APPROVAL
+    assert (approval.card_channel, approval.card_ts) == (APPROVALS, card["ts"])
     await harness.click(ACTION_APPROVE, button_value(card, ACTION_APPROVE), user=APPROVER)
     assert any("approved by" in t for t in harness.texts())
