@@ -5,6 +5,10 @@ message is posted at most once per key even across crashes and replicas. If an i
 ``ts`` (the process died between posting and recording), the channel is searched for a message tagged
 with the key (:meth:`bot.notify.Notifier.find_posted`) before posting again.
 
+A caller that writes anyway may record the intent in its own transaction (:meth:`Outbox.intend`, then
+``deliver(..., recorded=True)``) and note what the post's ``ts`` means for it in the transaction that
+records it (``deliver(..., then=...)``): the same guarantees with fewer transactions.
+
 Intents are stored and searched by conversation id only. A message for a person (a user id ``U…``/``W…``,
 e.g. an expiry reminder to a container's owner) goes to the app's direct message with them: its ``D…`` id
 comes from :meth:`bot.notify.Notifier.open_dm` before the intent is recorded, because Slack answers
