@@ -240,15 +240,11 @@ class CreateFormRules:
     async def _stored_facts(self, hostnames: tuple[str, ...], requester: str) -> _StoredFacts:
         """What the rules need from the database, read in one transaction."""
         async with self.db.transaction(readonly=True) as tx:
-            taken: tuple[str, int] | None = None
-            for h in hostnames:
-                existing = await tx.containers.get_by_hostname(h)
-                if existing is not None:
-                    taken = (h, existing.vmid)
-                    break
-            owned = await tx.containers.list_by_owner(requester)
+            containers = await tx.containers.owned_or_named(requester, hostnames)
             requests = await tx.requests.usage_by_requester(requester, limit=200)
-        return _StoredFacts(taken, owned, requests)
+        by_name = {c.hostname: c.vmid for c in reversed(containers)}  # the lowest VMID of a name
+        taken = next(((h, by_name[h]) for h in hostnames if h in by_name), None)
+        return _StoredFacts(taken, [c for c in containers if c.owner == requester], requests)
 
     async def _check_hostnames_free(
         self, hostnames: tuple[str, ...], stored: _StoredFacts, errors: dict[str, str]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db._sql import upsert
@@ -82,6 +82,16 @@ class ContainerRepo:
         stmt = select(t).where(t.c.owner == owner).order_by(t.c.vmid)
         if not include_destroyed:
             stmt = stmt.where(t.c.state != _DESTROYED)
+        return [Container.from_row(r) for r in await self._conn.execute(stmt)]
+
+    async def owned_or_named(self, owner: str, hostnames: Sequence[str]) -> list[Container]:
+        """The person's live containers and any live container using one of ``hostnames``, by vmid (one
+        statement for what the create form's rules need)."""
+        stmt = (
+            select(t)
+            .where(t.c.state != _DESTROYED, or_(t.c.owner == owner, t.c.hostname.in_(list(hostnames))))
+            .order_by(t.c.vmid)
+        )
         return [Container.from_row(r) for r in await self._conn.execute(stmt)]
 
     async def list_by_request(self, request_id: str) -> list[Container]:
