@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.containers.stored import RequestSpec
@@ -53,6 +53,25 @@ def _usage(row: Mapping[Any, Any]) -> RequestUsage:
         raise StoredRowInvalid("container_request", str(row["id"]), [problem]) from None
 
 
+# Built once: the statements of every create-form submission (building and keying them per call costs
+# more CPU than SQLite spends running them).
+_INSERT = insert(t).returning(*t.c)
+_USAGE = (
+    select(t.c.id, t.c.state, t.c.count, t.c.spec)
+    .where(t.c.requester == bindparam("b_requester"))
+    .order_by(t.c.created_at.desc())
+    .limit(bindparam("b_limit"))
+)
+_SET_THREAD = (
+    update(t)
+    .where(t.c.id == bindparam("b_id"))
+    .values(thread_ts=bindparam("b_ts"), updated_at=bindparam("b_now"))
+)
+_SET_THREAD_MOVING = _SET_THREAD.values(
+    state=case((t.c.state == bindparam("b_was"), bindparam("b_to")), else_=t.c.state)
+)
+
+
 class RequestRepo:
     """Reads and writes ``container_request``. ``spec`` is a :class:`RequestSpec` (stored as JSON; it
     never holds secrets)."""
@@ -84,29 +103,24 @@ class RequestRepo:
         (``RETURNING``), so nobody needs to read it back.
         """
         checked, stored = _stored(spec)
-        row = (
-            await self._conn.execute(
-                insert(t)
-                .values(
-                    id=request_id or str(uuid.uuid4()),
-                    requester=requester,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    spec=stored,
-                    count=count,
-                    purpose=purpose,
-                    node=node,
-                    state=RequestState(state).value,
-                    created_at=now,
-                    updated_at=now,
-                    expires_at=expires_at,
-                    decided_by=decided_by,
-                    decided_at=now if decided_by is not None else None,
-                    decision_reason=decision_reason,
-                )
-                .returning(*t.c)
-            )
-        ).one()
+        values = {
+            "id": request_id or str(uuid.uuid4()),
+            "requester": requester,
+            "channel": channel,
+            "thread_ts": thread_ts,
+            "spec": stored,
+            "count": count,
+            "purpose": purpose,
+            "node": node,
+            "state": RequestState(state).value,
+            "created_at": now,
+            "updated_at": now,
+            "expires_at": expires_at,
+            "decided_by": decided_by,
+            "decided_at": now if decided_by is not None else None,
+            "decision_reason": decision_reason,
+        }
+        row = (await self._conn.execute(_INSERT, values)).one()
         # The spec just validated is the stored one: the record keeps the model instead of reading the
         # JSON back into a new one.
         mapping = row._mapping
@@ -173,11 +187,12 @@ class RequestRepo:
 
         ``moving=(a, b)``: in the same statement, a request in state ``a`` moves to ``b`` (in any other
         state it keeps its state; the thread is recorded either way)."""
-        values: dict[str, Any] = {"thread_ts": thread_ts, "updated_at": now}
-        if moving is not None:
-            was, to = (RequestState(s).value for s in moving)
-            values["state"] = case((t.c.state == was, to), else_=t.c.state)
-        result = await self._conn.execute(update(t).where(t.c.id == request_id).values(**values))
+        params: dict[str, Any] = {"b_id": request_id, "b_ts": thread_ts, "b_now": now}
+        if moving is None:
+            result = await self._conn.execute(_SET_THREAD, params)
+        else:
+            params["b_was"], params["b_to"] = (RequestState(s).value for s in moving)
+            result = await self._conn.execute(_SET_THREAD_MOVING, params)
         return result.rowcount == 1
 
     async def move_thread(self, request_id: str, channel: str, *, now: datetime) -> bool:
@@ -205,13 +220,8 @@ class RequestRepo:
     async def usage_by_requester(self, requester: str, *, limit: int = 50) -> list[RequestUsage]:
         """What the person's newest requests claim of their quota (the quota check reads only this: no
         request's spec is rebuilt into its model)."""
-        stmt = (
-            select(t.c.id, t.c.state, t.c.count, t.c.spec)
-            .where(t.c.requester == requester)
-            .order_by(t.c.created_at.desc())
-            .limit(limit)
-        )
-        return [_usage(r._mapping) for r in await self._conn.execute(stmt)]
+        rows = await self._conn.execute(_USAGE, {"b_requester": requester, "b_limit": limit})
+        return [_usage(r._mapping) for r in rows]
 
     async def list_by_state(self, *states: RequestState, limit: int = 100) -> list[ContainerRequest]:
         """Requests in any of ``states``, oldest first."""
