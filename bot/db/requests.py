@@ -93,15 +93,9 @@ class RequestRepo:
         expires_at: datetime | None = None,
         thread_ts: str | None = None,
         request_id: str | None = None,
-        decided_by: str | None = None,
-        decision_reason: str | None = None,
     ) -> ContainerRequest:
-        """Store a new request (id: a fresh UUID unless given) and return it, as stored.
-
-        ``decided_by`` / ``decision_reason`` record a decision made with the request (auto-approval by
-        policy): ``decided_at`` is then ``now``. The record returned is the inserted row itself
-        (``RETURNING``), so nobody needs to read it back.
-        """
+        """Store a new request (id: a fresh UUID unless given) and return it as stored: the inserted row
+        itself (``RETURNING``), so nobody needs to read it back."""
         checked, stored = _stored(spec)
         values = {
             "id": request_id or str(uuid.uuid4()),
@@ -116,9 +110,6 @@ class RequestRepo:
             "created_at": now,
             "updated_at": now,
             "expires_at": expires_at,
-            "decided_by": decided_by,
-            "decided_at": now if decided_by is not None else None,
-            "decision_reason": decision_reason,
         }
         row = (await self._conn.execute(_INSERT, values)).one()
         # The spec just validated is the stored one: the record keeps the model instead of reading the
