@@ -7,10 +7,10 @@ follow-ups, and nothing else (no database, no Proxmox):
 - ``/lxc create`` → ack, then ``views.open`` with a small modal;
 - ``/lxc list`` and ``/lxc templates`` → ack, then one answer to ``response_url`` (Bolt's ``respond``);
 - ``/lxc help`` → answered in the ack;
-- an approve click → ack, then ``chat.postEphemeral`` to the clicker (what Cardinal says for an approval
-  that no longer exists);
-- a create-form submission → ack, then ``chat.postMessage`` twice (the request's thread and its approval
-  card).
+- an approve click → ack, then one ephemeral answer to the click's ``response_url`` (Bolt's ``respond``,
+  ``replace_original: false``: how Cardinal tells the clicker that the approval no longer exists);
+- a create-form submission → ack, then ``chat.postMessage`` twice (the request's thread root in the
+  channel and its approval card, top-level in the approval channel).
 
 ``--burn-ms N`` spends N ms of CPU in every handler before acking: a deliberate regression, used by the
 benchmarks' ``--self-test`` to show that their ratio bars fail when the measured server is slower.
@@ -80,11 +80,12 @@ async def serve(port: int, burn_ms: float) -> None:
             await respond(response_type="ephemeral", text=f"{sub[0] if sub else 'list'}: nothing here")
 
     @app.action("approval_approve")
-    async def approve(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def approve(ack: Any, respond: Any) -> None:
+        # As Cardinal answers a refused click: ephemerally, through the click's response_url.
         _burn(burn_ms)
         await ack()
-        await client.chat_postEphemeral(
-            channel=body["channel"]["id"], user=body["user"]["id"], text="That approval no longer exists."
+        await respond(
+            text="That approval no longer exists.", response_type="ephemeral", replace_original=False
         )
 
     @app.view("lxc_create")
@@ -92,8 +93,10 @@ async def serve(port: int, burn_ms: float) -> None:
         _burn(burn_ms)
         await ack()
         user = body["user"]["id"]
-        root = await client.chat_postMessage(channel="C0LAB0001", text=f"<@{user}> asked for a container")
-        await client.chat_postMessage(channel="C0APPROVE", text="Approve?", thread_ts=root["ts"])
+        # The thread's root in the channel, the card in the approval channel (a top-level message there:
+        # a thread_ts from another channel is refused with thread_not_found).
+        await client.chat_postMessage(channel="C0LAB0001", text=f"<@{user}> asked for a container")
+        await client.chat_postMessage(channel="C0APPROVE", text="Approve?")
 
     async def events(request: web.Request) -> web.Response:
         from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request

@@ -5,6 +5,10 @@ message is posted at most once per key even across crashes and replicas. If an i
 ``ts`` (the process died between posting and recording), the channel is searched for a message tagged
 with the key (:meth:`bot.notify.Notifier.find_posted`) before posting again.
 
+A caller that writes anyway may record the intent in its own transaction (:meth:`Outbox.intend`, then
+``deliver(..., recorded=True)``) and note what the post's ``ts`` means for it in the transaction that
+records it (``deliver(..., then=...)``): the same guarantees with fewer transactions.
+
 Intents are stored and searched by conversation id only. A message for a person (a user id ``U…``/``W…``,
 e.g. an expiry reminder to a container's owner) goes to the app's direct message with them: its ``D…`` id
 comes from :meth:`bot.notify.Notifier.open_dm` before the intent is recorded, because Slack answers
@@ -13,15 +17,19 @@ comes from :meth:`bot.notify.Notifier.open_dm` before the intent is recorded, be
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
 
-from bot.db import Clock, Database
+from bot.db import Clock, Database, Tx
 from bot.events import Event
 from bot.notify import Notifier, is_user_id
 
 log = structlog.get_logger(__name__)
+
+Then = Callable[[Tx, str], Awaitable[object]]
+"""What the caller records with a message's ``ts``, in the transaction that records the post."""
 
 
 class OutboxBusy(Exception):
@@ -54,31 +62,61 @@ class Outbox:
             self._dms[channel] = await self.notifier.open_dm(user=channel)
         return self._dms[channel]
 
-    async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
+    async def intend(self, tx: Tx, key: str, channel: str, thread_ts: str | None) -> bool:
+        """Record the intent to post under ``key`` in the caller's transaction ``tx``.
+
+        True when ``tx`` recorded it (the key was new): once ``tx`` has committed, the caller may
+        :meth:`deliver` with ``recorded=True``, which posts without claiming again. False when the key was
+        known already, or ``channel`` is a user id (its DM must be opened first, outside any transaction):
+        then :meth:`deliver` as usual. Either way a message is recorded before it is posted.
+        """
+        if is_user_id(channel):
+            return False
+        return await tx.outbox.claim_post(key, channel, thread_ts, now=self.clock()) is None
+
+    async def deliver(
+        self,
+        key: str,
+        channel: str,
+        thread_ts: str | None,
+        event: Event,
+        *,
+        recorded: bool = False,
+        then: Then | None = None,
+    ) -> str:
         """Post ``event`` under ``key`` unless it was posted already; return the message's ``ts``.
 
         ``channel`` is a conversation id, or a user id for a direct message (opened first). Raises
         :class:`OutboxBusy` when another worker's fresh intent exists and no message is found yet; errors
         from the notifier propagate (the intent stays, so a retry searches first).
+
+        ``recorded``: the caller's committed transaction recorded this intent (:meth:`intend` answered
+        True), so it is posted without claiming it again. ``then(tx, ts)`` runs in the transaction that
+        records the post's ``ts`` (or, when the message was posted earlier, in a transaction of its own),
+        so what the caller notes about the message commits with it.
         """
         channel = await self.conversation(channel)
-        now = self.clock()
-        async with self.db.transaction() as tx:
-            existing = await tx.outbox.claim_post(key, channel, thread_ts, now=now)
-        if existing is not None:
-            if existing.posted and existing.ts is not None:
-                return existing.ts
-            # An intent recorded by an older version may hold a user id: search its DM instead.
-            where = await self.conversation(existing.channel)
-            found = await self._find(key, where, existing.created_at, existing.thread_ts)
-            if found is not None:
-                await self._record(key, found)
-                log.info("outbox.recovered", key=key)
-                return found
-            if now - existing.created_at < self.intent_grace:
-                raise OutboxBusy(key)
+        if not recorded:
+            now = self.clock()
+            async with self.db.transaction() as tx:
+                existing = await tx.outbox.claim_post(key, channel, thread_ts, now=now)
+            if existing is not None:
+                if existing.posted and existing.ts is not None:
+                    if then is not None:
+                        async with self.db.transaction() as tx:
+                            await then(tx, existing.ts)
+                    return existing.ts
+                # An intent recorded by an older version may hold a user id: search its DM instead.
+                where = await self.conversation(existing.channel)
+                found = await self._find(key, where, existing.created_at, existing.thread_ts)
+                if found is not None:
+                    await self._record(key, found, then)
+                    log.info("outbox.recovered", key=key)
+                    return found
+                if now - existing.created_at < self.intent_grace:
+                    raise OutboxBusy(key)
         ts = await self.notifier.post(key=key, channel=channel, thread_ts=thread_ts, event=event)
-        await self._record(key, ts)
+        await self._record(key, ts, then)
         return ts
 
     async def _find(self, key: str, channel: str, since: datetime, thread_ts: str | None) -> str | None:
@@ -88,9 +126,11 @@ class Outbox:
             channel=channel, key=key, oldest=since - timedelta(minutes=5), thread_ts=thread_ts
         )
 
-    async def _record(self, key: str, ts: str) -> None:
+    async def _record(self, key: str, ts: str, then: Then | None = None) -> None:
         async with self.db.transaction() as tx:
             await tx.outbox.mark_posted(key, ts, now=self.clock())
+            if then is not None:
+                await then(tx, ts)
 
     async def revise(self, channel: str, ts: str, event: Event) -> None:
         """Replace the message at ``ts`` with ``event`` (idempotent, so safe to repeat)."""

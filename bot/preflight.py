@@ -2,6 +2,11 @@
 
 Each check reads Proxmox (template storage, storages, nodes, guests) and never changes anything. A check
 that cannot be answered (Proxmox down) is reported as not OK with the reason, never as a crash.
+
+The reads come from the client's shared short-lived snapshots (:mod:`bot.proxmox.snapshot`): the card is
+posted moments after the create form's validation read the same copies, so a submission costs no Proxmox
+request of its own and no parse of the whole cluster. What the card shows is advice for the approver;
+placement reads the cluster live when the request is approved.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from bot.placement import candidate_nodes
 from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import ClusterResource, NodeInfo
+from bot.proxmox.snapshot import GuestIndex
 from bot.template_locations import locate_templates
 
 GIB = 1024**3
@@ -37,17 +43,18 @@ class PreflightInput:
 async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[PreflightCheck, ...]:
     """All pre-flight checks for one request (several alike containers count together)."""
     try:
-        nodes = await proxmox.nodes()
-        resources = await proxmox.cluster_resources()
+        nodes = await proxmox.cached_nodes()
+        storages = await proxmox.cached_cluster_resources("storage")
+        guests = await proxmox.guest_index()
     except ProxmoxError as exc:
         return (PreflightCheck("Proxmox reachable", False, exc.what),)
-    template_check, holders = await _template_present(proxmox, need, nodes, resources)
+    template_check, holders = await _template_present(proxmox, need, nodes, storages)
     checks = [
         template_check,
-        _storage_headroom(need, resources),
+        _storage_headroom(need, storages),
         _node_headroom(need, nodes, holders),
-        _hostnames_free(need, resources),
-        _vmids_available(need, resources),
+        _hostnames_free(need, guests),
+        _vmids_available(need, guests),
     ]
     return tuple(checks)
 
@@ -67,7 +74,7 @@ async def _template_present(
         why = f"node {need.node} is not an allowed, online node" if need.node else "no allowed node is online"
         return PreflightCheck(name, False, why), None
     try:
-        where = await locate_templates(proxmox, storage, looked, resources)
+        where = await locate_templates(proxmox, storage, looked, resources, cached=True)
     except ProxmoxError as exc:
         return PreflightCheck(name, False, exc.what), None
     holders = where.nodes_with(need.template)
@@ -119,17 +126,20 @@ def _node_headroom(
     )
 
 
-def _hostnames_free(need: PreflightInput, resources: list[ClusterResource]) -> PreflightCheck:
-    taken = {r.name for r in resources if r.type in ("lxc", "qemu") and r.name}
-    clash = [h for h in need.hostnames if h in taken]
+def _hostnames_free(need: PreflightInput, guests: GuestIndex) -> PreflightCheck:
+    # The snapshot's indexes: a look-up per hostname, not a pass over every guest of the cluster.
+    clash = [h for h in need.hostnames if h in guests.names]
     if clash:
         return PreflightCheck("Hostname free", False, f"already used: {', '.join(clash)}")
     return PreflightCheck("Hostname free", True, ", ".join(need.hostnames))
 
 
-def _vmids_available(need: PreflightInput, resources: list[ClusterResource]) -> PreflightCheck:
-    used = {r.vmid for r in resources if r.vmid is not None}
+def _vmids_available(need: PreflightInput, guests: GuestIndex) -> PreflightCheck:
     size = need.vmid_max - need.vmid_min + 1
-    free = size - sum(1 for v in used if need.vmid_min <= v <= need.vmid_max)
+    if size <= len(guests.by_vmid):  # a look-up per VMID of the range, or a pass over the guests
+        used = sum(1 for v in range(need.vmid_min, need.vmid_max + 1) if v in guests.by_vmid)
+    else:
+        used = sum(1 for v in guests.by_vmid if need.vmid_min <= v <= need.vmid_max)
+    free = size - used
     ok = free >= len(need.hostnames)
     return PreflightCheck("VMID available", ok, f"{free} free in {need.vmid_min}–{need.vmid_max}")

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from bot.containers.advanced import AdvancedForm, advanced_field, advanced_spec_fields
 from bot.containers.spec import ContainerSpec, check_limits, field_errors
-from bot.db import ContainerState, Database, RequestState
+from bot.db import Container, ContainerState, Database, RequestState
+from bot.db.requests import RequestUsage
 from bot.errors import InputError
 from bot.placement import allowed
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
@@ -160,9 +161,10 @@ class CreateFormRules:
             for problem in check_limits(spec, p.limits):
                 errors.setdefault(_FIELD_OF.get(problem.field or "", "preset"), problem.what)
         if not errors and spec is not None:
-            await self._check_hostnames_free(hostnames, errors)
+            stored = await self._stored_facts(hostnames, requester)
+            await self._check_hostnames_free(hostnames, stored, errors)
             await self._check_cluster(form, errors)
-            await self._check_quota(requester, {**sizes, "disk_gib": spec.total_disk_gib}, form.count, errors)
+            self._check_quota(stored, {**sizes, "disk_gib": spec.total_disk_gib}, form.count, errors)
         if errors or spec is None:
             raise FormErrors(errors)
         preset = None if form.preset in (None, CUSTOM_PRESET) else form.preset
@@ -235,13 +237,22 @@ class CreateFormRules:
                 errors.setdefault(advanced_field(path) or _form_field(path), message)
             return None
 
-    async def _check_hostnames_free(self, hostnames: tuple[str, ...], errors: dict[str, str]) -> None:
+    async def _stored_facts(self, hostnames: tuple[str, ...], requester: str) -> _StoredFacts:
+        """What the rules need from the database, read in one transaction."""
         async with self.db.transaction(readonly=True) as tx:
-            for h in hostnames:
-                existing = await tx.containers.get_by_hostname(h)
-                if existing is not None:
-                    errors["hostname"] = f"hostname: {h} is already used by CT {existing.vmid}"
-                    return
+            containers = await tx.containers.owned_or_named(requester, hostnames)
+            requests = await tx.requests.usage_by_requester(requester, limit=200)
+        by_name = {c.hostname: c.vmid for c in reversed(containers)}  # the lowest VMID of a name
+        taken = next(((h, by_name[h]) for h in hostnames if h in by_name), None)
+        return _StoredFacts(taken, [c for c in containers if c.owner == requester], requests)
+
+    async def _check_hostnames_free(
+        self, hostnames: tuple[str, ...], stored: _StoredFacts, errors: dict[str, str]
+    ) -> None:
+        if stored.hostname_taken is not None:
+            h, vmid = stored.hostname_taken
+            errors["hostname"] = f"hostname: {h} is already used by CT {vmid}"
+            return
         try:
             names = (await self.proxmox.guest_index()).names
         except ProxmoxError:
@@ -280,27 +291,22 @@ class CreateFormRules:
         except ProxmoxError:
             return ()
 
-    async def _check_quota(
-        self, requester: str, sizes: dict[str, int], count: int, errors: dict[str, str]
+    def _check_quota(
+        self, stored: _StoredFacts, sizes: dict[str, int], count: int, errors: dict[str, str]
     ) -> None:
         q = self.policy.quota
-        async with self.db.transaction(readonly=True) as tx:
-            owned = [
-                c
-                for c in await tx.containers.list_by_owner(requester)
-                if c.state is not ContainerState.FAILED
-            ]
-            requests = await tx.requests.list_by_requester(requester, limit=200)
+        owned = [c for c in stored.owned if c.state is not ContainerState.FAILED]
+        requests = stored.requests
         active = [r for r in requests if r.state in _IN_FLIGHT]
         in_flight = sum(r.count for r in active)
-        mem = sum(r.spec.memory_mib * r.count for r in active)
-        disk = sum(r.spec.total_disk_gib * r.count for r in active)
-        specs = {r.id: r.spec for r in requests}
+        mem = sum(r.memory_mib * r.count for r in active)
+        disk = sum(r.total_disk_gib * r.count for r in active)
+        usage = {r.id: r for r in requests}
         for c in owned:
-            spec = specs.get(c.request_id or "")
-            if spec is not None:
-                mem += spec.memory_mib
-                disk += spec.total_disk_gib
+            claimed = usage.get(c.request_id or "")
+            if claimed is not None:
+                mem += claimed.memory_mib
+                disk += claimed.total_disk_gib
         n = len(owned) + in_flight + count
         if n > q.max_containers:
             errors["count"] = (
@@ -311,6 +317,16 @@ class CreateFormRules:
             errors["memory_mib"] = f"quota: total memory would exceed your {q.total_memory_mib} MiB"
         elif disk + sizes["disk_gib"] * count > q.total_disk_gib:
             errors["disk_gib"] = f"quota: total disk would exceed your {q.total_disk_gib} GiB"
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredFacts:
+    """The database's part of validation: a container already using one of the hostnames (name, VMID),
+    the requester's containers and their recent requests (for the quota)."""
+
+    hostname_taken: tuple[str, int] | None
+    owned: list[Container]
+    requests: list[RequestUsage]
 
 
 _IN_FLIGHT = {

@@ -6,8 +6,8 @@ emits events through the :class:`~bot.outbox.Outbox` and hands creations to the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -16,23 +16,26 @@ import structlog
 from bot.containers.spec import ContainerSpec
 from bot.containers.stored import RequestSpec
 from bot.db import (
+    Approval,
     ApprovalStatus,
     ContainerRequest,
     Database,
     PendingApproval,
     RequestState,
+    Tx,
 )
 from bot.db.audit import SYSTEM_ACTOR
 from bot.errors import CardinalError, InputError
 from bot.events import (
     ApprovalCard,
+    ContainerLine,
     Notice,
     RequestProgress,
     RequestSummary,
 )
 from bot.notify import ChannelUnavailable
 from bot.observe import NoObserver, Observer
-from bot.outbox import OutboxBusy
+from bot.outbox import OutboxBusy, Then
 from bot.ownership import ownership_line, ownership_tags
 from bot.placement import choose_node
 from bot.policy import CUSTOM_PRESET, Policy
@@ -41,6 +44,7 @@ from bot.proxmox.client import ProxmoxClient
 from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import NodeInfo
 from bot.request_form import CreateFormRules, ValidRequest
+from bot.request_messages import AUTO_APPROVED, card_key, moved_text, root_key
 from bot.template_locations import locate_templates
 from bot.tracker import progress
 from bot.tracker.tracker import CreationItem
@@ -79,7 +83,18 @@ class CreationQueue(Protocol):
 class Publisher(Protocol):
     """Post-once delivery (implemented by :class:`bot.outbox.Outbox`)."""
 
-    async def deliver(self, key: str, channel: str, thread_ts: str | None, event: Any) -> str: ...
+    async def deliver(
+        self,
+        key: str,
+        channel: str,
+        thread_ts: str | None,
+        event: Any,
+        *,
+        recorded: bool = False,
+        then: Then | None = None,
+    ) -> str: ...
+
+    async def intend(self, tx: Tx, key: str, channel: str, thread_ts: str | None) -> bool: ...
 
     async def revise(self, channel: str, ts: str, event: Any) -> None: ...
 
@@ -112,10 +127,13 @@ class RequestService(CreateFormRules):
 
     # ----------------------------------------------------------------------------- submission
     async def submit(self, valid: ValidRequest, *, requester: str, channel: str) -> ContainerRequest:
-        """Record the request, then :meth:`advance` it: open its thread and ask approvers or provision.
+        """Record the request, then carry it on: open its thread and ask approvers, or provision.
 
-        Recording comes first and everything after it is resumable: if posting fails or the process
-        dies, :meth:`resume_stalled` carries the request on (posts are at most once per key).
+        One transaction records the request, its audit event and the intent to post its thread's root;
+        the one recording the root's ``ts`` also applies the policy (approval opened, or approved) and
+        records the card's post intent: no request awaits a decision, or is approved, without a thread.
+        All after the first is resumable (:meth:`resume_stalled`; posts are at most once per key).
+        Returns the request as it stands afterwards, built from what was written (nothing is read back).
         """
         now = self.clock()
         stored = RequestSpec.of(
@@ -142,65 +160,200 @@ class RequestService(CreateFormRules):
                 now=now,
                 detail={"hostnames": list(valid.hostnames), "needs_approval": valid.needs_approval},
             )
-        await self.advance(req.id)
-        return await self._get(req.id)
+            root_recorded = await self.outbox.intend(tx, root_key(req.id), req.channel, None)
+        # Nothing has been created for a new request: its summary has no container lines.
+        return await self._carry(req, None, (), root_recorded=root_recorded, fresh=True)
 
     async def advance(self, request_id: str) -> None:
         """Carry a request as far as it can go now; safe to repeat (each step checks before acting)."""
-        req = await self._get(request_id)
+        async with self.db.transaction(readonly=True) as tx:
+            req = await tx.requests.get_request(request_id)
+            if req is None:
+                raise CardinalError(f"request {request_id} not found")
+            approvals = await tx.approvals.for_request(request_id)
+            lines = progress.container_lines(
+                await tx.containers.list_by_request(request_id),
+                await tx.ledger.tasks_for_request(request_id),
+            )
+        pending = [a for a in approvals if a.status is ApprovalStatus.PENDING]
+        await self._carry(req, pending[0] if pending else None, lines)
+
+    async def _carry(
+        self,
+        req: ContainerRequest,
+        approval: Approval | None,
+        lines: Sequence[ContainerLine],
+        *,
+        root_recorded: bool = False,
+        fresh: bool = False,
+    ) -> ContainerRequest:
+        """The steps of :meth:`advance` for a request known as ``req``, with its pending ``approval`` and
+        its container ``lines``: each step carries on with the records it wrote instead of reading them.
+
+        ``fresh``: ``req`` was recorded just now by :meth:`submit`; its root is posted in the state recorded
+        with it. A resumed request's root is revised after its card (an earlier attempt may have stopped
+        before the root showed the current state).
+        """
+        card_recorded = False
+        revise = not fresh
+        shown: RequestSummary | None = None  # what the root was just posted with
         if req.thread_ts is None:
-            await self._post_root(req)
-            req = await self._get(request_id)
-        if req.state is RequestState.REQUESTED:
-            if req.spec.needs_approval:
-                await self._open_approval(req)
-            else:
-                now = self.clock()
-                async with self.db.transaction() as tx:
-                    if await tx.requests.record_decision(
-                        req.id, approved=True, by=SYSTEM_ACTOR, reason="auto-approved by policy", now=now
-                    ):
-                        await tx.audit.append(
-                            SYSTEM_ACTOR, "request.auto_approved", request_id=req.id, now=now
-                        )
-            req = await self._get(request_id)
+            req, approval, card_recorded, shown = await self._post_root(
+                req, approval, lines, recorded=root_recorded, fresh=fresh
+            )
+        elif req.state is RequestState.REQUESTED:  # the thread is open, the policy was not applied yet
+            async with self.db.transaction() as tx:
+                req, approval = await self._apply_policy(tx, req, approval, fresh=False)
+            revise = True
         if req.state is RequestState.PENDING_APPROVAL:
-            await self._post_card(req)
+            if approval is not None and approval.card_ts is None:
+                summary = shown if shown is not None and shown.state is req.state else None
+                summary = summary or progress.summary(req, lines)
+                await self._post_card(req, approval, summary, recorded=card_recorded)
+                if revise and req.thread_ts:
+                    await self.outbox.revise(req.channel, req.thread_ts, RequestProgress(summary))
         elif req.state is RequestState.APPROVED:
             await self.provision(req.id)
+        return req
 
-    async def _post_root(self, req: ContainerRequest) -> None:
+    async def _apply_policy(
+        self,
+        tx: Tx,
+        req: ContainerRequest,
+        approval: Approval | None,
+        *,
+        fresh: bool,
+        thread_ts: str | None = None,
+    ) -> tuple[ContainerRequest, Approval | None]:
+        """In ``tx``: a ``requested`` request gets its pending approval, or is approved when the policy
+        needs nobody's; with ``thread_ts``, its thread is recorded too. Returns the request and approval
+        as they are now. ``fresh``: ``req`` was recorded moments ago and nobody else knows it (no approval
+        can exist yet)."""
+        now = self.clock()
+        if thread_ts is not None:
+            req = replace(req, thread_ts=thread_ts, updated_at=now)
+            waits = req.state is RequestState.REQUESTED and req.spec.needs_approval
+            moving = (RequestState.REQUESTED, RequestState.PENDING_APPROVAL) if waits else None
+            await tx.requests.set_thread_ts(req.id, thread_ts, now=now, moving=moving)
+        if req.state is not RequestState.REQUESTED:
+            return req, approval
+        if req.spec.needs_approval:
+            if approval is None and not fresh:
+                pending = [
+                    a for a in await tx.approvals.for_request(req.id) if a.status is ApprovalStatus.PENDING
+                ]
+                approval = pending[0] if pending else None
+            if approval is None:  # the request moved with its thread, or moves now
+                approval = await tx.approvals.open_approval(req.id, now=now, move_request=thread_ts is None)
+            elif thread_ts is None:
+                await tx.requests.set_state(
+                    req.id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
+                )
+            return replace(req, state=RequestState.PENDING_APPROVAL, updated_at=now), approval
+        if await tx.requests.record_decision(
+            req.id, approved=True, by=SYSTEM_ACTOR, reason=AUTO_APPROVED, now=now
+        ):
+            await tx.audit.append(SYSTEM_ACTOR, "request.auto_approved", request_id=req.id, now=now)
+        decided = replace(
+            req,
+            state=RequestState.APPROVED,
+            decided_by=SYSTEM_ACTOR,
+            decided_at=now,
+            decision_reason=AUTO_APPROVED,
+            updated_at=now,
+        )
+        return decided, approval
+
+    def _after_policy(self, req: ContainerRequest) -> ContainerRequest:
+        """``req`` as :meth:`_apply_policy` leaves it (what its root message shows when it is posted)."""
+        if req.state is not RequestState.REQUESTED or req.spec.needs_approval:
+            waits = req.state is RequestState.REQUESTED
+            return replace(req, state=RequestState.PENDING_APPROVAL) if waits else req
+        return replace(
+            req, state=RequestState.APPROVED, decided_by=SYSTEM_ACTOR, decision_reason=AUTO_APPROVED
+        )
+
+    async def _post_root(
+        self,
+        req: ContainerRequest,
+        approval: Approval | None,
+        lines: Sequence[ContainerLine],
+        *,
+        recorded: bool = False,
+        fresh: bool = False,
+    ) -> tuple[ContainerRequest, Approval | None, bool, RequestSummary]:
         """Open the request's thread in its channel — or, when Slack refuses that channel for good (the
         bot was never invited, a DM between people, an archived channel), in the requester's direct
-        message, saying why, so the requester follows the request there instead of it stalling."""
+        message, saying why, so the requester follows the request there instead of it stalling.
+
+        The transaction that records the root's ``ts`` also records the thread on the request, applies
+        the policy (:meth:`_apply_policy`) and, when the request then waits for approvers, records the
+        intent to post its approval card. Returns the request and its approval as they are now, whether
+        that card intent was recorded (see :meth:`bot.outbox.Outbox.intend`) and the summary posted.
+        """
+        summary = progress.summary(self._after_policy(req), lines)
+        base, now_req, now_approval, card_recorded = req, req, approval, False
+
+        async def record_thread(tx: Tx, ts: str) -> None:
+            nonlocal now_req, now_approval, card_recorded
+            now_req, now_approval = await self._apply_policy(tx, base, approval, fresh=fresh, thread_ts=ts)
+            if (
+                now_req.state is RequestState.PENDING_APPROVAL
+                and now_approval is not None
+                and now_approval.card_ts is None
+            ):
+                channel = self._card_channel(now_req)
+                card_recorded = await self.outbox.intend(tx, card_key(now_approval.id), channel, None)
+
         try:
-            ts = await self.outbox.deliver(
-                f"request:{req.id}:root", req.channel, None, RequestProgress(await self.summary(req.id))
+            await self.outbox.deliver(
+                root_key(req.id),
+                req.channel,
+                None,
+                RequestProgress(summary),
+                recorded=recorded,
+                then=record_thread,
             )
         except ChannelUnavailable as refused:
-            dm = await self.outbox.conversation(req.requester)
-            log.warning("request.channel_refused", request_id=req.id, reason=refused.reason)
-            async with self.db.transaction() as tx:
-                await tx.requests.move_thread(req.id, dm, now=self.clock())
-                await tx.audit.append(
-                    SYSTEM_ACTOR,
-                    "request.moved_to_dm",
-                    request_id=req.id,
-                    now=self.clock(),
-                    detail={"channel": req.channel, "reason": refused.reason},
-                )
-            try:
-                ts = await self.outbox.deliver(
-                    f"request:{req.id}:root:dm", dm, None, RequestProgress(await self.summary(req.id))
-                )
-            except ChannelUnavailable as unreachable:
-                await self._give_up_unreachable(req, unreachable)
-                raise
-            await self.outbox.deliver(
-                f"request:{req.id}:moved", dm, ts, Notice(_moved_text(req.channel, refused.reason))
-            )
+            base = await self._move_to_dm(req, refused)
+            await self._post_root_in_dm(base, req.channel, summary, refused, record_thread)
+        return now_req, now_approval, card_recorded, summary
+
+    async def _move_to_dm(self, req: ContainerRequest, refused: ChannelUnavailable) -> ContainerRequest:
+        """The channel refused the root message: the request's thread goes to the requester's DM."""
+        dm = await self.outbox.conversation(req.requester)
+        log.warning("request.channel_refused", request_id=req.id, reason=refused.reason)
         async with self.db.transaction() as tx:
-            await tx.requests.set_thread_ts(req.id, ts, now=self.clock())
+            await tx.requests.move_thread(req.id, dm, now=self.clock())
+            await tx.audit.append(
+                SYSTEM_ACTOR,
+                "request.moved_to_dm",
+                request_id=req.id,
+                now=self.clock(),
+                detail={"channel": req.channel, "reason": refused.reason},
+            )
+        return replace(req, channel=dm)
+
+    async def _post_root_in_dm(
+        self,
+        req: ContainerRequest,
+        asked_in: str,
+        summary: RequestSummary,
+        refused: ChannelUnavailable,
+        then: Then,
+    ) -> None:
+        """Open the thread of ``req`` (moved to the DM) there, with a note saying why; ``then`` records
+        it. Neither the channel nor the DM taking a post ends the request (:meth:`_give_up_unreachable`)."""
+        try:
+            ts = await self.outbox.deliver(
+                f"request:{req.id}:root:dm", req.channel, None, RequestProgress(summary), then=then
+            )
+        except ChannelUnavailable as unreachable:
+            await self._give_up_unreachable(replace(req, channel=asked_in), unreachable)
+            raise
+        await self.outbox.deliver(
+            f"request:{req.id}:moved", req.channel, ts, Notice(moved_text(asked_in, refused.reason))
+        )
 
     async def _give_up_unreachable(self, req: ContainerRequest, refused: ChannelUnavailable) -> None:
         """Neither the channel nor the requester's DM takes a post: nobody can be told, so the request
@@ -219,15 +372,6 @@ class RequestService(CreateFormRules):
                 )
         log.error("request.undeliverable", request_id=req.id, requester=req.requester, reason=refused.reason)
 
-    async def _open_approval(self, req: ContainerRequest) -> None:
-        now = self.clock()
-        async with self.db.transaction() as tx:
-            if not any(a.status is ApprovalStatus.PENDING for a in await tx.approvals.for_request(req.id)):
-                await tx.approvals.open_approval(req.id, now=now)
-            await tx.requests.set_state(
-                req.id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
-            )
-
     async def _unqueue_if_lost(self, req: ContainerRequest) -> bool:
         """A request claimed for creation whose creations were never queued (the process died in
         between) goes back to approved, its VMID reservations released. True when that happened."""
@@ -243,14 +387,14 @@ class RequestService(CreateFormRules):
             await tx.audit.append(SYSTEM_ACTOR, "request.requeued", request_id=req.id, now=now)
         return True
 
-    async def _post_card(self, req: ContainerRequest) -> None:
-        async with self.db.transaction(readonly=True) as tx:
-            pending = [
-                a for a in await tx.approvals.for_request(req.id) if a.status is ApprovalStatus.PENDING
-            ]
-        if not pending or pending[0].card_ts is not None:
-            return
-        approval = pending[0]
+    def _card_channel(self, req: ContainerRequest) -> str:
+        """Where a request's approval card goes: the approval channel, else the request's own."""
+        return self.policy.approval_channel or req.channel
+
+    async def _post_card(
+        self, req: ContainerRequest, approval: Approval, summary: RequestSummary, *, recorded: bool
+    ) -> None:
+        """Post the approval card (the request's summary and its pre-flight) and note where it is."""
         spec = req.spec
         preflight = await run_preflight(
             self.proxmox,
@@ -268,10 +412,16 @@ class RequestService(CreateFormRules):
                 node=req.node,
             ),
         )
-        card_channel = self.policy.approval_channel or req.channel
-        card = ApprovalCard(approval.id, await self.summary(req.id), preflight)
+        card_channel = self._card_channel(req)
+        card = ApprovalCard(approval.id, summary, preflight)
+
+        async def record_card(tx: Tx, ts: str) -> None:
+            await tx.approvals.set_card(approval.id, channel=card_channel, ts=ts)
+
         try:
-            ts = await self.outbox.deliver(f"approval:{approval.id}:card", card_channel, None, card)
+            await self.outbox.deliver(
+                card_key(approval.id), card_channel, None, card, recorded=recorded, then=record_card
+            )
         except ChannelUnavailable as refused:
             # Only an invite fixes this: say so once in the request's thread; the card is posted by
             # resume_stalled as soon as Cardinal is in the approval channel (`cardinal check` flags it).
@@ -285,9 +435,6 @@ class RequestService(CreateFormRules):
                 ),
             )
             raise
-        async with self.db.transaction() as tx:
-            await tx.approvals.set_card(approval.id, channel=card_channel, ts=ts)
-        await self.refresh(req.id)
 
     async def resume_stalled(self, *, owner: str, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Carry on requests that stopped half-way (a failed post, a crash, Proxmox down).
@@ -551,19 +698,3 @@ class RequestService(CreateFormRules):
         if req is None:
             raise CardinalError(f"request {request_id} not found")
         return req
-
-
-def _moved_text(channel: str, reason: str) -> str:
-    """Why a request's thread is in the requester's DM instead of the channel it was asked in."""
-    if reason == "is_archived":
-        why = f"<#{channel}> is archived"
-    elif reason == "not_in_channel":
-        why = f"Cardinal is not a member of <#{channel}>"
-    else:
-        why = (
-            "Cardinal cannot post in the conversation you asked from (a private channel or a direct message)"
-        )
-    return (
-        f"{why}, so this request's updates come here instead. It goes on as usual. To follow requests "
-        "in a channel next time, invite Cardinal there first: `/invite @Cardinal`."
-    )

@@ -25,7 +25,7 @@ import hmac
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -33,6 +33,8 @@ import structlog
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "hooks_base",
     "is_slack_hook",
     "make_edge_app",
+    "read_payload",
     "server_logger",
 ]
 
@@ -201,7 +204,8 @@ def _check_interactive(payload: Mapping[str, Any], base: str) -> None:
     _check_hooks(payload, base)
 
 
-def _check_form(text: str, base: str) -> None:
+def _check_form(text: str, base: str) -> dict[str, Any]:
+    """Check a form-encoded body; return it as Bolt reads it (the ``payload`` JSON, or the fields)."""
     try:
         fields = parse_qs(text, keep_blank_values=True, max_num_fields=_MAX_FORM_FIELDS)
     except ValueError:
@@ -217,15 +221,18 @@ def _check_form(text: str, base: str) -> None:
         if not isinstance(payload, dict):
             raise Refusal(400, "payload is not a JSON object")
         _check_interactive(payload, base)
-    elif "command" in form:
+        return payload
+    if "command" in form:
         if not form["command"].startswith("/") or not form.get("user_id"):
             raise Refusal(400, "slash command without command or user_id")
         _check_hooks(form, base)
     elif "ssl_check" not in form:
         raise Refusal(400, "form is neither a slash command nor an interactive payload")
+    # Bolt's parse_body reads a form whose text mentions "payload" anywhere as an empty body.
+    return {} if "payload" in text else form
 
 
-def _check_json(text: str) -> None:
+def _check_json(text: str) -> dict[str, Any]:
     try:
         body = json.loads(text)
     except ValueError:
@@ -246,6 +253,7 @@ def _check_json(text: str) -> None:
         for name in ("authorizations", "authed_users"):
             if body.get(name) is not None and not isinstance(body[name], list):
                 raise Refusal(400, f"{name} is not a list")
+    return body
 
 
 def check_payload(body: bytes, content_type: str, hooks: str) -> str:
@@ -253,17 +261,36 @@ def check_payload(body: bytes, content_type: str, hooks: str) -> str:
 
     ``hooks`` is the :func:`hooks_base` every ``response_url`` must be under.
     """
+    return read_payload(body, content_type, hooks)[0]
+
+
+def read_payload(body: bytes, content_type: str, hooks: str) -> tuple[str, dict[str, Any] | None]:
+    """:func:`check_payload`, also returning the body as Bolt would parse it (``None`` when the text should
+    be left to Bolt), so that a payload is decoded once: a create form's comes with its whole modal."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Refusal(400, "body is not UTF-8") from None
     if content_type == "application/x-www-form-urlencoded":
-        _check_form(text, hooks)
-    elif content_type == "application/json":
-        _check_json(text)
-    else:
-        raise Refusal(400, "unsupported Content-Type")
-    return text
+        parsed = _check_form(text, hooks)
+        # Bolt reads any body starting with "{" as JSON, whatever its content type: leave that to it.
+        return text, (None if text.startswith("{") else parsed)
+    if content_type == "application/json":
+        return text, _check_json(text)
+    raise Refusal(400, "unsupported Content-Type")
+
+
+def _bolt_request(
+    text: str, parsed: dict[str, Any] | None, query: str, headers: dict[str, str | Sequence[str]]
+) -> AsyncBoltRequest:
+    """Bolt's request for a body the edge has already parsed (Bolt's constructor would parse it again)."""
+    if parsed is None:
+        return AsyncBoltRequest(body=text, query=query, headers=headers)
+    request = AsyncBoltRequest(body="", query=query, headers=headers)
+    request.raw_body = text
+    request.body = parsed
+    request.context = build_async_context(AsyncBoltContext({}), parsed)
+    return request
 
 
 # --- the aiohttp server's own log -----------------------------------------------------------------------
@@ -353,14 +380,15 @@ def make_edge_app(
         except Exception:  # whatever goes wrong before the signature holds is a refusal
             return _refuse(Refusal(401, "request could not be read or verified"), size)
         try:
-            text = check_payload(body, request.content_type, hooks)
+            text, parsed = read_payload(body, request.content_type, hooks)
         except Refusal as refusal:
             return _refuse(refusal, size)
         try:
-            bolt_request = AsyncBoltRequest(
-                body=text,
-                query=request.query_string,
-                headers={k.lower(): request.headers.getall(k) for k in request.headers},
+            bolt_request = _bolt_request(
+                text,
+                parsed,
+                request.query_string,
+                {k.lower(): request.headers.getall(k) for k in request.headers},
             )
         except Exception as exc:  # Bolt's own parsing of a payload that passed the checks above
             log.warning("slack.request_refused", status=400, reason=type(exc).__name__, size=size)

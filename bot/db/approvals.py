@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.audit import AuditRepo
@@ -40,6 +40,15 @@ async def claim_pending(
     return (await conn.execute(stmt)).first()
 
 
+# Built once: opening an approval and noting its card happen on every submission that needs an approver.
+_OPEN = insert(t).returning(*t.c)
+_SET_CARD = (
+    update(t)
+    .where(t.c.id == bindparam("b_id"))
+    .values(card_channel=bindparam("b_channel"), card_ts=bindparam("b_ts"))
+)
+
+
 class ApprovalRepo:
     """Reads and writes ``approval``; decisions also move the request and write an audit event."""
 
@@ -56,32 +65,28 @@ class ApprovalRepo:
         card_channel: str | None = None,
         card_ts: str | None = None,
         approval_id: str | None = None,
+        move_request: bool = True,
     ) -> Approval:
-        """Open a pending approval; a ``requested`` request moves to ``pending_approval``."""
-        row = (
-            await self._conn.execute(
-                insert(t)
-                .values(
-                    id=approval_id or str(uuid.uuid4()),
-                    request_id=request_id,
-                    status=ApprovalStatus.PENDING.value,
-                    card_channel=card_channel,
-                    card_ts=card_ts,
-                    created_at=now,
-                )
-                .returning(*t.c)
+        """Open a pending approval; a ``requested`` request moves to ``pending_approval`` (skipped with
+        ``move_request=False``, for a request stored as ``pending_approval`` in the same transaction)."""
+        values = {
+            "id": approval_id or str(uuid.uuid4()),
+            "request_id": request_id,
+            "status": ApprovalStatus.PENDING.value,
+            "card_channel": card_channel,
+            "card_ts": card_ts,
+            "created_at": now,
+        }
+        row = (await self._conn.execute(_OPEN, values)).one()
+        if move_request:
+            await self._requests.set_state(
+                request_id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
             )
-        ).one()
-        await self._requests.set_state(
-            request_id, RequestState.PENDING_APPROVAL, now=now, expect=RequestState.REQUESTED
-        )
         return Approval.from_row(row)
 
     async def set_card(self, approval_id: str, *, channel: str, ts: str) -> bool:
         """Remember where the approval card was posted (so it can be updated after the decision)."""
-        result = await self._conn.execute(
-            update(t).where(t.c.id == approval_id).values(card_channel=channel, card_ts=ts)
-        )
+        result = await self._conn.execute(_SET_CARD, {"b_id": approval_id, "b_channel": channel, "b_ts": ts})
         return result.rowcount == 1
 
     async def get_approval(self, approval_id: str) -> Approval | None:

@@ -8,13 +8,35 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
-from bot.db._sql import insert_ignore
 from bot.db.enums import OutboxState
 from bot.db.records import SlackMessage
 from bot.db.tables import slack_message as t
+
+# Built once (every post goes through them; building and keying them per call costs more than running them).
+_CLAIMS: dict[str, Insert] = {}
+_MARK_POSTED = (
+    update(t)
+    .where(t.c.key == bindparam("b_key"), t.c.state == OutboxState.INTENT.value)
+    .values(ts=bindparam("b_ts"), state=OutboxState.POSTED.value, posted_at=bindparam("b_now"))
+)
+
+
+def _claim(dialect: str) -> Insert:
+    """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` for ``dialect``, built once."""
+    if dialect not in _CLAIMS:
+        if dialect == "sqlite":
+            stmt: Insert = sqlite.insert(t).on_conflict_do_nothing(index_elements=["key"])
+        elif dialect == "postgresql":
+            stmt = postgresql.insert(t).on_conflict_do_nothing(index_elements=["key"])
+        else:
+            raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+        _CLAIMS[dialect] = stmt.returning(t.c.key)
+    return _CLAIMS[dialect]
 
 
 class OutboxRepo:
@@ -47,9 +69,7 @@ class OutboxRepo:
             "payload_hash": payload_hash,
             "created_at": now,
         }
-        inserted = (
-            await self._conn.execute(insert_ignore(self._conn, t, values, ["key"]).returning(t.c.key))
-        ).first()
+        inserted = (await self._conn.execute(_claim(self._conn.dialect.name), values)).first()
         if inserted is not None:
             return None
         existing = await self.get(key)
@@ -58,11 +78,7 @@ class OutboxRepo:
 
     async def mark_posted(self, key: str, ts: str, *, now: datetime) -> bool:
         """Slack returned ``ts`` for the post under ``key``; False if the key is unknown or already posted."""
-        result = await self._conn.execute(
-            update(t)
-            .where(t.c.key == key, t.c.state == OutboxState.INTENT.value)
-            .values(ts=ts, state=OutboxState.POSTED.value, posted_at=now)
-        )
+        result = await self._conn.execute(_MARK_POSTED, {"b_key": key, "b_ts": ts, "b_now": now})
         return result.rowcount == 1
 
     async def get(self, key: str) -> SlackMessage | None:

@@ -81,3 +81,51 @@ async def test_failed_post_leaves_an_intent_that_the_retry_resolves(db: Database
         await outbox.deliver("k1", "C1", None, Notice("hi"))
     await outbox.deliver("k1", "C1", None, Notice("hi"))
     assert len(flaky.posts) == 1
+
+
+async def test_an_intent_recorded_in_the_callers_transaction_is_posted_once(
+    db: Database, notifier: RecordingNotifier, clock: FakeClock
+) -> None:
+    """``intend`` records the intent with the caller's own writes; ``deliver(recorded=True)`` then posts
+    without claiming again, and the key stays posted once for every later delivery."""
+    outbox = Outbox(db, notifier, clock, intent_grace=0)
+    async with db.transaction() as tx:
+        assert await outbox.intend(tx, "k1", "C1", None)
+        assert not await outbox.intend(tx, "k1", "C1", None)  # known already: deliver as usual
+        assert not await outbox.intend(tx, "k2", "U0PERSON1", None)  # a person: its DM is opened first
+    async with db.transaction(readonly=True) as tx:
+        msg = await tx.outbox.get("k1")
+    assert msg is not None
+    assert not msg.posted  # recorded before anything is posted
+    ts = await outbox.deliver("k1", "C1", None, Notice("hi"), recorded=True)
+    assert await outbox.deliver("k1", "C1", None, Notice("hi")) == ts
+    assert [p.ts for p in notifier.posts] == [ts]
+
+
+async def test_what_the_caller_notes_about_a_post_commits_with_its_ts(
+    db: Database, notifier: RecordingNotifier, clock: FakeClock
+) -> None:
+    """``then(tx, ts)`` runs in the transaction recording the post, and again (alone) when the message was
+    posted earlier, so a caller that stopped before noting it catches up without posting twice."""
+    outbox = Outbox(db, notifier, clock)
+    noted: list[tuple[str, bool]] = []
+
+    async def then(tx: Any, ts: str) -> None:
+        msg = await tx.outbox.get("k1")
+        noted.append((ts, msg is not None and msg.posted))  # the same transaction sees the ts recorded
+
+    ts = await outbox.deliver("k1", "C1", None, Notice("hi"), then=then)
+    assert noted == [(ts, True)]
+    assert await outbox.deliver("k1", "C1", None, Notice("hi"), then=then) == ts
+    assert noted == [(ts, True), (ts, True)]
+    assert len(notifier.posts) == 1
+
+    async def broken(tx: Any, ts: str) -> None:
+        raise RuntimeError("the caller's write failed")
+
+    with pytest.raises(RuntimeError):
+        await outbox.deliver("k2", "C1", None, Notice("hi"), then=broken)
+    async with db.transaction(readonly=True) as tx:
+        msg = await tx.outbox.get("k2")
+    assert msg is not None
+    assert not msg.posted  # the ts was not recorded without the caller's note: a retry searches first
