@@ -172,7 +172,9 @@ def _proxmoxer_worker(args: argparse.Namespace, *, pool: int | None) -> dict[str
 def worker_main(args: argparse.Namespace) -> int:
     """Run one client (``--worker``) and print its figures as one ``CLIENT_RESULT`` line."""
     if args.worker == "cardinal":
-        result = asyncio.run(_cardinal_worker(args))
+        from bot.cli import run_async  # the event loop `cardinal run` uses
+
+        result = run_async(_cardinal_worker(args))
     elif args.worker == "proxmoxer":
         result = _proxmoxer_worker(args, pool=None)
     else:
