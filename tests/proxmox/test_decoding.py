@@ -69,3 +69,22 @@ async def test_list_item_the_model_refuses_is_refused(client: ProxmoxClient, fak
 async def test_task_page_total(client: ProxmoxClient, fake: FakePVE, raw: bytes, total: int | None) -> None:
     fake.script("GET", "/nodes/pve/tasks", Scripted(raw=raw))
     assert await client.node_tasks_page("pve") == ([], total)
+
+
+async def test_cluster_resources_read_as_proxmox_sends_them(client: ProxmoxClient, fake: FakePVE) -> None:
+    guest: dict[str, object] = {
+        "id": "lxc/101",
+        "type": "lxc",
+        "vmid": "101",
+        "node": "pve",
+        "status": "running",
+        "hastate": "-",
+    }
+    storage = {"id": "storage/pve/local", "type": "storage", "storage": "local", "shared": 0}
+    fake.script("GET", "/cluster/resources", Scripted(data=[guest, storage]))
+    ct, store = await client.cluster_resources()
+    assert (ct.vmid, ct.node, ct.status, ct.pool) == (101, "pve", "running", None)  # vmid as text before 8.2
+    assert (store.vmid, store.storage, store.shared) == (None, "local", 0)
+    assert not hasattr(ct, "hastate")  # keys Cardinal does not model are dropped
+    with pytest.raises((AttributeError, ValueError)):
+        ct.status = "stopped"  # type: ignore[misc]  # shared by every reader of the snapshot: read-only
