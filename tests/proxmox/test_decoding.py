@@ -3,12 +3,14 @@ plain path (``json.loads`` then the model) does, including answers that do not f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
 
 from bot.proxmox import CircuitBreaker, ProxmoxClient, ProxmoxServerError, RetryPolicy
+from bot.proxmox.transport import FAST_DECODE_MAX_BYTES
 from tests.proxmox.fake_pve import FakePVE, Scripted
 
 ClientFactory = Callable[..., ProxmoxClient]
@@ -88,3 +90,23 @@ async def test_cluster_resources_read_as_proxmox_sends_them(client: ProxmoxClien
     assert not hasattr(ct, "hastate")  # keys Cardinal does not model are dropped
     with pytest.raises((AttributeError, ValueError)):
         ct.status = "stopped"  # type: ignore[misc]  # shared by every reader of the snapshot: read-only
+
+
+async def test_a_large_answer_reads_the_same(client: ProxmoxClient, fake: FakePVE) -> None:
+    # Past FAST_DECODE_MAX_BYTES the answer goes through json.loads (less memory for big clusters).
+    guests = [
+        {
+            "id": f"lxc/{vmid}",
+            "type": "lxc",
+            "vmid": str(vmid),
+            "node": "pve",
+            "name": f"guest-{vmid:06d}" * 4,
+        }
+        for vmid in range(10000, 13000)
+    ]
+    fake.script("GET", "/cluster/resources", Scripted(data=guests), Scripted(data=guests[:10]))
+    large = await client.cluster_resources("vm")
+    small = await client.cluster_resources("vm")
+    assert len(json.dumps({"data": guests})) > FAST_DECODE_MAX_BYTES
+    assert [(r.vmid, r.name) for r in large] == [(int(str(g["vmid"])), g["name"]) for g in guests]
+    assert large[:10] == small
