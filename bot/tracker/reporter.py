@@ -188,7 +188,7 @@ class Reporter:
                         messages.append(_Message(final, "", "", None))  # nothing to say
                     elif channel is not None:
                         key = results.final_key(final)
-                        if await tx.outbox.claim_post(key, channel, final.thread_ts, now=now) is None:
+                        if await ctx.outbox.intend(tx, key, channel, final.thread_ts):
                             messages.append(_Message(final, key, channel, event))
                         else:
                             singles.append(final)  # an earlier intent: deliver() searches first
