@@ -19,6 +19,8 @@ BreakerState = Literal["closed", "half_open", "half-open", "open"]
 _BREAKER_VALUES: dict[str, int] = {"closed": 0, "half_open": 1, "half-open": 1, "open": 2}
 
 _NUMERIC_SEGMENT = re.compile(r"^\d+$")
+_SERIES_CACHE_LIMIT = 512
+"""Distinct ``(method, endpoint, status)`` label sets remembered by :meth:`Metrics.observe_proxmox`."""
 
 # Seconds from a few milliseconds (API calls) to minutes (sweeps); approvals wait for people: minutes to days.
 _FAST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -114,13 +116,27 @@ class Metrics:
         )
         self.build_info = Info("cardinal_build", "Cardinal build information.", registry=r)
         self.build_info.info({"version": _version(), "python": platform.python_version()})
+        # The label children of each (method, endpoint, status) seen: the hook runs on every Proxmox
+        # request, and resolving labels (templating the path, hashing the label tuple under the metric's
+        # lock) costs more than counting. Bounded, in case callers pass concrete paths.
+        self._proxmox_series: dict[tuple[str, str, int | None], tuple[Counter, Histogram]] = {}
 
     def observe_proxmox(self, method: str, endpoint: str, status: int | None, seconds: float) -> None:
         """The Proxmox client's ``on_request`` hook: one finished request (``status`` None = no answer)."""
-        template = endpoint_template(endpoint)
-        method = method.upper()
-        self.proxmox_requests.labels(method, template, "error" if status is None else str(status)).inc()
-        self.proxmox_request_seconds.labels(method, template).observe(max(seconds, 0.0))
+        key = (method, endpoint, status)
+        series = self._proxmox_series.get(key)
+        if series is None:
+            template = endpoint_template(endpoint)
+            upper = method.upper()
+            series = (
+                self.proxmox_requests.labels(upper, template, "error" if status is None else str(status)),
+                self.proxmox_request_seconds.labels(upper, template),
+            )
+            if len(self._proxmox_series) >= _SERIES_CACHE_LIMIT:
+                self._proxmox_series.clear()
+            self._proxmox_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds if seconds > 0.0 else 0.0)
 
     # --- bot.observe.Observer --------------------------------------------------------------------------
     def approval_decided(self, *, approved: bool, waited_seconds: float) -> None:

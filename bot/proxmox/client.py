@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, get_args
 from urllib.parse import quote
 
-from pydantic import SecretStr, TypeAdapter
+from pydantic import BaseModel, SecretStr, TypeAdapter
 
 from bot.proxmox.breaker import CircuitBreaker
 from bot.proxmox.errors import ProxmoxExistsError, ProxmoxServerError
@@ -37,7 +37,7 @@ from bot.proxmox.models import (
 )
 from bot.proxmox.snapshot import DEFAULT_TTL, GuestIndex, SnapshotCache
 from bot.proxmox.tls import build_ssl
-from bot.proxmox.transport import RequestHook, RetryPolicy, Timeouts, Transport
+from bot.proxmox.transport import Envelope, RequestHook, RetryPolicy, Timeouts, Transport
 from bot.proxmox.upid import Upid, UpidError
 
 if TYPE_CHECKING:
@@ -56,6 +56,21 @@ _LOG = TypeAdapter(list[TaskLogLine])
 _CONTENT = TypeAdapter(list[StorageContent])
 _APLINFO = TypeAdapter(list[AplInfo])
 _SNAPSHOTS = TypeAdapter(list[SnapshotInfo])
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+# Answers validated straight from their bytes (Transport.get_enveloped); lists may be null in the API.
+_VERSION_ENV = Envelope[Version]
+_STATUS_ENV = Envelope[ContainerStatus]
+_TASK_STATUS_ENV = Envelope[ProxmoxTaskStatus]
+_NODES_ENV = Envelope[list[NodeInfo] | None]
+_RESOURCES_ENV = Envelope[list[ClusterResource] | None]
+_CONTAINERS_ENV = Envelope[list[ContainerStatus] | None]
+_TASKS_ENV = Envelope[list[TaskListItem] | None]
+_CONTENT_ENV = Envelope[list[StorageContent] | None]
+_APLINFO_ENV = Envelope[list[AplInfo] | None]
+_SNAPSHOTS_ENV = Envelope[list[SnapshotInfo] | None]
 
 
 def _q(value: str | int) -> str:
@@ -185,22 +200,45 @@ class ProxmoxClient:
     async def _get(self, path: str, template: str, params: Mapping[str, Any] | None = None) -> Any:
         return (await self._t.request("GET", path, template, params))["data"]
 
+    async def _get_one(self, path: str, template: str, envelope: type[Envelope[M]], model: type[M]) -> M:
+        """A GET whose ``data`` is one ``model``; an answer that does not fit is validated as before."""
+        got = await self._t.get_enveloped(path, template, envelope)
+        if isinstance(got, Envelope):
+            return got.data
+        return model.model_validate(got["data"])
+
+    async def _get_list(
+        self,
+        path: str,
+        template: str,
+        envelope: type[Envelope[list[T] | None]],
+        adapter: TypeAdapter[list[T]],
+        params: Mapping[str, Any] | None = None,
+    ) -> list[T]:
+        """A GET whose ``data`` is a list (``null`` = empty); an answer that does not fit is validated as
+        before."""
+        got = await self._t.get_enveloped(path, template, envelope, params)
+        if isinstance(got, Envelope):
+            return got.data or []
+        return adapter.validate_python(got["data"] or [])
+
     # --- cluster ------------------------------------------------------------------------------
 
     async def version(self) -> Version:
         """``GET /version``."""
-        return Version.model_validate(await self._get("/version", "/version"))
+        return await self._get_one("/version", "/version", _VERSION_ENV, Version)
 
     async def nodes(self) -> list[NodeInfo]:
         """``GET /nodes``: the cluster's nodes with their load (stats need Sys.Audit)."""
-        return _NODES.validate_python(await self._get("/nodes", "/nodes") or [])
+        return await self._get_list("/nodes", "/nodes", _NODES_ENV, _NODES)
 
     async def cluster_resources(
         self, type: Literal["vm", "storage", "node", "sdn"] | None = None
     ) -> list[ClusterResource]:
         """``GET /cluster/resources[?type=…]``; ``vm`` covers both QEMU and LXC guests."""
-        data = await self._get("/cluster/resources", "/cluster/resources", {"type": type})
-        return _RESOURCES.validate_python(data or [])
+        return await self._get_list(
+            "/cluster/resources", "/cluster/resources", _RESOURCES_ENV, _RESOURCES, {"type": type}
+        )
 
     async def guest_index(self) -> GuestIndex:
         """The shared, short-lived snapshot of ``/cluster/resources?type=vm`` with its look-ups by VMID
@@ -313,15 +351,17 @@ class ProxmoxClient:
 
     async def container_status(self, node: str, vmid: int) -> ContainerStatus:
         """``GET /nodes/{node}/lxc/{vmid}/status/current``."""
-        data = await self._get(
-            f"/nodes/{_q(node)}/lxc/{vmid}/status/current", "/nodes/{node}/lxc/{vmid}/status/current"
+        return await self._get_one(
+            f"/nodes/{_q(node)}/lxc/{vmid}/status/current",
+            "/nodes/{node}/lxc/{vmid}/status/current",
+            _STATUS_ENV,
+            ContainerStatus,
         )
-        return ContainerStatus.model_validate(data)
 
     async def containers(self, node: str) -> list[ContainerStatus]:
         """``GET /nodes/{node}/lxc``: every CT on the node."""
-        return _CONTAINERS.validate_python(
-            await self._get(f"/nodes/{_q(node)}/lxc", "/nodes/{node}/lxc") or []
+        return await self._get_list(
+            f"/nodes/{_q(node)}/lxc", "/nodes/{node}/lxc", _CONTAINERS_ENV, _CONTAINERS
         )
 
     async def power(self, node: str, vmid: int, action: PowerAction, **params: Any) -> Upid:
@@ -348,8 +388,13 @@ class ProxmoxClient:
 
     async def snapshots(self, node: str, vmid: int) -> list[SnapshotInfo]:
         """``GET /nodes/{node}/lxc/{vmid}/snapshot``: the snapshots, without the ``current`` entry."""
-        data = await self._get(f"/nodes/{_q(node)}/lxc/{vmid}/snapshot", "/nodes/{node}/lxc/{vmid}/snapshot")
-        return [s for s in _SNAPSHOTS.validate_python(data or []) if not s.is_current]
+        snapshots = await self._get_list(
+            f"/nodes/{_q(node)}/lxc/{vmid}/snapshot",
+            "/nodes/{node}/lxc/{vmid}/snapshot",
+            _SNAPSHOTS_ENV,
+            _SNAPSHOTS,
+        )
+        return [s for s in snapshots if not s.is_current]
 
     async def create_snapshot(self, node: str, vmid: int, name: str, description: str | None = None) -> Upid:
         """``POST /nodes/{node}/lxc/{vmid}/snapshot`` → the ``vzsnapshot`` task (``lock: snapshot`` while it
@@ -402,8 +447,12 @@ class ProxmoxClient:
 
     async def task_status(self, upid: Upid) -> ProxmoxTaskStatus:
         """``GET /nodes/{node}/tasks/{upid}/status``, asked of the node named in the UPID."""
-        data = await self._get(_upid_path(upid) + "/status", "/nodes/{node}/tasks/{upid}/status")
-        return ProxmoxTaskStatus.model_validate(data)
+        return await self._get_one(
+            _upid_path(upid) + "/status",
+            "/nodes/{node}/tasks/{upid}/status",
+            _TASK_STATUS_ENV,
+            ProxmoxTaskStatus,
+        )
 
     async def task_log(self, upid: Upid, *, start: int = 0, limit: int = 0) -> list[TaskLogLine]:
         """``GET /nodes/{node}/tasks/{upid}/log``; ``start`` is a 0-based offset, ``limit=0`` = whole log."""
@@ -475,14 +524,18 @@ class ProxmoxClient:
             "limit": limit,
             "start": start,
         }
-        env = await self._t.request("GET", f"/nodes/{_q(node)}/tasks", "/nodes/{node}/tasks", params)
-        total = env.get("total")
-        items = _TASKS.validate_python(env["data"] or [])
+        got = await self._t.get_enveloped(
+            f"/nodes/{_q(node)}/tasks", "/nodes/{node}/tasks", _TASKS_ENV, params
+        )
+        if isinstance(got, Envelope):
+            items, total = got.data or [], got.total
+        else:
+            items, total = _TASKS.validate_python(got["data"] or []), got.get("total")
         return items, total if isinstance(total, int) and not isinstance(total, bool) else None
 
     async def cluster_tasks(self) -> list[TaskListItem]:
         """``GET /cluster/tasks``: running plus recent finished tasks of every node (may lag a few s)."""
-        return _TASKS.validate_python(await self._get("/cluster/tasks", "/cluster/tasks") or [])
+        return await self._get_list("/cluster/tasks", "/cluster/tasks", _TASKS_ENV, _TASKS)
 
     async def stop_task(self, upid: Upid) -> None:
         """``DELETE /nodes/{node}/tasks/{upid}``: the task ends with ``received interrupt``."""
@@ -494,17 +547,18 @@ class ProxmoxClient:
         self, node: str, storage: str, content: str | None = "vztmpl"
     ) -> list[StorageContent]:
         """``GET /nodes/{node}/storage/{storage}/content[?content=…]``; ``volid`` is the ``ostemplate``."""
-        data = await self._get(
+        return await self._get_list(
             f"/nodes/{_q(node)}/storage/{_q(storage)}/content",
             "/nodes/{node}/storage/{storage}/content",
+            _CONTENT_ENV,
+            _CONTENT,
             {"content": content},
         )
-        return _CONTENT.validate_python(data or [])
 
     async def aplinfo(self, node: str) -> list[AplInfo]:
         """``GET /nodes/{node}/aplinfo``: templates available for download."""
-        return _APLINFO.validate_python(
-            await self._get(f"/nodes/{_q(node)}/aplinfo", "/nodes/{node}/aplinfo") or []
+        return await self._get_list(
+            f"/nodes/{_q(node)}/aplinfo", "/nodes/{node}/aplinfo", _APLINFO_ENV, _APLINFO
         )
 
     async def download_template(self, node: str, storage: str, template: str) -> Upid:

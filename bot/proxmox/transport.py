@@ -20,12 +20,12 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
 import structlog
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 from yarl import URL
 
 from bot.proxmox.breaker import CircuitBreaker
@@ -51,6 +51,26 @@ _log = structlog.get_logger(__name__)
 CallClass = Literal["read", "write", "long"]
 RequestHook = Callable[[str, str, int | None, float], None]
 """``on_request(method, endpoint_template, status_or_None, seconds)``: one call per HTTP attempt."""
+
+T = TypeVar("T")
+
+FAST_DECODE_MAX_BYTES = 256 * 1024
+"""Answers up to this size are validated straight from their bytes (:class:`Envelope`); larger ones (e.g.
+``/cluster/resources`` of a big cluster) go through ``json.loads``: pydantic builds the whole parsed
+document natively first, which for 10,000 guests peaks ~9 MB higher than ``json.loads`` does."""
+
+
+class Envelope(BaseModel, Generic[T]):
+    """An answer's ``{"data": …, "total": …}``, validated straight from its bytes.
+
+    :meth:`Transport.get_enveloped` uses it for reads whose ``data`` has a model: pydantic parses the JSON
+    and builds the models in one pass, instead of ``json.loads`` building dicts that are then validated
+    (for answers up to :data:`FAST_DECODE_MAX_BYTES`).
+    """
+
+    data: T
+    total: Any = None
+
 
 # AnyEvent::HTTP pseudo-status codes that pveproxy passes through when proxying to another node.
 ANYEVENT_STATUS = {
@@ -307,6 +327,37 @@ class Transport:
 
         ``template`` names the endpoint for metrics and errors, e.g. ``/nodes/{node}/lxc/{vmid}/config``.
         """
+        envelope: dict[str, Any] = await self._request(method, path, template, params, call, None)
+        return envelope
+
+    async def get_enveloped(
+        self,
+        path: str,
+        template: str,
+        envelope: type[Envelope[T]],
+        params: Mapping[str, Any] | None = None,
+    ) -> Envelope[T] | dict[str, Any]:
+        """A GET whose answer is validated straight from its bytes as ``envelope``.
+
+        When the answer does not fit (e.g. ``data`` is something the model refuses) or is larger than
+        :data:`FAST_DECODE_MAX_BYTES`, it is decoded as :meth:`request` decodes it and that plain envelope
+        is returned instead, so the caller validates it as before and raises the same errors. Transport
+        errors, retries and the breaker are as for :meth:`request`.
+        """
+        result: Envelope[T] | dict[str, Any] = await self._request(
+            "GET", path, template, params, None, envelope
+        )
+        return result
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        template: str,
+        params: Mapping[str, Any] | None,
+        call: CallClass | None,
+        fast: type[Envelope[Any]] | None,
+    ) -> Any:
         encoded = encode_params(params)
         body: bytes | None = None
         if method in ("POST", "PUT"):
@@ -319,7 +370,7 @@ class Transport:
         attempt = 1
         while True:
             try:
-                return await self._attempt(method, url, body, template, limit)
+                return await self._attempt(method, url, body, template, limit, fast)
             except ProxmoxError as exc:
                 if attempt >= attempts or not retryable(exc):
                     raise
@@ -337,11 +388,12 @@ class Transport:
         body: bytes | None,
         template: str,
         limit: tuple[float, aiohttp.ClientTimeout],
-    ) -> dict[str, Any]:
+        fast: type[Envelope[Any]] | None,
+    ) -> Any:
         """One send with current credentials; with a ticket, a 401 means log in again and resend once."""
         if not self._ticket_mode:
             headers = self._read_headers if method == "GET" or body is None else self._form_headers
-            return await self._send(method, url, body, headers=headers, template=template, limit=limit)
+            return await self._send(method, url, body, headers, template, limit, fast)
         await self._ensure_ticket()
         for resend in (False, True):
             generation = self._auth_generation
@@ -350,7 +402,7 @@ class Transport:
             else:
                 headers = self._form_headers if body is not None else self._write_headers
             try:
-                return await self._send(method, url, body, headers=headers, template=template, limit=limit)
+                return await self._send(method, url, body, headers, template, limit, fast)
             except ProxmoxAuthError:
                 if resend:
                     raise
@@ -362,11 +414,11 @@ class Transport:
         method: str,
         url: URL,
         body: bytes | None,
-        *,
         headers: Mapping[str, str],
         template: str,
         limit: tuple[float, aiohttp.ClientTimeout],
-    ) -> dict[str, Any]:
+        fast: type[Envelope[Any]] | None = None,
+    ) -> Any:
         seconds, client_timeout = limit
         breaker = self.breaker
         breaker.before_call()
@@ -380,14 +432,22 @@ class Transport:
                 raw = await resp.read()
                 if not 200 <= status < 300:
                     raise error_from_response(status, resp.reason, raw)
-            try:
-                envelope = json.loads(raw)
-            except ValueError:
-                raise ProxmoxServerError(
-                    f"Proxmox answered {method} {template} with something that is not JSON", status=status
-                ) from None
-            if not isinstance(envelope, dict):
-                raise ProxmoxServerError(f"Proxmox answered {method} {template} without a data envelope")
+            envelope: Any = None
+            if fast is not None and len(raw) <= FAST_DECODE_MAX_BYTES:
+                try:
+                    envelope = fast.model_validate_json(raw)
+                except ValueError:  # pydantic's ValidationError: decoded below, validated by the caller
+                    envelope = None
+            if envelope is None:
+                try:
+                    envelope = json.loads(raw)
+                except ValueError:
+                    raise ProxmoxServerError(
+                        f"Proxmox answered {method} {template} with something that is not JSON",
+                        status=status,
+                    ) from None
+                if not isinstance(envelope, dict):
+                    raise ProxmoxServerError(f"Proxmox answered {method} {template} without a data envelope")
         except ProxmoxError as exc:
             if blames_host(exc):
                 breaker.record_failure()
