@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -84,8 +85,13 @@ def wait_ready(ops_port: int, child: Child, timeout: float = 60.0) -> float:
     raise TimeoutError(f"Cardinal was not ready within {timeout} s:\n{child.stderr_tail()}")
 
 
-def start_cardinal(world: World, tmp: Path, *, database: str | None = None) -> tuple[Child, int, int, float]:
-    """``python -m bot run`` in HTTP mode against the world; returns (child, port, ops port, spawn time)."""
+def start_cardinal(
+    world: World, tmp: Path, *, database: str | None = None, profile: Path | None = None
+) -> tuple[Child, int, int, float]:
+    """``python -m bot run`` in HTTP mode against the world; returns (child, port, ops port, spawn time).
+
+    With ``profile``, Cardinal runs under ``cProfile`` and writes its statistics there when it stops
+    (for finding where its CPU goes; the figures of such a run are not comparable)."""
     port, ops = free_port(), free_port()
     env = world.env(
         database or f"sqlite+aiosqlite:///{tmp / 'cardinal.db'}",
@@ -95,10 +101,29 @@ def start_cardinal(world: World, tmp: Path, *, database: str | None = None) -> t
         LOG_LEVEL="INFO",
     )
     t0 = time.perf_counter()
+    prefix = [PY, "-c", PROFILED, str(profile)] if profile else [PY]
     child = spawn(
-        [PY, "-m", "bot", "--env-file", str(tmp / "absent.env"), "run", "--port", str(port)], env=env
+        [*prefix, "-m", "bot", "--env-file", str(tmp / "absent.env"), "run", "--port", str(port)], env=env
     )
     return child, port, ops, t0
+
+
+# ``python -c PROFILED OUT -m bot ...``: Cardinal under cProfile, timed by the main thread's CPU clock
+# (idle waits and the database thread's work are not charged to the frame that waits); collecting only
+# between SIGUSR1 and SIGUSR2, which the bench sends around the submission rounds; written to OUT on exit.
+PROFILED = """
+import cProfile, runpy, signal, sys, time
+out = sys.argv[1]
+sys.argv = ["bot", *sys.argv[4:]]  # after "OUT -m bot"
+prof = cProfile.Profile(time.thread_time)
+signal.signal(signal.SIGUSR1, lambda *_: prof.enable())
+signal.signal(signal.SIGUSR2, lambda *_: prof.disable())
+try:
+    runpy.run_module("bot", run_name="__main__", alter_sys=True)
+finally:
+    prof.disable()
+    prof.dump_stats(out)
+"""
 
 
 # --- the peer --------------------------------------------------------------------------------------
@@ -311,7 +336,8 @@ def measure_cluster(guests: int, args: argparse.Namespace, tmp: Path) -> dict[st
                 "peer burning CPU", child, f"http://127.0.0.1:{port}/slack/events", psutil.Process(child.pid)
             )
         else:
-            child, port, ops, _ = start_cardinal(world, tmp / f"g{guests}")
+            profile = Path(f"{args.profile}.g{guests}") if args.profile else None
+            child, port, ops, _ = start_cardinal(world, tmp / f"g{guests}", profile=profile)
             servers["cardinal"] = Server(
                 "Cardinal", child, f"http://127.0.0.1:{port}/slack/events", psutil.Process(child.pid)
             )
@@ -354,6 +380,9 @@ def measure_cluster(guests: int, args: argparse.Namespace, tmp: Path) -> dict[st
                     ),
                 }
                 views = open_views(world, srv.url, args.submissions, f"{tag}-v", hooks)
+                profiling = args.profile is not None and key == "cardinal"
+                if profiling:
+                    srv.proc.send_signal(signal.SIGUSR1)
                 rounds["submissions"] = run_round(
                     world,
                     srv.proc,
@@ -362,6 +391,8 @@ def measure_cluster(guests: int, args: argparse.Namespace, tmp: Path) -> dict[st
                     5,
                     {"chat.postMessage": 2 * args.submissions},
                 )
+                if profiling:
+                    srv.proc.send_signal(signal.SIGUSR2)
                 for kind, r in rounds.items():
                     srv.rounds.setdefault(kind, Round()).add(r)
     finally:
@@ -381,6 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--guests", default="0,3000", help="cluster sizes (busy guests), comma-separated")
     p.add_argument(
         "--self-test", action="store_true", help="measure a deliberately slow peer: bars must fail"
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="run Cardinal under cProfile, statistics to PROFILE.g<guests> (figures then not comparable)",
     )
     args = p.parse_args(argv)
     args.requests = args.requests or (200 if args.quick else 500)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.engine import READONLY, create_engine
 from bot.db.migrate import migrate
@@ -14,7 +14,7 @@ from bot.db.tx import Tx
 
 
 class Database:
-    """An engine plus a session factory; work happens in short :meth:`transaction` blocks.
+    """An engine; work happens in short :meth:`transaction` blocks on a pooled connection.
 
     Example::
 
@@ -24,7 +24,6 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -37,11 +36,15 @@ class Database:
 
         On SQLite it starts with ``BEGIN IMMEDIATE`` (write lock up front), or with a plain deferred
         ``BEGIN`` when ``readonly=True`` — use that only for blocks that never write.
+
+        A Core connection, not an ORM session: every repository speaks Core, and a session's own
+        bookkeeping cost about 0.15 ms of CPU per transaction.
         """
-        async with self.sessionmaker() as session, session.begin():
-            options = {READONLY: True} if readonly else None
-            conn = await session.connection(execution_options=options)
-            yield Tx(session, conn)
+        async with self.engine.connect() as conn:
+            if readonly:
+                await conn.execution_options(**{READONLY: True})
+            async with conn.begin():
+                yield Tx(conn)
 
     async def ping(self) -> None:
         """Run ``SELECT 1``; raises if the database cannot be reached (for ``/readyz``)."""

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.util import await_only
 
+from bot.db.sqlite_cursor import use_one_trip_cursors
 from bot.errors import ConfigError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -100,6 +101,7 @@ def _ensure_wal(cursor: Any) -> None:
 def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        use_one_trip_cursors(dbapi_connection)  # a statement in one trip to the driver's thread
         # Take BEGIN out of the driver's hands; _on_begin emits our own.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db.approvals import ActionApprovalRepo, ApprovalRepo
 from bot.db.audit import AuditRepo
@@ -22,8 +22,7 @@ class Tx:
     back if it raises. Keep it short: never await Proxmox or Slack while a ``Tx`` is open.
     """
 
-    def __init__(self, session: AsyncSession, conn: AsyncConnection) -> None:
-        self.session = session
+    def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
         self.audit = AuditRepo(conn)
         self.requests = RequestRepo(conn)
