@@ -11,7 +11,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -48,7 +48,7 @@ schema: $(STAMP)
 # `make mutate MODULES=codec` runs one module; ARGS=--check fails below a module's target score.
 MUTATION_STAMP := $(VENV)/.mutation-installed
 $(MUTATION_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,mutation]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt -e '.[dev,mutation]'
 	touch $(MUTATION_STAMP)
 
 mutate: $(MUTATION_STAMP)

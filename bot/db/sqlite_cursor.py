@@ -113,8 +113,27 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     _cursor_cls = OneTripCursor
 
 
-def use_one_trip_cursors(dbapi_connection: Any) -> None:
+_ADAPTER_NEEDS = ("_connection", "_execute_mutex", "_handle_exception", "_cursor_cls")
+_DRIVER_NEEDS = ("_execute", "_conn")
+
+
+def supported(dbapi_connection: Any) -> bool:
+    """True when ``dbapi_connection`` is SQLAlchemy's aiosqlite adapter with every internal this module
+    relies on (checked on each connection, so a SQLAlchemy or aiosqlite release that moves them makes
+    Cardinal fall back to the adapter's own cursors instead of failing)."""
+    if type(dbapi_connection) is not AsyncAdapt_aiosqlite_connection:
+        return False
+    if not all(hasattr(dbapi_connection, name) for name in _ADAPTER_NEEDS):
+        return False
+    driver = dbapi_connection._connection
+    return all(hasattr(driver, name) for name in _DRIVER_NEEDS) and callable(driver._execute)
+
+
+def use_one_trip_cursors(dbapi_connection: Any) -> bool:
     """Make an aiosqlite connection (as SQLAlchemy's ``connect`` event hands it over) use
-    :class:`OneTripCursor`; any other connection is left as it is."""
-    if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
-        dbapi_connection.__class__ = _OneTripConnection
+    :class:`OneTripCursor` when :func:`supported`; any other connection is left as it is. Returns
+    whether it did."""
+    if not supported(dbapi_connection):
+        return False
+    dbapi_connection.__class__ = _OneTripConnection
+    return True

@@ -1,0 +1,83 @@
+"""SQLite statements in one trip to aiosqlite's thread: active with the versions Cardinal ships, answering
+exactly as the adapter's own cursors do, and stepping aside when a release moves the internals it uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from bot.db.engine import build_engine
+from bot.db.sqlite_cursor import OneTripCursor, supported, use_one_trip_cursors
+
+
+async def _run_script(url: str) -> list[Any]:
+    """The same statements through an engine: what the caller sees of each."""
+    engine = build_engine(url)
+    seen: list[Any] = []
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INTEGER)"))
+            result = await conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+            seen.append(("insert", result.rowcount, result.lastrowid))
+            result = await conn.execute(
+                text("INSERT INTO t (name, n) VALUES (:name, :n)"),
+                [{"name": "b", "n": 2}, {"name": "c", "n": 3}],
+            )
+            seen.append(("executemany", result.rowcount))
+            result = await conn.execute(text("UPDATE t SET n = n + 10 WHERE n >= 2"))
+            seen.append(("update", result.rowcount))
+            rows = (await conn.execute(text("SELECT name, n FROM t ORDER BY id"))).all()
+            seen.append(("select", [tuple(r) for r in rows]))
+            returned = (await conn.execute(text("DELETE FROM t WHERE name = 'a' RETURNING id, n"))).all()
+            seen.append(("returning", [tuple(r) for r in returned]))
+            empty = (await conn.execute(text("SELECT name FROM t WHERE n < 0"))).all()
+            seen.append(("empty", empty))
+            with pytest.raises(IntegrityError) as caught:
+                await conn.execute(text("INSERT INTO t (name, n) VALUES ('b', 9)"))
+            seen.append(("integrity", "UNIQUE" in str(caught.value.orig)))
+            await conn.rollback()
+    finally:
+        await engine.dispose()
+    return seen
+
+
+async def test_cursors_make_one_trip_with_the_shipped_versions(tmp_path: Path) -> None:
+    """With the pinned SQLAlchemy and aiosqlite, every SQLite connection of Cardinal uses the one-trip
+    cursor (if this fails after an upgrade, the optimisation silently stepped aside: check the module)."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}")
+    try:
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            cursor = raw.dbapi_connection.cursor()
+            assert isinstance(cursor, OneTripCursor)
+    finally:
+        await engine.dispose()
+
+
+async def test_one_trip_answers_as_the_adapter_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row counts, last row ids, rows, RETURNING, empty results and constraint errors are the same with
+    and without the one-trip cursor."""
+    fast = await _run_script(f"sqlite+aiosqlite:///{tmp_path / 'fast.db'}")
+    monkeypatch.setattr("bot.db.engine.use_one_trip_cursors", lambda _conn: False)
+    stock = await _run_script(f"sqlite+aiosqlite:///{tmp_path / 'stock.db'}")
+    assert fast == stock
+    assert ("select", [("a", 1), ("b", 12), ("c", 13)]) in fast
+    assert ("integrity", True) in fast
+
+
+class _MovedInternals:
+    """A connection from an imagined release where the driver's internals moved."""
+
+    _connection = object()
+
+
+def test_a_release_that_moves_the_internals_keeps_the_stock_cursor() -> None:
+    """Anything but the adapter class with every internal the module uses is left as it is."""
+    conn = _MovedInternals()
+    assert supported(conn) is False
+    assert use_one_trip_cursors(conn) is False
+    assert type(conn) is _MovedInternals
