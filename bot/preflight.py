@@ -12,6 +12,7 @@ placement reads the cluster live when the request is approved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.events import PreflightCheck
 from bot.placement import candidate_nodes
@@ -20,6 +21,10 @@ from bot.proxmox.errors import ProxmoxError
 from bot.proxmox.models import ClusterResource, NodeInfo
 from bot.proxmox.snapshot import GuestIndex
 from bot.template_locations import locate_templates
+
+if TYPE_CHECKING:
+    from bot.containers.stored import RequestSpec
+    from bot.policy import Placement
 
 GIB = 1024**3
 MIB = 1024**2
@@ -38,6 +43,22 @@ class PreflightInput:
     vmid_min: int
     vmid_max: int
     node: str | None = None
+
+    @classmethod
+    def of(cls, spec: RequestSpec, placement: Placement, node: str | None) -> PreflightInput:
+        """What a stored request ``spec`` needs, under the policy's ``placement``; ``node`` as asked."""
+        return cls(
+            template=spec.template,
+            storage=spec.storage,
+            hostnames=tuple(spec.hostnames),
+            memory_mib=spec.memory_mib,
+            # the root disk and the volumes on the same storage (others are not checked yet)
+            disk_gib=spec.disk_gib + sum(m.size_gib for m in spec.mountpoints if m.storage == spec.storage),
+            node_patterns=tuple(placement.nodes),
+            vmid_min=placement.vmid_min,
+            vmid_max=placement.vmid_max,
+            node=node,
+        )
 
 
 async def run_preflight(proxmox: ProxmoxClient, need: PreflightInput) -> tuple[PreflightCheck, ...]:

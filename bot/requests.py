@@ -30,6 +30,7 @@ from bot.events import (
     ApprovalCard,
     ContainerLine,
     Notice,
+    PreflightCheck,
     RequestProgress,
     RequestSummary,
 )
@@ -197,7 +198,10 @@ class RequestService(CreateFormRules):
         card_recorded = False
         revise = not fresh
         shown: RequestSummary | None = None  # what the root was just posted with
+        preflight = None
         if req.thread_ts is None:
+            if self._after_policy(req).state is RequestState.PENDING_APPROVAL:
+                preflight = await self._preflight(req)  # before the card's intent (see _post_card)
             req, approval, card_recorded, shown = await self._post_root(
                 req, approval, lines, recorded=root_recorded, fresh=fresh
             )
@@ -209,7 +213,7 @@ class RequestService(CreateFormRules):
             if approval is not None and approval.card_ts is None:
                 summary = shown if shown is not None and shown.state is req.state else None
                 summary = summary or progress.summary(req, lines)
-                await self._post_card(req, approval, summary, recorded=card_recorded)
+                await self._post_card(req, approval, summary, recorded=card_recorded, preflight=preflight)
                 if revise and req.thread_ts:
                     await self.outbox.revise(req.channel, req.thread_ts, RequestProgress(summary))
         elif req.state is RequestState.APPROVED:
@@ -392,26 +396,19 @@ class RequestService(CreateFormRules):
         return self.policy.approval_channel or req.channel
 
     async def _post_card(
-        self, req: ContainerRequest, approval: Approval, summary: RequestSummary, *, recorded: bool
+        self,
+        req: ContainerRequest,
+        approval: Approval,
+        summary: RequestSummary,
+        *,
+        recorded: bool,
+        preflight: tuple[PreflightCheck, ...] | None = None,
     ) -> None:
-        """Post the approval card (the request's summary and its pre-flight) and note where it is."""
-        spec = req.spec
-        preflight = await run_preflight(
-            self.proxmox,
-            PreflightInput(
-                template=spec.template,
-                storage=spec.storage,
-                hostnames=tuple(spec.hostnames),
-                memory_mib=spec.memory_mib,
-                # the root disk and the volumes on the same storage (others are not checked yet)
-                disk_gib=spec.disk_gib
-                + sum(m.size_gib for m in spec.mountpoints if m.storage == spec.storage),
-                node_patterns=tuple(self.policy.placement.nodes),
-                vmid_min=self.policy.placement.vmid_min,
-                vmid_max=self.policy.placement.vmid_max,
-                node=req.node,
-            ),
-        )
+        """Post the approval card (the request's summary and its pre-flight) and note where it is. With
+        ``recorded`` (the card's intent is committed) ``preflight`` was read before that intent, so the
+        post follows it at once and a resume cannot take a slow Proxmox for a lost card."""
+        if preflight is None:
+            preflight = await self._preflight(req)
         card_channel = self._card_channel(req)
         card = ApprovalCard(approval.id, summary, preflight)
 
@@ -435,6 +432,9 @@ class RequestService(CreateFormRules):
                 ),
             )
             raise
+
+    async def _preflight(self, req: ContainerRequest) -> tuple[PreflightCheck, ...]:
+        return await run_preflight(self.proxmox, PreflightInput.of(req.spec, self.policy.placement, req.node))
 
     async def resume_stalled(self, *, owner: str, older_than: timedelta = timedelta(minutes=1)) -> int:
         """Carry on requests that stopped half-way (a failed post, a crash, Proxmox down).

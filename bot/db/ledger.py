@@ -139,7 +139,8 @@ class LedgerRepo:
     async def set_upid(
         self, task_id: str, upid: str, *, now: datetime, started_at: int | None = None
     ) -> bool:
-        """Record the UPID of a ``submitting`` task: it becomes ``running``, due now, lease released.
+        """Record the UPID of a ``submitting`` task: it becomes ``running`` and watched (``attempts`` 0), due
+        now, lease released.
 
         ``started_at`` defaults to the start time encoded in the UPID. Returns False when the task is
         not (or no longer) submitting. Raises :class:`DuplicateUpid` if another task has this UPID.
@@ -157,6 +158,7 @@ class LedgerRepo:
                     next_poll_at=now,
                     lease_owner=None,
                     lease_until=None,
+                    attempts=0,  # watched from now on (watched_running), even after a recovered submission
                     updated_at=now,
                 )
             )

@@ -12,8 +12,9 @@ watched task's start). The request does not grow with how long the oldest task h
 The ledger's watched UPIDs (``LedgerRepo.watched_running``) are matched against the list: shown running →
 nothing to do; shown finished → the sweep claims and finishes it; in neither part ("missing": ended before
 the watermark, rotated out of the archive, not visible to the token, the list cut short) → one
-``GET …/tasks/{upid}/status``, and only a final answer (ended, or an error that will not go away) makes
-the sweep claim the row. A node whose list fails costs no write: its rows are read again next sweep.
+``GET …/tasks/{upid}/status``, and the sweep claims the row with that answer: it is finished, or (still
+running, or unreadable) moves to the claimed rows' backoff, so it is not asked again every sweep. A node
+whose list fails costs no write: its rows are read again next sweep.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ class TaskLists(Protocol):
 class PollResult:
     """What one poll learned.
 
-    ``due``: an observation for every due (claimed) UPID. ``ended``: the watched UPIDs found final —
-    ended, or a definite error (:attr:`Observation.definite`); the sweep claims those. ``lists``, ``pages``
+    ``due``: an observation for every due (claimed) UPID. ``ended``: the watched UPIDs the sweep claims —
+    those the list shows ended, and every one only a status call could answer (missing from the list:
+    ended, still running, or an error); a missing task is then followed on the claimed rows' backoff
+    instead of costing a status call every sweep. ``lists``, ``pages``
     (list requests beyond the first per node), ``fallbacks`` (per-UPID status calls) and ``items`` (list
     entries read) count the work; ``failed_nodes`` the nodes whose list could not be read.
     """
@@ -317,6 +320,11 @@ class Poller:
                 if upid in node.due:
                     answer.due[upid] = Observation(Seen.ERROR, error=listing.error)
             return answer
+        if missing and auth_failed:
+            # Credentials failing (every status call would fail alike, each 401 delayed by Proxmox): only
+            # the rows due anyway are asked; watched rows wait for a list, and their deadline still ends them.
+            log.warning("tracker.task_list_refused", node=node.name, error=str(listing.error))
+            missing = [u for u in missing if u in node.due]
         if missing:
             due_first = sorted(missing, key=lambda u: u not in node.due)
             missing = due_first[: max(self.max_fallbacks, len(node.due))]
@@ -325,7 +333,7 @@ class Poller:
             for upid, obs in zip(missing, found, strict=True):
                 if upid in node.due:
                     answer.due[upid] = obs
-                elif obs.definite:
+                else:  # claimed and handled like a due row: finished, rescheduled, or ended with its error
                     answer.ended[upid] = obs
         return answer
 

@@ -210,12 +210,15 @@ class Reporter:
         delivered = [m for m in messages if m.event is None or m.ts is not None]
         if delivered:
             now = ctx.now()
-            async with ctx.db.transaction() as tx:
-                for m in delivered:
-                    if m.ts is not None:
-                        await tx.outbox.mark_posted(m.key, m.ts, now=now)
-                    await tx.ledger.mark_notified(m.task.id, now=now)
-            self.notified += sum(1 for m in delivered if m.ts is not None)
+            try:
+                async with ctx.db.transaction() as tx:
+                    for m in delivered:
+                        if m.ts is not None:
+                            await tx.outbox.mark_posted(m.key, m.ts, now=now)
+                        await tx.ledger.mark_notified(m.task.id, now=now)
+                self.notified += sum(1 for m in delivered if m.ts is not None)
+            except Exception:  # the intents stay: once the leases end, delivery searches Slack first
+                log.exception("tracker.batch_record_failed", rows=len(delivered))
         for final in singles:
             try:
                 await self.notify(final)

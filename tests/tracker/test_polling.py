@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from bot.db import ContainerState, Task, TaskStatus
 from bot.events import TaskFailed, TaskSucceeded
 from bot.proxmox import CircuitBreaker, ProxmoxClient, RetryPolicy, Timeouts, Upid
+from cardinal_sim.proxmox.state import FaultConfig
 from tests.tracker.conftest import CHANNEL, TOKEN_ID, World
 
 THREAD = "1690000000.000999"
@@ -369,3 +370,27 @@ async def test_a_watched_task_past_its_deadline_is_reported_timed_out_once(world
     world.sim.advance(3)
     assert (await tracker.sweep()).claimed == 0
     assert len(world.posts_of(TaskFailed)) == 1
+
+
+async def test_a_missing_task_whose_status_fails_is_not_asked_again_every_sweep(world: World) -> None:
+    """A task the list no longer shows, whose status call fails (Proxmox answering 500s), is asked once and
+    then follows the error backoff: the next sweeps make no status call for it until that backoff ends,
+    and once Proxmox answers again it is reported once."""
+    tracker = world.tracker()
+    early = _start_task(world, "pve", 101, duration=1)
+    world.sim.advance(2)
+    for i in range(2500):  # other tasks end after it: the archive rotates it away
+        world.sim.start_task("pve", "vzdump", str(6000 + i), "backup@pam", duration=1)
+        world.sim.advance(1)
+    await tracker.track("start", early, vmid=101, actor="U0BOB", channel=CHANNEL, thread_ts=THREAD)
+    world.sim.faults = FaultConfig(error_rate=1.0, error_codes=(500,), only_paths=("/tasks/UPID",))
+    first = await tracker.sweep()
+    assert (first.status_fallbacks, first.finished) == (1, 0)
+    for _ in range(2):  # within the backoff: nothing asked, nothing reported
+        again = await tracker.sweep()
+        assert (again.status_fallbacks, again.finished) == (0, 0)
+    world.sim.faults = FaultConfig()
+    world.sim.advance(120)
+    await tracker.sweep()
+    (post,) = world.posts_of(TaskSucceeded)
+    assert post.event.vmid == 101
