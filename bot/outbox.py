@@ -115,9 +115,20 @@ class Outbox:
                     return found
                 if now - existing.created_at < self.intent_grace:
                     raise OutboxBusy(key)
-        ts = await self.notifier.post(key=key, channel=channel, thread_ts=thread_ts, event=event)
+        ts = await self.post_intended(key, channel, thread_ts, event)
         await self._record(key, ts, then)
         return ts
+
+    async def post_intended(self, key: str, channel: str, thread_ts: str | None, event: Event) -> str:
+        """Post a message whose intent the caller's committed transaction recorded (:meth:`intend` answered
+        True) and return its ``ts`` *without* recording it: the caller records it with :meth:`posted` in
+        a transaction of its choosing (e.g. one for a whole batch). Until then the intent stays open, so
+        a retry searches the channel before posting again."""
+        return await self.notifier.post(key=key, channel=channel, thread_ts=thread_ts, event=event)
+
+    async def posted(self, tx: Tx, key: str, ts: str) -> None:
+        """Record in ``tx`` that the message under ``key`` is in Slack at ``ts`` (:meth:`post_intended`)."""
+        await tx.outbox.mark_posted(key, ts, now=self.clock())
 
     async def _find(self, key: str, channel: str, since: datetime, thread_ts: str | None) -> str | None:
         # Look a little before the intent: clocks of replicas and Slack differ slightly. A thread reply
@@ -128,7 +139,7 @@ class Outbox:
 
     async def _record(self, key: str, ts: str, then: Then | None = None) -> None:
         async with self.db.transaction() as tx:
-            await tx.outbox.mark_posted(key, ts, now=self.clock())
+            await self.posted(tx, key, ts)
             if then is not None:
                 await then(tx, ts)
 

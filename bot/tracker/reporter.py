@@ -146,11 +146,18 @@ class Reporter:
         )
         if final is None:
             return False
+        self._count_finished(final)
+        return await self.notify(final)
+
+    def _count_finished(self, final: Task) -> None:
         self.finished += 1
         log.info(
-            "tracker.task_finished", task_id=task.id, kind=task.kind, vmid=task.vmid, status=status.value
+            "tracker.task_finished",
+            task_id=final.id,
+            kind=final.kind,
+            vmid=final.vmid,
+            status=final.status.value,
         )
-        return await self.notify(final)
 
     async def _conclude_all(self, pending: list[_Conclusion]) -> None:
         """Write the collected rows together (module docstring); one by one if that fails."""
@@ -197,15 +204,8 @@ class Reporter:
             await self._one_by_one(pending)
             return
         for final in finals:
-            self.finished += 1
             ctx.observer.task_finished(kind=final.kind, outcome=final.status.value)
-            log.info(
-                "tracker.task_finished",
-                task_id=final.id,
-                kind=final.kind,
-                vmid=final.vmid,
-                status=final.status,
-            )
+            self._count_finished(final)
         await self._post_all(messages)
         delivered = [m for m in messages if m.event is None or m.ts is not None]
         if delivered:
@@ -214,7 +214,7 @@ class Reporter:
                 async with ctx.db.transaction() as tx:
                     for m in delivered:
                         if m.ts is not None:
-                            await tx.outbox.mark_posted(m.key, m.ts, now=now)
+                            await ctx.outbox.posted(tx, m.key, m.ts)
                         await tx.ledger.mark_notified(m.task.id, now=now)
                 self.notified += sum(1 for m in delivered if m.ts is not None)
             except Exception:  # the intents stay: once the leases end, delivery searches Slack first
@@ -258,9 +258,7 @@ class Reporter:
                 return
             async with limit:
                 try:
-                    m.ts = await ctx.outbox.notifier.post(
-                        key=m.key, channel=m.channel, thread_ts=m.task.thread_ts, event=m.event
-                    )
+                    m.ts = await ctx.outbox.post_intended(m.key, m.channel, m.task.thread_ts, m.event)
                 except Exception as exc:  # Slack trouble of any kind: keep the row and retry later
                     await ctx.retry_after_error(m.task, exc)
 
