@@ -11,13 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
 
-def _insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    name = conn.dialect.name
-    if name == "postgresql":
+def dialect_insert(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """The ``INSERT`` construct of ``dialect`` (``"postgresql"`` or ``"sqlite"``) that knows
+    ``ON CONFLICT``."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
-    if name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table)
-    raise NotImplementedError(f"unsupported database dialect {name!r}")
+    raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+
+
+def _insert(conn: AsyncConnection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    return dialect_insert(conn.dialect.name, table)
 
 
 def insert_ignore(

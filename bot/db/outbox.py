@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
 
+from bot.db._sql import dialect_insert
 from bot.db.enums import OutboxState
 from bot.db.records import SlackMessage
 from bot.db.tables import slack_message as t
@@ -29,12 +29,7 @@ _MARK_POSTED = (
 def _claim(dialect: str) -> Insert:
     """``INSERT … ON CONFLICT (key) DO NOTHING RETURNING key`` for ``dialect``, built once."""
     if dialect not in _CLAIMS:
-        if dialect == "sqlite":
-            stmt: Insert = sqlite.insert(t).on_conflict_do_nothing(index_elements=["key"])
-        elif dialect == "postgresql":
-            stmt = postgresql.insert(t).on_conflict_do_nothing(index_elements=["key"])
-        else:
-            raise NotImplementedError(f"unsupported database dialect {dialect!r}")
+        stmt = dialect_insert(dialect, t).on_conflict_do_nothing(index_elements=["key"])
         _CLAIMS[dialect] = stmt.returning(t.c.key)
     return _CLAIMS[dialect]
 
