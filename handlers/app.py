@@ -109,7 +109,9 @@ def create_app(services: Services, *, client: AsyncWebClient, signing_secret: st
     Web API base the ``client`` points at (:func:`handlers.edge.hooks_base`).
     """
     app = AsyncApp(
-        name="cardinal",  # without a name Bolt walks the call stack (inspect.stack) to make one up
+        # Without a name Bolt walks the call stack (inspect.stack) to make one up. Bolt sets the level of
+        # the stdlib logger of that name, so it must not be "cardinal" (the parent of Cardinal's loggers).
+        name="cardinal-bolt",
         client=client,
         signing_secret=signing_secret or "socket-mode-has-no-signatures",
         request_verification_enabled=False,  # _SignedOnly below, first of all
