@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -68,3 +69,22 @@ async def test_a_refused_url_is_never_contacted(fake_slack: FakeSlack, slack_ser
     assert resp.status_code == 400
     assert seen == [url]
     assert fake_slack.hook_posts("x") == []
+
+
+async def test_handling_a_request_leaves_cardinals_info_lines_on(
+    env: Day2Env, slack_server: TestServer, pooled_client: AsyncWebClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bolt sets the level of the stdlib logger named like the app (to the root's) on every request it
+    dispatches; were the app named after Cardinal's own logger tree, Cardinal's INFO lines would go
+    silent whenever the root logger is quieter than INFO."""
+    monkeypatch.setattr(logging.getLogger(), "level", logging.WARNING)
+    monkeypatch.setattr(logging.getLogger("cardinal"), "level", logging.INFO)  # as an operator configured
+    monkeypatch.setattr(logging.getLogger("cardinal.edge"), "level", logging.NOTSET)
+    await env.seed(10001)
+    app = create_app(env.services, client=pooled_client, signing_secret=None)
+    url = str(slack_server.make_url("/hooks/h0"))
+    body = dict(slash_command("list", user=OWNER, response_url=url))
+    resp = await app.async_dispatch(AsyncBoltRequest(body=body, mode="socket_mode"))
+    assert resp.status == 200
+    await env.services.background.idle()
+    assert logging.getLogger("cardinal.edge").isEnabledFor(logging.INFO)
