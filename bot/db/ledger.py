@@ -51,21 +51,6 @@ _FAILED = [TaskStatus.FAILED.value, TaskStatus.TIMED_OUT.value, TaskStatus.UNKNO
 
 
 @dataclass(frozen=True, slots=True)
-class NodeRunning:
-    """The running tasks (with a UPID) the ledger follows on one node: what a per-node task-list poll needs.
-
-    ``oldest`` is the earliest ``started_at`` (Unix seconds, Proxmox's clock) among them, ``running`` how
-    many there are, and ``listed`` how many ledger rows with a UPID on the node (any status) started at
-    or after ``oldest`` — the part of the node's task list since ``oldest`` that is Cardinal's own.
-    """
-
-    node: str
-    oldest: int
-    running: int
-    listed: int
-
-
-@dataclass(frozen=True, slots=True)
 class WatchedTask:
     """A running row the sweep follows through its node's task list (:meth:`LedgerRepo.watched_running`)."""
 
@@ -435,31 +420,6 @@ class LedgerRepo:
         return [
             WatchedTask(node=str(node), upid=str(upid), started_at=int(started or 0))
             for node, upid, started in await self._conn.execute(stmt)
-        ]
-
-    async def running_by_node(self) -> list[NodeRunning]:
-        """Per node with ``running`` tasks that have a UPID: their oldest start, count, and the ledger rows
-        listed since then (see :class:`NodeRunning`), ordered by node. One grouped read-only query."""
-        running = (
-            select(
-                t.c.node.label("node"),
-                func.min(t.c.started_at).label("oldest"),
-                func.count().label("running"),
-            )
-            .where(t.c.status == TaskStatus.RUNNING.value, t.c.upid.is_not(None), t.c.started_at.is_not(None))
-            .group_by(t.c.node)
-            .subquery()
-        )
-        listed = (
-            select(func.count())
-            .select_from(t)
-            .where(t.c.node == running.c.node, t.c.upid.is_not(None), t.c.started_at >= running.c.oldest)
-            .scalar_subquery()
-        )
-        stmt = select(running.c.node, running.c.oldest, running.c.running, listed).order_by(running.c.node)
-        return [
-            NodeRunning(node=str(node), oldest=int(oldest), running=int(n), listed=int(m))
-            for node, oldest, n, m in await self._conn.execute(stmt)
         ]
 
     async def _fenced(self, task_id: str, owner: str, **values: Any) -> bool:

@@ -172,7 +172,7 @@ tracked_task = Table(
     Index(None, "request_id"),
     Index(None, "lease_owner"),
     Index(None, "updated_at"),  # `/lxc tasks` (newest first), the digest's failures, retention
-    Index(None, "node", "started_at"),  # LedgerRepo.running_by_node: rows listed per node since a time
+    Index(None, "node", "started_at"),  # LedgerRepo.watched_running: running rows by node and start
 )
 
 slack_message = Table(

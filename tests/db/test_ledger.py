@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.db import Database, DuplicateUpid, NotifyState, Task, TaskStatus
-from bot.db.ledger import NodeRunning
 from tests.conftest import T0
 
 UPID = "UPID:pve1:000ABCDE:0123ABCD:6745A1B2:vzcreate:105:cardinal@pve!bot:"
@@ -223,40 +222,25 @@ class TestQueries:
         assert counts[TaskStatus.SUCCEEDED] == 1
         assert counts[TaskStatus.UNKNOWN] == 0
 
-    async def test_running_by_node_sizes_each_nodes_task_list_poll(self, db: Database) -> None:
-        """Per node with running UPIDs: the oldest start, how many run, and how many ledger rows (any
-        status) started since then — nodes with only finished or UPID-less rows are left out."""
-        rows = [  # node, start, final?
-            ("pve1", 1000, False),
-            ("pve1", 1010, False),
-            ("pve1", 1005, True),  # finished since the oldest running one: still in the node's list
-            ("pve1", 900, True),  # finished before it: not
-            ("pve2", 2000, False),
-            ("pve3", 3000, True),
-        ]
+    async def test_watched_running_lists_running_upids_never_claimed_by_node_and_start(
+        self, db: Database
+    ) -> None:
+        """The rows a sweep follows through task lists alone: running, with a UPID, never claimed —
+        ordered by node and start; rows without a UPID, finished rows and claimed rows are left out."""
+        rows = [("pve2", 2000), ("pve1", 1010), ("pve1", 1000), ("pve1", 900)]
         ids = []
         async with db.transaction() as tx:
-            for i, (node, start, _final) in enumerate(rows):
+            for i, (node, start) in enumerate(rows):
                 text = f"UPID:{node}:{i + 1:08X}:0123ABCD:{start:08X}:vzstart:{100 + i}:cardinal@pve!bot:"
                 task = await tx.ledger.add_task(
                     "start", node=node, vmid=100 + i, request_id=None, upid=text, deadline_at=DEADLINE, now=T0
                 )
                 ids.append(task.id)
-            await tx.ledger.add_task(
-                "create", node="pve2", vmid=50, request_id=None, upid=None, deadline_at=DEADLINE, now=T0
-            )
             await tx.ledger.add_step(
                 "create_ip", node="pve3", vmid=51, request_id=None, deadline_at=DEADLINE, now=T0
             )
-        claimed = {t.id for t in await _claim(db, "A", T0)}
-        async with db.transaction() as tx:
-            for task_id, (_node, _start, final) in zip(ids, rows, strict=True):
-                if final:
-                    assert task_id in claimed
-                    await tx.ledger.finish(task_id, "A", status=TaskStatus.SUCCEEDED, now=T0, exitstatus="OK")
+            assert await tx.ledger.claim_by_upids("A", [(await tx.ledger.get_task(ids[3])).upid], now=T0,
+                                                   lease_seconds=LEASE)  # fmt: skip
         async with db.transaction(readonly=True) as tx:
-            nodes = await tx.ledger.running_by_node()
-        assert nodes == [
-            NodeRunning(node="pve1", oldest=1000, running=2, listed=3),
-            NodeRunning(node="pve2", oldest=2000, running=1, listed=1),
-        ]
+            watched = await tx.ledger.watched_running()
+        assert [(w.node, w.started_at) for w in watched] == [("pve1", 1000), ("pve1", 1010), ("pve2", 2000)]
