@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from bot.containers.advanced import AdvancedForm, advanced_field, advanced_spec_fields
 from bot.containers.spec import ContainerSpec, check_limits, field_errors
-from bot.db import Container, ContainerState, Database, RequestState
-from bot.db.requests import RequestUsage
+from bot.db import Database
+from bot.db.requests import QuotaUsage
 from bot.errors import InputError
 from bot.placement import allowed
 from bot.policy import CUSTOM_PRESET, Policy, format_duration
@@ -240,11 +240,10 @@ class CreateFormRules:
     async def _stored_facts(self, hostnames: tuple[str, ...], requester: str) -> _StoredFacts:
         """What the rules need from the database, read in one transaction."""
         async with self.db.transaction(readonly=True) as tx:
-            containers = await tx.containers.owned_or_named(requester, hostnames)
-            requests = await tx.requests.usage_by_requester(requester, limit=200)
-        by_name = {c.hostname: c.vmid for c in reversed(containers)}  # the lowest VMID of a name
-        taken = next(((h, by_name[h]) for h in hostnames if h in by_name), None)
-        return _StoredFacts(taken, [c for c in containers if c.owner == requester], requests)
+            in_use = await tx.containers.hostnames_in_use(hostnames)
+            usage = await tx.requests.quota_usage(requester)
+        taken = next(((h, in_use[h]) for h in hostnames if h in in_use), None)
+        return _StoredFacts(taken, usage)
 
     async def _check_hostnames_free(
         self, hostnames: tuple[str, ...], stored: _StoredFacts, errors: dict[str, str]
@@ -295,19 +294,8 @@ class CreateFormRules:
         self, stored: _StoredFacts, sizes: dict[str, int], count: int, errors: dict[str, str]
     ) -> None:
         q = self.policy.quota
-        owned = [c for c in stored.owned if c.state is not ContainerState.FAILED]
-        requests = stored.requests
-        active = [r for r in requests if r.state in _IN_FLIGHT]
-        in_flight = sum(r.count for r in active)
-        mem = sum(r.memory_mib * r.count for r in active)
-        disk = sum(r.total_disk_gib * r.count for r in active)
-        usage = {r.id: r for r in requests}
-        for c in owned:
-            claimed = usage.get(c.request_id or "")
-            if claimed is not None:
-                mem += claimed.memory_mib
-                disk += claimed.total_disk_gib
-        n = len(owned) + in_flight + count
+        held = stored.usage
+        n, mem, disk = held.containers + count, held.memory_mib, held.disk_gib
         if n > q.max_containers:
             errors["count"] = (
                 f"quota: you would have {n} containers; your quota is {q.max_containers}. "
@@ -322,18 +310,11 @@ class CreateFormRules:
 @dataclass(frozen=True, slots=True)
 class _StoredFacts:
     """The database's part of validation: a container already using one of the hostnames (name, VMID),
-    the requester's containers and their recent requests (for the quota)."""
+    and what the requester holds of their quota."""
 
     hostname_taken: tuple[str, int] | None
-    owned: list[Container]
-    requests: list[RequestUsage]
+    usage: QuotaUsage
 
-
-_IN_FLIGHT = {
-    RequestState.REQUESTED,
-    RequestState.PENDING_APPROVAL,
-    RequestState.APPROVED,
-}
 
 _LABELS = {"cores": "cores", "memory_mib": "memory (MiB)", "disk_gib": "disk (GiB)", "swap_mib": "swap (MiB)"}
 

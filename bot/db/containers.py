@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db._sql import upsert
@@ -17,13 +17,10 @@ from bot.db.tables import container as t
 _DESTROYED = ContainerState.DESTROYED.value
 
 
-_OWNED_OR_NAMED = (  # built once: every create-form submission runs it
-    select(t)
-    .where(
-        t.c.state != _DESTROYED,
-        or_(t.c.owner == bindparam("b_owner"), t.c.hostname.in_(bindparam("b_names", expanding=True))),
-    )
-    .order_by(t.c.vmid)
+_NAMED = (  # built once: every create-form submission runs it
+    select(t.c.hostname, t.c.vmid)
+    .where(t.c.state != _DESTROYED, t.c.hostname.in_(bindparam("b_names", expanding=True)))
+    .order_by(t.c.vmid.desc())
 )
 
 
@@ -94,11 +91,11 @@ class ContainerRepo:
             stmt = stmt.where(t.c.state != _DESTROYED)
         return [Container.from_row(r) for r in await self._conn.execute(stmt)]
 
-    async def owned_or_named(self, owner: str, hostnames: Sequence[str]) -> list[Container]:
-        """The person's live containers and any live container using one of ``hostnames``, by vmid (one
-        statement for what the create form's rules need)."""
-        rows = await self._conn.execute(_OWNED_OR_NAMED, {"b_owner": owner, "b_names": list(hostnames)})
-        return [Container.from_row(r) for r in rows]
+    async def hostnames_in_use(self, hostnames: Sequence[str]) -> dict[str, int]:
+        """Which of ``hostnames`` a live (not destroyed) container of Cardinal's uses: name → its lowest
+        VMID."""
+        rows = await self._conn.execute(_NAMED, {"b_names": list(hostnames)})
+        return {row.hostname: row.vmid for row in rows}  # by VMID descending: the lowest wins
 
     async def list_by_request(self, request_id: str) -> list[Container]:
         """The containers of one request (destroyed ones included), by vmid."""

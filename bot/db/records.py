@@ -59,6 +59,9 @@ class ContainerRequest(_Record):
     decided_by: str | None
     decided_at: datetime | None
     decision_reason: str | None
+    #: What each of its containers claims of the quota (memory; root disk plus volumes), from ``spec``.
+    quota_memory_mib: int = 0
+    quota_disk_gib: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", read_request_spec(self.spec, self.id))

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, literal, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.containers.stored import RequestSpec
-from bot.db.enums import RequestState
-from bot.db.errors import StoredRowInvalid
+from bot.db.enums import ContainerState, RequestState
 from bot.db.records import ContainerRequest
+from bot.db.tables import container as c
 from bot.db.tables import container_request as t
 
 
@@ -32,35 +32,39 @@ def _stored(spec: RequestSpec) -> tuple[RequestSpec, dict[str, object]]:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestUsage:
-    """What one request claims of its requester's quota, read without rebuilding its whole spec."""
+class QuotaUsage:
+    """What a person holds of their quota: their live containers (failed ones aside) plus every container
+    their requests in flight (:data:`QUOTA_CLAIMING`) will create, and the memory and disk those claim."""
 
-    id: str
-    state: RequestState
-    count: int
+    containers: int
     memory_mib: int
-    total_disk_gib: int  # root disk plus every volume, per container
+    disk_gib: int
 
 
-def _usage(row: Mapping[Any, Any]) -> RequestUsage:
-    spec = row["spec"]
-    try:
-        disk = int(spec["disk_gib"]) + sum(int(mp["size_gib"]) for mp in spec.get("mountpoints") or ())
-        state = RequestState(row["state"])
-        return RequestUsage(row["id"], state, int(row["count"]), int(spec["memory_mib"]), disk)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        problem = f"spec: {type(exc).__name__}: {exc}"
-        raise StoredRowInvalid("container_request", str(row["id"]), [problem]) from None
+QUOTA_CLAIMING = (RequestState.REQUESTED, RequestState.PENDING_APPROVAL, RequestState.APPROVED)
+"""Request states whose containers count against the quota before they exist (a request being created
+counts through its containers)."""
 
 
 # Built once: the statements of every create-form submission (building and keying them per call costs
 # more CPU than SQLite spends running them).
 _INSERT = insert(t).returning(*t.c)
-_USAGE = (
-    select(t.c.id, t.c.state, t.c.count, t.c.spec)
-    .where(t.c.requester == bindparam("b_requester"))
-    .order_by(t.c.created_at.desc())
-    .limit(bindparam("b_limit"))
+_NOT_HOLDING = (ContainerState.DESTROYED.value, ContainerState.FAILED.value)
+_QUOTA = union_all(
+    select(  # requests in flight: every container they will create
+        literal(0).label("part"),
+        func.coalesce(func.sum(t.c.count), 0),
+        func.coalesce(func.sum(t.c.count * t.c.quota_memory_mib), 0),
+        func.coalesce(func.sum(t.c.count * t.c.quota_disk_gib), 0),
+    ).where(t.c.requester == bindparam("b_requester"), t.c.state.in_([s.value for s in QUOTA_CLAIMING])),
+    select(  # live containers, with what their request claimed for each
+        literal(1).label("part"),
+        func.count(),
+        func.coalesce(func.sum(t.c.quota_memory_mib), 0),
+        func.coalesce(func.sum(t.c.quota_disk_gib), 0),
+    )
+    .select_from(c.outerjoin(t, t.c.id == c.c.request_id))
+    .where(c.c.owner == bindparam("b_requester"), c.c.state.not_in(_NOT_HOLDING)),
 )
 _SET_THREAD = (
     update(t)
@@ -110,6 +114,8 @@ class RequestRepo:
             "created_at": now,
             "updated_at": now,
             "expires_at": expires_at,
+            "quota_memory_mib": checked.memory_mib,
+            "quota_disk_gib": checked.total_disk_gib,
         }
         row = (await self._conn.execute(_INSERT, values)).one()
         # The spec just validated is the stored one: the record keeps the model instead of reading the
@@ -208,11 +214,11 @@ class RequestRepo:
         stmt = select(t).where(t.c.requester == requester).order_by(t.c.created_at.desc()).limit(limit)
         return [ContainerRequest.from_row(r) for r in await self._conn.execute(stmt)]
 
-    async def usage_by_requester(self, requester: str, *, limit: int = 50) -> list[RequestUsage]:
-        """What the person's newest requests claim of their quota (the quota check reads only this: no
-        request's spec is rebuilt into its model)."""
-        rows = await self._conn.execute(_USAGE, {"b_requester": requester, "b_limit": limit})
-        return [_usage(r._mapping) for r in rows]
+    async def quota_usage(self, requester: str) -> QuotaUsage:
+        """What ``requester`` holds of their quota, summed in one statement over all their requests in
+        flight and live containers (no spec is decoded)."""
+        parts = {int(r[0]): r[1:] for r in await self._conn.execute(_QUOTA, {"b_requester": requester})}
+        return QuotaUsage(*(int(parts[0][i]) + int(parts[1][i]) for i in range(3)))
 
     async def list_by_state(self, *states: RequestState, limit: int = 100) -> list[ContainerRequest]:
         """Requests in any of ``states``, oldest first."""

@@ -66,9 +66,14 @@ container_request = Table(
     Column("decided_by", String(SLACK_ID)),
     Column("decided_at", UtcDateTime),
     Column("decision_reason", Text),
+    # What each of the request's containers claims of its requester's quota (memory; root disk plus
+    # volumes), kept beside ``spec`` so the quota is summed in SQL instead of decoding every spec.
+    Column("quota_memory_mib", Integer, nullable=False, server_default="0"),
+    Column("quota_disk_gib", Integer, nullable=False, server_default="0"),
     CheckConstraint(f"state IN ({sql_in(RequestState)})", name="state"),
     CheckConstraint("count >= 1", name="count"),
     Index(None, "requester", "created_at"),
+    Index(None, "requester", "state"),
     Index(None, "state"),
 )
 

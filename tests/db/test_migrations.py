@@ -100,6 +100,54 @@ class TestMigrate:
         assert await is_at_head(db_target.url, schema=db_target.schema)
 
 
+async def _alembic(db_target: DbTarget, step: str, revision: str) -> None:
+    """Run ``alembic <step> <revision>`` (``upgrade``/``downgrade``) on the target."""
+    engine = build_engine(db_target.url, schema=db_target.schema, pooled=False, sqlite_foreign_keys=False)
+    cfg = alembic_config(db_target.url, schema=db_target.schema)
+
+    def run(conn: Connection) -> None:
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            getattr(command, step)(cfg, revision)
+
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def test_requests_stored_before_the_quota_columns_get_their_claims(db_target: DbTarget) -> None:
+    """Upgrading a database whose requests predate the quota columns fills them from each stored spec
+    (memory; root disk plus volumes), so their containers keep counting against the quota."""
+    await migrate(db_target.url, schema=db_target.schema)
+    await _alembic(db_target, "downgrade", "0003")
+    insert = text(
+        "INSERT INTO container_request (id, requester, channel, spec, count, purpose, state, created_at,"
+        " updated_at) VALUES (:id, 'U1', 'C1', :spec, 1, '', 'pending_approval', :now, :now)"
+    )
+    specs = {
+        "r-volumes": '{"memory_mib": 2048, "disk_gib": 10, "mountpoints": [{"size_gib": 5}, {"size_gib": 7}]'
+        "}",
+        "r-plain": '{"memory_mib": 512, "disk_gib": 8}',
+        "r-broken": '{"memory_mib": "lots"}',
+    }
+    engine = build_engine(db_target.url, schema=db_target.schema, pooled=False)
+    try:
+        async with engine.begin() as conn:
+            for request_id, spec in specs.items():
+                await conn.execute(insert, {"id": request_id, "spec": spec, "now": T0})
+        await migrate(db_target.url, schema=db_target.schema)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT id, quota_memory_mib, quota_disk_gib FROM container_request ORDER BY id")
+            )
+            claims = {r[0]: (r[1], r[2]) for r in rows}
+    finally:
+        await engine.dispose()
+    assert claims == {"r-broken": (0, 0), "r-plain": (512, 8), "r-volumes": (2048, 22)}
+
+
 async def test_open_database_migrates_first(db_target: DbTarget) -> None:
     """``open_database`` on an empty database migrates it and returns a usable handle."""
     db = await open_database(db_target.url, schema=db_target.schema)
