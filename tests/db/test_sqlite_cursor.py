@@ -69,6 +69,40 @@ async def test_one_trip_answers_as_the_adapter_does(tmp_path: Path, monkeypatch:
     assert ("integrity", True) in fast
 
 
+async def test_returning_a_committed_connection_makes_no_trip_and_rollback_still_undoes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool resets each connection it takes back with a rollback: after a commit that is no trip to the
+    worker thread, while a transaction left open is still rolled back."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'reset.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.dbapi_connection._connection
+            trips: list[Any] = []
+            real = driver._execute
+
+            async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+                trips.append(fn)
+                return await real(fn, *args, **kwargs)
+
+            monkeypatch.setattr(driver, "_execute", counted)
+            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+            await conn.commit()
+            before = len(trips)
+            await conn.run_sync(lambda sync: sync.connection.dbapi_connection.rollback())
+            assert len(trips) == before  # nothing open: no trip
+
+            await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+            await conn.rollback()
+            assert len(trips) > before + 1  # the insert and its rollback
+            assert [tuple(r) for r in await conn.execute(text("SELECT id FROM t"))] == [(1,)]
+    finally:
+        await engine.dispose()
+
+
 class _MovedInternals:
     """A connection from an imagined release where the driver's internals moved."""
 
