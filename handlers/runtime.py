@@ -196,7 +196,7 @@ class Cardinal:
         return True
 
     async def _migrated(self) -> bool | str:
-        return True if await is_at_head(self.db.engine) else "database is not at the latest migration"
+        return True if await is_at_head(self.db.reader) else "database is not at the latest migration"
 
     async def _scheduler_running(self) -> bool | str:
         return True if self.scheduler.running else "scheduler is not running"

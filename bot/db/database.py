@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.engine import BUSY_TIMEOUT_MS, READONLY, create_engine
+from bot.db.engine import BUSY_TIMEOUT_MS, create_engine, in_memory
 from bot.db.errors import StorageError
 from bot.db.migrate import migrate
 from bot.db.tx import Tx
@@ -29,8 +29,11 @@ class Database:
             won = await tx.approvals.decide(approval_id, approve=True, by=user, reason=None, now=now)
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, reader: AsyncEngine | None = None) -> None:
         self.engine = engine
+        #: The engine of read-only transactions: on SQLite its own pool, whose transactions begin DEFERRED
+        #: (they neither wait for nor hold the write lock); else the same engine.
+        self.reader = reader or engine
         # SQLite takes one writer at a time. Writers of this process queue here, on the event loop,
         # instead of each holding a pooled connection (and its thread) in SQLite's busy handler, which
         # polls with sleeps of up to 100 ms: that cost a thread wake-up per poll and tens of ms of latency
@@ -57,11 +60,8 @@ class Database:
         bookkeeping cost about 0.15 ms of CPU per transaction.
         """
         if readonly or self._writer is None:
-            async with self.engine.connect() as conn:
-                if readonly:
-                    await conn.execution_options(**{READONLY: True})
-                async with conn.begin():
-                    yield Tx(conn)
+            async with (self.reader if readonly else self.engine).connect() as conn, conn.begin():
+                yield Tx(conn)
             return
         me = asyncio.current_task()
         if me is not None and self._writing is me:
@@ -87,6 +87,8 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection (at shutdown)."""
         await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()
 
 
 async def open_database(url: str, *, migrate_first: bool = True, schema: str | None = None) -> Database:
@@ -96,4 +98,7 @@ async def open_database(url: str, *, migrate_first: bool = True, schema: str | N
     """
     if migrate_first:
         await migrate(url, schema=schema)
-    return Database(create_engine(url, schema=schema))
+    engine = create_engine(url, schema=schema)
+    if engine.dialect.name != "sqlite" or in_memory(url):
+        return Database(engine)
+    return Database(engine, create_engine(url, readonly=True))

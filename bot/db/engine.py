@@ -3,7 +3,9 @@
 SQLite (aiosqlite, the default): WAL, a 10 s busy timeout, foreign keys on, and every transaction opened
 with ``BEGIN IMMEDIATE`` so a read-then-write transaction holds the write lock from its first statement
 (the driver's own BEGIN handling is switched off, per SQLAlchemy's "Transactions with SQLite" recipe).
-Read-only transactions may ask for a plain deferred ``BEGIN`` (execution option :data:`READONLY`).
+An engine built ``readonly`` opens its transactions with a plain deferred ``BEGIN`` instead. The BEGIN is
+the dialect's own ``do_begin``, not a ``begin`` event listener: any engine event listener makes every
+statement dispatch through SQLAlchemy's event machinery (a tenth of a statement's CPU).
 PostgreSQL (asyncpg): a pre-pinged pool; an optional ``schema`` becomes the connection's search_path.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.util import await_only
@@ -24,23 +26,27 @@ from bot.db.sqlite_cursor import use_one_trip_cursors
 from bot.errors import ConfigError
 
 BUSY_TIMEOUT_MS = 10_000
-READONLY = "cardinal_readonly"
-"""Execution option: on SQLite, begin the transaction DEFERRED instead of IMMEDIATE (reads only)."""
 
 _SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-def create_engine(url: str, *, schema: str | None = None) -> AsyncEngine:
+def create_engine(url: str, *, schema: str | None = None, readonly: bool = False) -> AsyncEngine:
     """An :class:`AsyncEngine` for ``sqlite+aiosqlite://…`` or ``postgresql+asyncpg://…``.
 
     For a SQLite file, its parent directory is created when missing. ``schema`` (PostgreSQL only)
-    puts Cardinal's tables in that schema by setting the connections' ``search_path``.
+    puts Cardinal's tables in that schema by setting the connections' ``search_path``. ``readonly``
+    (SQLite): transactions begin DEFERRED, for blocks that never write.
     """
-    return build_engine(url, schema=schema)
+    return build_engine(url, schema=schema, readonly=readonly)
 
 
 def build_engine(
-    url: str, *, schema: str | None = None, pooled: bool = True, sqlite_foreign_keys: bool = True
+    url: str,
+    *,
+    schema: str | None = None,
+    pooled: bool = True,
+    sqlite_foreign_keys: bool = True,
+    readonly: bool = False,
 ) -> AsyncEngine:
     """:func:`create_engine` with the knobs migrations need (no pool; SQLite FKs off during DDL)."""
     parsed = make_url(url)
@@ -55,7 +61,8 @@ def build_engine(
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(parsed, **kwargs)
-        _install_sqlite_hooks(engine, foreign_keys=sqlite_foreign_keys)
+        begin = "BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE"
+        _install_sqlite_hooks(engine, foreign_keys=sqlite_foreign_keys, begin=begin)
         return engine
     if backend == "postgresql":
         if parsed.drivername != "postgresql+asyncpg":
@@ -98,11 +105,20 @@ def _ensure_wal(cursor: Any) -> None:
             await_only(asyncio.sleep(0.02 * (attempt + 1)))
 
 
-def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def in_memory(url: str) -> bool:
+    """True for a SQLite database that lives only in its connection (each engine would get its own)."""
+    parsed = make_url(url)
+    database = parsed.database or ""
+    return parsed.get_backend_name() == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in database or parsed.query.get("mode") == "memory"
+    )
+
+
+def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, begin: str) -> None:
+    @event.listens_for(engine.sync_engine, "connect")  # a pool event: statements do not dispatch it
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         use_one_trip_cursors(dbapi_connection)  # a statement in one trip to the driver's thread
-        # Take BEGIN out of the driver's hands; _on_begin emits our own.
+        # Take BEGIN out of the driver's hands; _do_begin emits our own.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
@@ -113,7 +129,11 @@ def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        readonly = bool(conn.get_execution_options().get(READONLY, False))
-        conn.exec_driver_sql("BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE")
+    def _do_begin(dbapi_connection: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(begin)
+        finally:
+            cursor.close()
+
+    engine.sync_engine.dialect.do_begin = _do_begin  # type: ignore[method-assign]

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.engine import READONLY, build_engine
+from bot.db.engine import build_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 0x43617264696E616C  # "Cardinal" as a signed 64-bit advisory-lock key
@@ -76,13 +76,15 @@ async def migrate(url: str, *, schema: str | None = None) -> None:
 async def current_revision(target: str | AsyncEngine, *, schema: str | None = None) -> str | None:
     """The revision the database is at, or ``None`` for a database never migrated.
 
-    ``target`` is a URL (a short-lived engine is made) or an existing engine (e.g. ``Database.engine``,
+    ``target`` is a URL (a short-lived engine is made) or an existing engine (e.g. ``Database.reader``,
     cheaper for ``/readyz``).
     """
-    engine = build_engine(target, schema=schema, pooled=False) if isinstance(target, str) else target
+    if isinstance(target, str):
+        engine = build_engine(target, schema=schema, pooled=False, readonly=True)
+    else:
+        engine = target
     try:
         async with engine.connect() as conn:
-            await conn.execution_options(**{READONLY: True})
             return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
     finally:
         if isinstance(target, str):

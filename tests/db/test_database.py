@@ -73,3 +73,17 @@ async def test_expiry_queries_compare_instants_across_zones(db: Database) -> Non
             )  # fmt: skip
         soon = await tx.containers.expiring_before(T0 + timedelta(hours=2))
     assert [c.vmid for c in soon] == [101]
+
+
+async def test_engines_carry_no_connection_event_listeners(db: Database) -> None:
+    """Any connection event listener on an engine makes every statement dispatch through SQLAlchemy's event
+    machinery (about a tenth of a statement's CPU), so SQLite's BEGIN is the dialect's own and nothing
+    listens on Cardinal's engines; read-only transactions on SQLite still begin DEFERRED."""
+    from sqlalchemy.events import ConnectionEvents
+
+    names = [
+        n for n in dir(ConnectionEvents) if not n.startswith("_") and callable(getattr(ConnectionEvents, n))
+    ]
+    for engine in {id(e): e for e in (db.engine, db.reader)}.values():
+        listening = [n for n in names if len(getattr(engine.sync_engine.dispatch, n, ())) > 0]
+        assert listening == []

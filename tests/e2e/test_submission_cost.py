@@ -36,8 +36,10 @@ class Counted:
 
 @contextmanager
 def counting(harness: Harness) -> Iterator[Counted]:
-    """Count transactions begun and statements run on Cardinal's engine while the block runs."""
-    engine = harness.cardinal.db.engine.sync_engine
+    """Count transactions begun and statements run on Cardinal's engines (the writer's and, on SQLite, the
+    read-only transactions' own) while the block runs."""
+    db = harness.cardinal.db
+    engines = {id(e): e.sync_engine for e in (db.engine, db.reader)}.values()
     seen = Counted()
 
     def on_begin(_conn: Any) -> None:
@@ -47,13 +49,15 @@ def counting(harness: Harness) -> Iterator[Counted]:
         if not statement.lstrip().upper().startswith("BEGIN"):
             seen.statements.append(" ".join(statement.split()))
 
-    event.listen(engine, "begin", on_begin)
-    event.listen(engine, "before_cursor_execute", on_statement)
+    for engine in engines:
+        event.listen(engine, "begin", on_begin)
+        event.listen(engine, "before_cursor_execute", on_statement)
     try:
         yield seen
     finally:
-        event.remove(engine, "begin", on_begin)
-        event.remove(engine, "before_cursor_execute", on_statement)
+        for engine in engines:
+            event.remove(engine, "begin", on_begin)
+            event.remove(engine, "before_cursor_execute", on_statement)
 
 
 def _reads_of(statements: list[str], table: str) -> list[str]:
