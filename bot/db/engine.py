@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.util import await_only
 
-from bot.db.sqlite_cursor import use_one_trip_cursors
+from bot.db.sqlite_cursor import BUSY_TIMEOUT_PRAGMA, use_one_trip_cursors
 from bot.errors import ConfigError
 
 BUSY_TIMEOUT_MS = 10_000
@@ -117,12 +117,14 @@ def in_memory(url: str) -> bool:
 def _install_sqlite_hooks(engine: AsyncEngine, *, foreign_keys: bool, begin: str) -> None:
     @event.listens_for(engine.sync_engine, "connect")  # a pool event: statements do not dispatch it
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-        use_one_trip_cursors(dbapi_connection)  # a statement in one trip to the driver's thread
+        # Cheap statements on the loop, long ones in one trip to the driver's thread; waits for locks
+        # are async pauses then, not SQLite's busy handler (which would sleep on the loop).
+        changed = use_one_trip_cursors(dbapi_connection)
         # Take BEGIN out of the driver's hands; _do_begin emits our own.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute(BUSY_TIMEOUT_PRAGMA if changed else f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             _ensure_wal(cursor)
             cursor.execute("PRAGMA synchronous = NORMAL")
             cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")

@@ -1,22 +1,38 @@
-"""A SQLite statement in one trip to the driver's thread, instead of four.
+"""SQLite statements run on the event loop when they are cheap, else in one trip to the driver's thread.
 
-SQLAlchemy's aiosqlite adapter makes a separate round trip to aiosqlite's worker thread (a queue put, a
-future, a loop wake-up) to open a cursor, to execute, to fetch the rows and to close the cursor: four per
-``SELECT`` or ``RETURNING`` statement, three per other statement, each ≈ 25–30 µs of CPU on top of
-SQLAlchemy's own work. :func:`use_one_trip_cursors` makes a connection's cursors do all of it in one
-function run on the worker thread, returning the description, the rows, ``rowcount`` and ``lastrowid``
-together, and skips the rollback trip of a connection with no transaction open (the pool's reset after
-every commit). What the statement does, its errors (raised as before, through the adapter's
-``_handle_exception``) and the serialisation of statements on the connection (the adapter's mutex) are
-unchanged. Server-side cursors (never used by Cardinal) keep the adapter's own class.
+SQLAlchemy's aiosqlite adapter hands every operation to aiosqlite's worker thread: a queue put, a future,
+a loop wake-up and two GIL hand-offs, four trips per ``SELECT`` (open a cursor, execute, fetch, close).
+Measured on a create-form submission, those hand-offs (futex calls, context switches) cost more CPU than
+SQLite spends running the statements. :func:`use_one_trip_cursors` changes a connection so that:
+
+- A statement runs **inline**, on the event loop's thread. A ``SELECT`` runs under an instruction budget
+  (SQLite's progress handler, :data:`INLINE_BUDGET` virtual-machine steps, well under a millisecond); one
+  that runs past it is interrupted (a read leaves the transaction as it was) and runs again on the worker
+  thread, where a long scan cannot stall the loop. Writes are by key or in bounded batches and always run
+  inline (never interrupted: SQLite rolls back the whole transaction of an interrupted write). Either way
+  it is one call that returns the description, the rows, ``rowcount`` and ``lastrowid`` together.
+- ``COMMIT`` runs inline; the pool's reset ``ROLLBACK`` makes no call at all when no transaction is open.
+- Nothing waits for a lock on the loop: the connection's busy timeout is 0, and a statement that finds the
+  database locked by another process (or another connection's recovery) is tried again after an async
+  pause, backing off as SQLite's busy handler does, for up to :data:`BUSY_WAIT` seconds. A statement
+  refused as busy has done nothing, so trying it again is safe. (Writers of this process never meet each
+  other here: :class:`bot.db.database.Database` lets one write at a time.)
+
+What a statement does, its errors (raised through the adapter's ``_handle_exception``) and the
+serialisation of statements on a connection (the adapter's mutex) are unchanged. Server-side cursors
+(never used by Cardinal) keep the adapter's own class. Every internal this relies on is checked on each
+connection (:func:`supported`); without them the connection keeps the adapter's behaviour and SQLite's own
+busy timeout.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
@@ -25,6 +41,16 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT, await_only
 
 _Outcome = tuple[Any, list[Any], int, int | None]
+T = TypeVar("T")
+
+INLINE_BUDGET = 20_000
+"""SQLite virtual-machine steps a statement may take on the event loop before it moves to the thread."""
+_CHECK_EVERY = 1_000  # steps between two calls of the progress handler
+BUSY_WAIT = 10.0
+"""Seconds a statement keeps trying while the database is locked by another process."""
+_SQLITE_BUSY = 5
+_SQLITE_INTERRUPT = 9
+_BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)  # SQLite's own
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -42,6 +68,57 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
         return description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+def _busy(error: BaseException) -> bool:
+    """SQLITE_BUSY (any extended code): the statement found the database locked and did nothing."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF == _SQLITE_BUSY
+
+
+def _interrupted(error: BaseException) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.OperationalError) and code == _SQLITE_INTERRUPT
+
+
+def _run_inline(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome | None:
+    """:func:`_run` on this thread. A ``SELECT`` runs under :data:`INLINE_BUDGET` and gives ``None`` when
+    it ran past it. Only a read is ever interrupted: SQLite answers an interrupted write inside a
+    transaction by rolling the whole transaction back, so writes (``INSERT``/``UPDATE``/``DELETE``, all by
+    key or in bounded batches here) and transaction control run to completion."""
+    if operation.lstrip()[:6].upper() != "SELECT":
+        return _run(conn, operation, parameters, many)
+    steps = [0]
+
+    def progress() -> int:
+        steps[0] += _CHECK_EVERY
+        return 1 if steps[0] > INLINE_BUDGET else 0
+
+    conn.set_progress_handler(progress, _CHECK_EVERY)
+    try:
+        return _run(conn, operation, parameters, many)
+    except sqlite3.OperationalError as error:
+        if _interrupted(error) and steps[0] > INLINE_BUDGET:
+            return None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
+async def _patiently(attempt: Callable[[], Awaitable[T]]) -> T:
+    """Await ``attempt()`` again, after async pauses backing off as SQLite's busy handler does, while the
+    database is locked elsewhere (for up to :data:`BUSY_WAIT` seconds)."""
+    deadline = time.monotonic() + BUSY_WAIT
+    tries = 0
+    while True:
+        try:
+            return await attempt()
+        except sqlite3.OperationalError as error:
+            pause = _BACKOFF[min(tries, len(_BACKOFF) - 1)]
+            if not _busy(error) or time.monotonic() + pause > deadline:
+                raise
+        tries += 1
+        await asyncio.sleep(pause)
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
@@ -88,9 +165,16 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
+        driver = self._connection
+
+        async def attempt() -> _Outcome:
+            outcome = _run_inline(driver._conn, operation, parameters, many)
+            if outcome is None:  # a long one: on the worker thread, where it cannot stall the loop
+                outcome = await driver._execute(_run, driver._conn, operation, parameters, many)
+            return outcome
+
         async with self._adapt_connection._execute_mutex:
-            driver = self._connection
-            outcome: _Outcome = await driver._execute(_run, driver._conn, operation, parameters, many)
+            outcome: _Outcome = await _patiently(attempt)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -114,12 +198,25 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     _cursor_cls = OneTripCursor
 
     def rollback(self) -> None:
-        """Roll back on the worker thread — unless no transaction is open. The pool "resets" every
-        connection it takes back with a rollback, after each commit too: that was a trip per transaction
-        for nothing. ``in_transaction`` is read straight off the idle sqlite3 connection."""
-        if not self._connection._conn.in_transaction:
+        """Roll back, inline — or not at all when no transaction is open: the pool "resets" every
+        connection it takes back with a rollback, after each commit too."""
+        raw = self._connection._conn
+        if not raw.in_transaction:
             return
-        super().rollback()
+        try:
+            raw.rollback()
+        except Exception as error:
+            self._handle_exception(error)
+
+    def commit(self) -> None:
+        """Commit inline (a WAL commit appends to the log; now and then it also checkpoints)."""
+        try:
+            await_only(_patiently(self._commit))
+        except Exception as error:
+            self._handle_exception(error)
+
+    async def _commit(self) -> None:
+        self._connection._conn.commit()
 
 
 _ADAPTER_NEEDS = ("_connection", "_execute_mutex", "_handle_exception", "_cursor_cls")
@@ -146,3 +243,7 @@ def use_one_trip_cursors(dbapi_connection: Any) -> bool:
         return False
     dbapi_connection.__class__ = _OneTripConnection
     return True
+
+
+BUSY_TIMEOUT_PRAGMA = "PRAGMA busy_timeout = 0"
+"""For connections changed by :func:`use_one_trip_cursors`: waits for locks happen in :func:`_patiently`."""

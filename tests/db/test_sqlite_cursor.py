@@ -3,6 +3,8 @@ exactly as the adapter's own cursors do, and stepping aside when a release moves
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -69,37 +71,121 @@ async def test_one_trip_answers_as_the_adapter_does(tmp_path: Path, monkeypatch:
     assert ("integrity", True) in fast
 
 
-async def test_returning_a_committed_connection_makes_no_trip_and_rollback_still_undoes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_rollback_with_nothing_open_is_harmless_and_an_open_transaction_is_undone(
+    tmp_path: Path,
 ) -> None:
-    """The pool resets each connection it takes back with a rollback: after a commit that is no trip to the
-    worker thread, while a transaction left open is still rolled back."""
+    """The pool resets each connection it takes back with a rollback: with nothing open that does nothing
+    (no call at all), while a transaction left open is still rolled back."""
     engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'reset.db'}")
     try:
         async with engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
         async with engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            driver = raw.dbapi_connection._connection
-            trips: list[Any] = []
-            real = driver._execute
-
-            async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
-                trips.append(fn)
-                return await real(fn, *args, **kwargs)
-
-            monkeypatch.setattr(driver, "_execute", counted)
             await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
             await conn.commit()
-            before = len(trips)
-            await conn.run_sync(lambda sync: sync.connection.dbapi_connection.rollback())
-            assert len(trips) == before  # nothing open: no trip
+            await conn.run_sync(lambda sync: sync.connection.dbapi_connection.rollback())  # nothing open
 
             await conn.execute(text("INSERT INTO t (id) VALUES (2)"))
             await conn.rollback()
-            assert len(trips) > before + 1  # the insert and its rollback
             assert [tuple(r) for r in await conn.execute(text("SELECT id FROM t"))] == [(1,)]
     finally:
+        await engine.dispose()
+
+
+def _count_trips(monkeypatch: pytest.MonkeyPatch, driver: Any) -> list[Any]:
+    """Record every call handed to the driver's worker thread."""
+    trips: list[Any] = []
+    real = driver._execute
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(driver, "_execute", counted)
+    return trips
+
+
+LONG_READ = (
+    "SELECT (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000) "
+    "SELECT count(*) FROM c)"
+)
+
+
+async def test_cheap_statements_stay_on_the_loop_and_a_long_read_moves_to_the_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statements by key run on the event loop (no hand-off to the worker thread); a read past the budget
+    is stopped and run again on the thread, with the same answer."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)"))
+        async with engine.begin() as conn:
+            raw = await conn.get_raw_connection()
+            trips = _count_trips(monkeypatch, raw.dbapi_connection._connection)
+            await conn.execute(text("INSERT INTO t (id, n) VALUES (1, 10)"))
+            assert (await conn.execute(text("SELECT n FROM t WHERE id = 1"))).scalar() == 10
+            assert trips == []
+            assert (await conn.execute(text(LONG_READ))).scalar() == 200000
+            assert len(trips) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_large_write_is_never_cut_short_and_its_transaction_holds(tmp_path: Path) -> None:
+    """SQLite rolls back the whole transaction of an interrupted write, so writes run to the end: a write
+    of 100,000 rows inside a transaction, then another statement, all commit."""
+    engine = build_engine(f"sqlite+aiosqlite:///{tmp_path / 'big.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t (id) VALUES (0)"))
+            await conn.execute(
+                text(
+                    "INSERT INTO t (id) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                    " WHERE x < 100000) SELECT x FROM c"
+                )
+            )
+            await conn.execute(text("INSERT INTO t (id) VALUES (-1)"))
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 100002
+    finally:
+        await engine.dispose()
+
+
+async def test_a_database_locked_elsewhere_is_waited_for_without_stalling_the_loop(tmp_path: Path) -> None:
+    """Another process holds the write lock: Cardinal's write waits in async pauses — the event loop keeps
+    running other work meanwhile — and goes through once the lock is released."""
+    path = tmp_path / "locked.db"
+    engine = build_engine(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        other.execute("BEGIN IMMEDIATE")
+        beats = 0
+        written = asyncio.Event()
+
+        async def heartbeat() -> None:
+            nonlocal beats
+            while not written.is_set():
+                await asyncio.sleep(0)
+                beats += 1
+                if beats == 50:
+                    other.execute("COMMIT")  # released only once the loop has run on while waiting
+
+        async def write() -> None:
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+            written.set()
+
+        await asyncio.gather(heartbeat(), write())
+        assert beats >= 50
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+    finally:
+        other.close()
         await engine.dispose()
 
 
