@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any
 
@@ -9,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.errors import CardinalError, InputError
+from bot.request_form import CreateChoices
 from handlers import subcommands
 from handlers.blocks.create_modal import create_modal
 from handlers.blocks.help import help_message
@@ -81,27 +83,48 @@ async def open_create_modal(
     respond: AsyncRespond,
     preset: str | None,
 ) -> None:
-    """Open the modal at once (the trigger id lives 3 s), then fill templates and nodes."""
+    """Open the modal with its templates and nodes when Cardinal knows them already (its short-lived
+    copies of ``/nodes`` and the template storages are fresh: no Proxmox call, one Slack call). Otherwise
+    open it at once with the lists loading (the trigger id lives 3 s) and fill them when they arrive."""
     metadata = services.seal.seal({"channel": command["channel_id"]})
+    choosing = asyncio.ensure_future(services.requests.create_choices())
+    await asyncio.sleep(0)  # one turn of the loop: enough when every read is a fresh copy, no I/O
+    if choosing.done() and not choosing.cancelled() and choosing.exception() is None:
+        await client.views_open(
+            trigger_id=command["trigger_id"], view=_filled(services, choosing.result(), preset, metadata)
+        )
+        return
     view = create_modal(services.policy, templates=None, preset=preset, metadata=metadata)
-    opened = await client.views_open(trigger_id=command["trigger_id"], view=view)
+    try:
+        opened = await client.views_open(trigger_id=command["trigger_id"], view=view)
+    except BaseException:
+        choosing.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody waits
+        raise
     view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
-    filling = _fill_create_modal(services, client, view_id, view_hash, preset, metadata)
+    filling = _fill_create_modal(client, view_id, view_hash, services, choosing, preset, metadata)
     services.background.spawn(
         answer_failures(filling, command, respond=respond, client=client), name="fill-create-modal"
     )
 
 
 async def _fill_create_modal(
-    services: Services,
     client: AsyncWebClient,
     view_id: str,
     view_hash: str,
+    services: Services,
+    choosing: Awaitable[CreateChoices],
     preset: str | None,
     metadata: dict[str, Any],
 ) -> None:
-    choices = await services.requests.create_choices()
-    view = create_modal(
+    view = _filled(services, await choosing, preset, metadata)
+    await client.views_update(view_id=view_id, hash=view_hash, view=view)
+
+
+def _filled(
+    services: Services, choices: CreateChoices, preset: str | None, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The create modal with these templates and nodes to choose from."""
+    return create_modal(
         services.policy,
         templates=list(choices.templates),
         nodes=list(choices.nodes),
@@ -109,4 +132,3 @@ async def _fill_create_modal(
         preset=preset,
         metadata=metadata,
     )
-    await client.views_update(view_id=view_id, hash=view_hash, view=view)

@@ -417,9 +417,16 @@ class Story:
         opened = await self.until(
             "the create modal to open", lambda: self._view("view_open", CALLBACK_CREATE, mark)
         )
-        filled = await self.until(
-            "the templates in the create modal",
-            lambda: self._view("view_update", CALLBACK_CREATE, mark),
+        # Cardinal opens the modal filled when its copies of the nodes and templates are fresh, else at
+        # once with the list loading, filled in by an update.
+        at_once = bool(_input(opened.message, "template").get("options"))
+        filled = (
+            opened
+            if at_once
+            else await self.until(
+                "the templates in the create modal",
+                lambda: self._view("view_update", CALLBACK_CREATE, mark),
+            )
         )
         view = {**filled.message, "id": filled.ts, "hash": self.stage.slack.views[filled.ts].hash}
         template = _option_value(view, "template", TEMPLATE_HINT)
@@ -437,12 +444,15 @@ class Story:
             "purpose": purpose,
         }
         if show_form:
-            loading = _option_label(opened.message, TEMPLATE_UNAVAILABLE_BLOCK)
             count = len(_input(view, "template").get("options", []))
-            self.talk.narrate(
-                f"the “New container” modal opens at once with “{loading}”, then fills in with the "
-                f"{count} templates Proxmox has"
-            )
+            if at_once:
+                self.talk.narrate(f"the “New container” modal opens with the {count} templates Proxmox has")
+            else:
+                loading = _option_label(opened.message, TEMPLATE_UNAVAILABLE_BLOCK)
+                self.talk.narrate(
+                    f"the “New container” modal opens at once with “{loading}”, then fills in with the "
+                    f"{count} templates Proxmox has"
+                )
             self.talk.modal(who, view, entered)
         else:
             chosen = ", ".join([hostname, preset, _label(template), entered["lifetime"]])

@@ -46,6 +46,24 @@ async def test_modal_opens_at_once_then_fills_templates_with_the_view_hash(harne
     assert "debian-12-standard" in str(view["blocks"])
 
 
+async def test_modal_opens_filled_in_one_call_while_cardinals_copies_are_fresh(harness: Harness) -> None:
+    """Once Cardinal holds fresh copies of the nodes and template storages, ``/lxc create`` opens the modal
+    with its templates in one Slack call; when they are stale it opens at once and fills them after."""
+    await harness.command("create")
+    proxmox_calls = len(harness.sim.request_log)
+    await harness.command("create")
+    assert len(harness.slack.calls("views.open")) == 2
+    assert len(harness.slack.calls("views.update")) == 1  # only the first, cold, modal was filled later
+    opened = harness.slack.calls("views.open")[-1].params["view"]
+    assert "debian-12-standard" in str(opened)
+    assert len(harness.sim.request_log) == proxmox_calls  # from the copies: Proxmox was not asked again
+
+    harness.cardinal.proxmox.invalidate_snapshots()  # as after a change Cardinal made: the copies are stale
+    await harness.command("create")
+    assert len(harness.slack.calls("views.update")) == 2
+    assert "debian-12-standard" in str(harness.last_view(CALLBACK_CREATE)["blocks"])
+
+
 async def test_each_invalid_field_is_answered_in_the_modal_and_nothing_reaches_proxmox(
     harness: Harness,
 ) -> None:
