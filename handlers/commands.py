@@ -97,10 +97,10 @@ async def open_create_modal(
     view = create_modal(services.policy, templates=None, preset=preset, metadata=metadata)
     try:
         opened = await client.views_open(trigger_id=command["trigger_id"], view=view)
+        view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
     except BaseException:
-        choosing.add_done_callback(lambda done: done.cancelled() or done.exception())  # nobody waits
+        choosing.cancel()  # nobody will fill this modal (a shared fetch it waits for carries on)
         raise
-    view_id, view_hash = opened["view"]["id"], opened["view"]["hash"]
     filling = _fill_create_modal(client, view_id, view_hash, services, choosing, preset, metadata)
     services.background.spawn(
         answer_failures(filling, command, respond=respond, client=client), name="fill-create-modal"

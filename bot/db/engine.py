@@ -60,7 +60,10 @@ def build_engine(
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, **kwargs)
+        # Statements run on the event loop's thread or on aiosqlite's (sqlite_cursor): a connection is
+        # used from both, one statement at a time (the adapter's mutex). pysqlite's dialect would ask
+        # for same-thread checks on an in-memory database.
+        engine = create_async_engine(parsed, connect_args={"check_same_thread": False}, **kwargs)
         begin = "BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE"
         _install_sqlite_hooks(engine, foreign_keys=sqlite_foreign_keys, begin=begin)
         return engine

@@ -14,8 +14,9 @@ SQLite spends running the statements. :func:`use_one_trip_cursors` changes a con
 - ``COMMIT`` runs inline; the pool's reset ``ROLLBACK`` makes no call at all when no transaction is open.
 - Nothing waits for a lock on the loop: the connection's busy timeout is 0, and a statement that finds the
   database locked by another process (or another connection's recovery) is tried again after an async
-  pause, backing off as SQLite's busy handler does, for up to :data:`BUSY_WAIT` seconds. A statement
-  refused as busy has done nothing, so trying it again is safe. (Writers of this process never meet each
+  pause, backing off as SQLite's busy handler does, for up to :data:`BUSY_WAIT` seconds — when it did
+  nothing by being refused (:func:`_retryable`: BEGIN, COMMIT, a read, a single statement outside a
+  transaction). (Writers of this process never meet each
   other here: :class:`bot.db.database.Database` lets one write at a time.)
 
 What a statement does, its errors (raised through the adapter's ``_handle_exception``) and the
@@ -50,6 +51,7 @@ BUSY_WAIT = 10.0
 """Seconds a statement keeps trying while the database is locked by another process."""
 _SQLITE_BUSY = 5
 _SQLITE_INTERRUPT = 9
+_SQLITE_BUSY_SNAPSHOT = 517
 _BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)  # SQLite's own
 
 
@@ -71,9 +73,14 @@ def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) 
 
 
 def _busy(error: BaseException) -> bool:
-    """SQLITE_BUSY (any extended code): the statement found the database locked and did nothing."""
+    """SQLITE_BUSY waiting for a lock (not BUSY_SNAPSHOT, which waiting never cures)."""
     code = getattr(error, "sqlite_errorcode", None)
-    return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF == _SQLITE_BUSY
+    return (
+        isinstance(error, sqlite3.OperationalError)
+        and code is not None
+        and code & 0xFF == _SQLITE_BUSY
+        and code != _SQLITE_BUSY_SNAPSHOT
+    )
 
 
 def _interrupted(error: BaseException) -> bool:
@@ -105,9 +112,18 @@ def _run_inline(conn: sqlite3.Connection, operation: str, parameters: Any, many:
         conn.set_progress_handler(None, 0)
 
 
-async def _patiently(attempt: Callable[[], Awaitable[T]]) -> T:
+def _retryable(conn: sqlite3.Connection, operation: str, many: bool) -> bool:
+    """Whether a statement refused as busy may simply run again: one that opens or ends a transaction, a
+    read, or a single statement outside a transaction — each did nothing when refused. (A write inside a
+    transaction, or a batch, may have done part; in WAL mode, which Cardinal's databases use, such a
+    statement never meets a lock anyway: the transaction took it at BEGIN IMMEDIATE.)"""
+    head = operation.lstrip()[:6].upper()
+    return head in ("BEGIN ", "BEGIN", "COMMIT", "SELECT") or not (many or conn.in_transaction)
+
+
+async def _patiently(attempt: Callable[[], Awaitable[T]], *, retry: bool = True) -> T:
     """Await ``attempt()`` again, after async pauses backing off as SQLite's busy handler does, while the
-    database is locked elsewhere (for up to :data:`BUSY_WAIT` seconds)."""
+    database is locked elsewhere (for up to :data:`BUSY_WAIT` seconds); with ``retry`` false, once."""
     deadline = time.monotonic() + BUSY_WAIT
     tries = 0
     while True:
@@ -115,7 +131,7 @@ async def _patiently(attempt: Callable[[], Awaitable[T]]) -> T:
             return await attempt()
         except sqlite3.OperationalError as error:
             pause = _BACKOFF[min(tries, len(_BACKOFF) - 1)]
-            if not _busy(error) or time.monotonic() + pause > deadline:
+            if not retry or not _busy(error) or time.monotonic() + pause > deadline:
                 raise
         tries += 1
         await asyncio.sleep(pause)
@@ -174,7 +190,8 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             return outcome
 
         async with self._adapt_connection._execute_mutex:
-            outcome: _Outcome = await _patiently(attempt)
+            retry = _retryable(driver._conn, operation, many)
+            outcome: _Outcome = await _patiently(attempt, retry=retry)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -200,6 +217,8 @@ class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         """Roll back, inline — or not at all when no transaction is open: the pool "resets" every
         connection it takes back with a rollback, after each commit too."""
+        if not self._connection._connection:  # closed (as the adapter's own rollback checks)
+            return
         raw = self._connection._conn
         if not raw.in_transaction:
             return

@@ -81,19 +81,7 @@ class TestMigrate:
     async def test_downgrade_then_upgrade_round_trip(self, db_target: DbTarget) -> None:
         """The initial migration can be reverted to an empty schema and applied again."""
         await migrate(db_target.url, schema=db_target.schema)
-        engine = build_engine(db_target.url, schema=db_target.schema, pooled=False, sqlite_foreign_keys=False)
-        cfg = alembic_config(db_target.url, schema=db_target.schema)
-
-        def downgrade(conn: Connection) -> None:
-            with conn.begin():
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "base")
-
-        try:
-            async with engine.connect() as conn:
-                await conn.run_sync(downgrade)
-        finally:
-            await engine.dispose()
+        await _alembic(db_target, "downgrade", "base")
         assert not (TABLES & await _table_names(db_target))
 
         await migrate(db_target.url, schema=db_target.schema)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.engine import build_engine
-from bot.db.sqlite_cursor import OneTripCursor, supported, use_one_trip_cursors
+from bot.db.sqlite_cursor import OneTripCursor, _retryable, supported, use_one_trip_cursors
 
 
 async def _run_script(url: str) -> list[Any]:
@@ -201,3 +201,34 @@ def test_a_release_that_moves_the_internals_keeps_the_stock_cursor() -> None:
     assert supported(conn) is False
     assert use_one_trip_cursors(conn) is False
     assert type(conn) is _MovedInternals
+
+
+async def test_an_in_memory_database_works_from_the_loop_and_the_thread() -> None:
+    """Statements run on the event loop's thread and on aiosqlite's: an in-memory database (whose
+    connections SQLite would otherwise tie to the thread that opened them) answers from both."""
+    engine = build_engine("sqlite+aiosqlite://")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+            await conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+            assert (await conn.execute(text(LONG_READ))).scalar() == 200000  # on the worker thread
+    finally:
+        await engine.dispose()
+
+
+def test_only_statements_that_did_nothing_when_refused_are_run_again() -> None:
+    """A statement refused because another process holds the lock is run again only when being refused
+    left nothing half done: BEGIN, COMMIT, a read, a lone statement outside a transaction."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.execute("CREATE TABLE t (id INTEGER)")
+        assert _retryable(conn, "BEGIN IMMEDIATE", False)
+        assert _retryable(conn, "INSERT INTO t (id) VALUES (1)", False)
+        assert not _retryable(conn, "INSERT INTO t (id) VALUES (?)", True)  # a batch may be half done
+        conn.execute("BEGIN")
+        assert _retryable(conn, "  select id FROM t", False)
+        assert _retryable(conn, "COMMIT", False)
+        assert not _retryable(conn, "UPDATE t SET id = 2", False)  # inside a transaction
+    finally:
+        conn.close()

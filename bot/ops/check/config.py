@@ -108,7 +108,7 @@ async def check_database(settings: Settings, *, limit: float) -> CheckResult:
         missing = _sqlite_file_missing(database)
         if missing is not None:
             return missing
-    engine = build_engine(settings.database_url, pooled=False)
+    engine = build_engine(settings.database_url, pooled=False, readonly=True)
     try:
         async with asyncio.timeout(limit):
             revision = await current_revision(engine)

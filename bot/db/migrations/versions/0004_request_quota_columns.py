@@ -35,11 +35,12 @@ _requests = sa.table(
 def claims(spec: Any) -> tuple[int, int]:
     """(memory MiB, root disk plus volumes GiB) of one container of a stored spec; (0, 0) for a spec that
     does not hold them (such a row is refused wherever it is read, see ``StoredRowInvalid``)."""
+    if not isinstance(spec, Mapping):
+        return 0, 0
     try:
-        assert isinstance(spec, Mapping)
         volumes = sum(int(mp["size_gib"]) for mp in spec.get("mountpoints") or ())
         return int(spec["memory_mib"]), int(spec["disk_gib"]) + volumes
-    except (AssertionError, KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return 0, 0
 
 
