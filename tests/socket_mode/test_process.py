@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,30 @@ class Running:
         return code
 
 
+_STARTED: list[Running] = []
+
+
+@pytest.fixture(autouse=True)
+async def _stop_leftovers() -> AsyncIterator[None]:
+    """A bot a test left running (the reconnect case ends with it connected) is stopped, killed if it
+    ignores SIGTERM, so no ``cardinal run`` outlives its test."""
+    yield
+    while _STARTED:
+        bot = _STARTED.pop()
+        if bot.proc.returncode is None:
+            bot.proc.send_signal(signal.SIGTERM)
+            try:
+                async with asyncio.timeout(STOP_LIMIT):
+                    await bot.proc.wait()
+            except TimeoutError:
+                bot.proc.kill()
+                await bot.proc.wait()
+        if bot.reader is not None:
+            bot.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await bot.reader
+
+
 async def _start(lab: Lab, **overrides: str) -> Running:
     assert lab.proxmox.fingerprint is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROXMOX_", "SLACK_", "DATABASE"))}
@@ -135,6 +160,7 @@ async def _start(lab: Lab, **overrides: str) -> Running:
         stderr=asyncio.subprocess.PIPE,
     )
     running = Running(proc, ops_port)
+    _STARTED.append(running)
 
     async def read() -> None:
         assert proc.stderr is not None
