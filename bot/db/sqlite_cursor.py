@@ -16,8 +16,8 @@ SQLite spends running the statements. :func:`use_one_trip_cursors` changes a con
   database locked by another process (or another connection's recovery) is tried again after an async
   pause, backing off as SQLite's busy handler does, for up to :data:`BUSY_WAIT` seconds — when it did
   nothing by being refused (:func:`_retryable`: BEGIN, COMMIT, a read, a single statement outside a
-  transaction). (Writers of this process never meet each
-  other here: :class:`bot.db.database.Database` lets one write at a time.)
+  transaction). Writers of this process never meet each other here: :class:`bot.db.database.Database`
+  lets one write at a time.
 
 What a statement does, its errors (raised through the adapter's ``_handle_exception``) and the
 serialisation of statements on a connection (the adapter's mutex) are unchanged. Server-side cursors
@@ -56,7 +56,7 @@ _BACKOFF = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0
 
 
 def _run(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """On the worker thread: open a cursor, execute, fetch every row, close."""
+    """Open a cursor, execute, fetch every row, close: the statement's whole outcome in one call."""
     cursor = conn.cursor()
     try:
         if many:
@@ -88,12 +88,14 @@ def _interrupted(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and code == _SQLITE_INTERRUPT
 
 
-def _run_inline(conn: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome | None:
-    """:func:`_run` on this thread. A ``SELECT`` runs under :data:`INLINE_BUDGET` and gives ``None`` when
-    it ran past it. Only a read is ever interrupted: SQLite answers an interrupted write inside a
-    transaction by rolling the whole transaction back, so writes (``INSERT``/``UPDATE``/``DELETE``, all by
-    key or in bounded batches here) and transaction control run to completion."""
-    if operation.lstrip()[:6].upper() != "SELECT":
+def _run_inline(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, *, read: bool
+) -> _Outcome | None:
+    """:func:`_run` on this thread. A ``read`` (``SELECT``) runs under :data:`INLINE_BUDGET` and gives
+    ``None`` when it ran past it. Only a read is ever interrupted: SQLite answers an interrupted write
+    inside a transaction by rolling the whole transaction back, so writes (``INSERT``/``UPDATE``/
+    ``DELETE``, all by key or in bounded batches here) and transaction control run to completion."""
+    if not read:
         return _run(conn, operation, parameters, many)
     steps = [0]
 
@@ -112,13 +114,17 @@ def _run_inline(conn: sqlite3.Connection, operation: str, parameters: Any, many:
         conn.set_progress_handler(None, 0)
 
 
-def _retryable(conn: sqlite3.Connection, operation: str, many: bool) -> bool:
+def _head(operation: str) -> str:
+    """The statement's first keyword, upper case (enough to tell BEGIN, COMMIT and SELECT)."""
+    return operation.lstrip()[:6].upper()
+
+
+def _retryable(conn: sqlite3.Connection, head: str, many: bool) -> bool:
     """Whether a statement refused as busy may simply run again: one that opens or ends a transaction, a
     read, or a single statement outside a transaction — each did nothing when refused. (A write inside a
     transaction, or a batch, may have done part; in WAL mode, which Cardinal's databases use, such a
     statement never meets a lock anyway: the transaction took it at BEGIN IMMEDIATE.)"""
-    head = operation.lstrip()[:6].upper()
-    return head in ("BEGIN ", "BEGIN", "COMMIT", "SELECT") or not (many or conn.in_transaction)
+    return head.startswith(("BEGIN", "COMMIT", "SELECT")) or not (many or conn.in_transaction)
 
 
 async def _patiently(attempt: Callable[[], Awaitable[T]], *, retry: bool = True) -> T:
@@ -138,7 +144,8 @@ async def _patiently(attempt: Callable[[], Awaitable[T]], *, retry: bool = True)
 
 
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    """The adapter's cursor, with the statement's whole outcome fetched in one worker-thread trip."""
+    """The adapter's cursor, with the statement's whole outcome fetched in one call: inline, or in one
+    trip to the worker thread."""
 
     __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
@@ -182,15 +189,16 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _trip(self, operation: Any, parameters: Any, many: bool) -> None:
         driver = self._connection
+        head = _head(operation)
 
         async def attempt() -> _Outcome:
-            outcome = _run_inline(driver._conn, operation, parameters, many)
+            outcome = _run_inline(driver._conn, operation, parameters, many, read=head == "SELECT")
             if outcome is None:  # a long one: on the worker thread, where it cannot stall the loop
                 outcome = await driver._execute(_run, driver._conn, operation, parameters, many)
             return outcome
 
         async with self._adapt_connection._execute_mutex:
-            retry = _retryable(driver._conn, operation, many)
+            retry = _retryable(driver._conn, head, many)
             outcome: _Outcome = await _patiently(attempt, retry=retry)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from bot.db.engine import build_engine
-from bot.db.sqlite_cursor import OneTripCursor, _retryable, supported, use_one_trip_cursors
+from bot.db.sqlite_cursor import OneTripCursor, _head, _retryable, supported, use_one_trip_cursors
 
 
 async def _run_script(url: str) -> list[Any]:
@@ -223,12 +223,12 @@ def test_only_statements_that_did_nothing_when_refused_are_run_again() -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
     try:
         conn.execute("CREATE TABLE t (id INTEGER)")
-        assert _retryable(conn, "BEGIN IMMEDIATE", False)
-        assert _retryable(conn, "INSERT INTO t (id) VALUES (1)", False)
-        assert not _retryable(conn, "INSERT INTO t (id) VALUES (?)", True)  # a batch may be half done
+        assert _retryable(conn, _head("BEGIN IMMEDIATE"), False)
+        assert _retryable(conn, _head("INSERT INTO t (id) VALUES (1)"), False)
+        assert not _retryable(conn, _head("INSERT INTO t (id) VALUES (?)"), True)  # a batch may be half done
         conn.execute("BEGIN")
-        assert _retryable(conn, "  select id FROM t", False)
-        assert _retryable(conn, "COMMIT", False)
-        assert not _retryable(conn, "UPDATE t SET id = 2", False)  # inside a transaction
+        assert _retryable(conn, _head("  select id FROM t"), False)
+        assert _retryable(conn, _head("COMMIT"), False)
+        assert not _retryable(conn, _head("UPDATE t SET id = 2"), False)  # inside a transaction
     finally:
         conn.close()
